@@ -1,0 +1,1 @@
+"""Demo configs shipped with nnstep (TOML files beside this module)."""

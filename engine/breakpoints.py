@@ -1,0 +1,310 @@
+"""Breakpoint expressions: a small grammar of our own, never eval.
+
+    expr    := and ('or' and)*
+    and     := not ('and' not)*
+    not     := 'not' not | compare
+    compare := 'nan' | value 'increased' | value 'decreased' | value (OP value)?
+    value   := NUMBER | NAME | STRING | FUNC '(' arg ')' | '(' expr ')'
+    OP      := '<' | '<=' | '>' | '>=' | '==' | '!='
+
+Names: loss, iteration, epoch, index, layer, stage, op, and tensors with a
+layer number: W1, b1, z1, a1, delta1, dW1, db1 (also y_hat). Functions:
+norm, max, min, mean (of a tensor), dead(l) (fraction of ReLU units of layer
+l that are zero for the whole batch), saturated(l) (fraction of sigmoid/tanh
+outputs of layer l within 1e-3 of their bounds).
+
+A value a step does not have (loss on a forward op, dW1 on a linear op) is
+unknown, and a comparison with it is not a hit: `norm(dW1) > 100` can only
+hit on the steps that hold dW⁽¹⁾.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from .errors import NnstepError
+from .records import STAGES, StepRecord
+
+_TOKEN = re.compile(
+    r"\s*(?:(?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)|(?P<name>[A-Za-z_][A-Za-z_0-9]*)"
+    r"|(?P<str>'[^']*'|\"[^\"]*\")|(?P<op><=|>=|==|!=|<|>|\(|\)|-))"
+)
+_TENSOR = re.compile(r"^(W|b|z|a|delta|dW|db)(\d+)$")
+_SCALARS = ("loss", "iteration", "epoch", "index", "layer", "stage", "op")
+_FUNCS = ("norm", "max", "min", "mean", "dead", "saturated")
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+    "==": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+}
+UNKNOWN = None
+
+
+@dataclass(frozen=True)
+class _Token:
+    kind: str
+    text: str
+    column: int  # 1-based
+
+
+def _tokens(text: str, fail: Callable[[int, str], NnstepError]) -> list[_Token]:
+    tokens, pos = [], 0
+    while pos < len(text):
+        if text[pos:].strip() == "":
+            break
+        match = _TOKEN.match(text, pos)
+        if not match or match.end() == pos:
+            column = pos + 1 + (len(text[pos:]) - len(text[pos:].lstrip()))
+            raise fail(column, f"unexpected character {text[column - 1]!r}")
+        kind = match.lastgroup or "op"
+        tokens.append(_Token(kind, match.group(kind), match.start(kind) + 1))
+        pos = match.end()
+    tokens.append(_Token("end", "", len(text) + 1))
+    return tokens
+
+
+class _Parser:
+    def __init__(self, text: str, depth: int) -> None:
+        self.text = text
+        self.depth = depth
+        self.tokens = _tokens(text, self.fail)
+        self.i = 0
+
+    def fail(self, column: int, message: str) -> NnstepError:
+        return NnstepError(f"breakpoint '{self.text}': column {column}: {message}")
+
+    @property
+    def peek(self) -> _Token:
+        return self.tokens[self.i]
+
+    def take(self) -> _Token:
+        token = self.tokens[self.i]
+        self.i += 1
+        return token
+
+    def expect(self, text: str) -> None:
+        token = self.take()
+        if token.text != text:
+            found = f"'{token.text}'" if token.text else "the end"
+            raise self.fail(token.column, f"expected '{text}', found {found}")
+
+    def parse(self) -> Callable:
+        if self.peek.kind == "end":
+            raise self.fail(1, "empty expression")
+        node = self.or_()
+        if self.peek.kind != "end":
+            raise self.fail(self.peek.column, f"unexpected '{self.peek.text}'")
+        return node
+
+    def or_(self) -> Callable:
+        parts = [self.and_()]
+        while self.peek.text == "or":
+            self.take()
+            parts.append(self.and_())
+        if len(parts) == 1:
+            return parts[0]
+
+        def any_(ctx: _Context) -> bool | None:
+            results = [p(ctx) for p in parts]
+            return True if True in results else (UNKNOWN if UNKNOWN in results else False)
+
+        return any_
+
+    def and_(self) -> Callable:
+        parts = [self.not_()]
+        while self.peek.text == "and":
+            self.take()
+            parts.append(self.not_())
+        if len(parts) == 1:
+            return parts[0]
+
+        def all_(ctx: _Context) -> bool | None:
+            results = [p(ctx) for p in parts]
+            return False if False in results else (UNKNOWN if UNKNOWN in results else True)
+
+        return all_
+
+    def not_(self) -> Callable:
+        if self.peek.text == "not":
+            self.take()
+            inner = self.not_()
+            return lambda ctx: (lambda r: UNKNOWN if r is UNKNOWN else not r)(inner(ctx))
+        return self.compare()
+
+    def compare(self) -> Callable:
+        if self.peek.text == "nan":
+            self.take()
+            return lambda ctx: ctx.non_finite()
+        start = self.peek
+        left, left_kind = self.value()
+        if self.peek.text in ("increased", "decreased"):
+            word = self.take()
+            if start.text != "loss":
+                raise self.fail(word.column, f"'{word.text}' applies to loss only")
+            up = word.text == "increased"
+            return lambda ctx: ctx.loss_moved(up)
+        if self.peek.text not in _COMPARE:
+            if left_kind == "bool":
+                return left
+            found = f"'{self.peek.text}'" if self.peek.text else "the end"
+            raise self.fail(self.peek.column, f"expected a comparison (<, <=, >, >=, ==, !=), found {found}")
+        op = _COMPARE[self.take().text]
+        right, right_kind = self.value(stage_names=left_kind == "str")
+        if "bool" in (left_kind, right_kind) or (left_kind == "str") != (right_kind == "str"):
+            raise self.fail(start.column, "compares values of different kinds")
+
+        def compare(ctx: _Context) -> bool | None:
+            a, b = left(ctx), right(ctx)
+            if a is UNKNOWN or b is UNKNOWN:
+                return UNKNOWN
+            return bool(op(a, b))
+
+        return compare
+
+    def value(self, stage_names: bool = False) -> tuple[Callable, str]:
+        token = self.take()
+        if token.text == "(":
+            inner = self.or_()
+            self.expect(")")
+            return inner, "bool"
+        if token.text == "-":
+            number = self.take()
+            if number.kind != "num":
+                raise self.fail(number.column, "expected a number after '-'")
+            value = -float(number.text)
+            return (lambda ctx: value), "num"
+        if token.kind == "num":
+            value = float(token.text)
+            return (lambda ctx: value), "num"
+        if token.kind == "str":
+            text = token.text[1:-1]
+            return (lambda ctx: text), "str"
+        if token.kind == "name":
+            if stage_names:
+                name = token.text
+                return (lambda ctx: name), "str"
+            if token.text in _FUNCS:
+                return self.call(token), "num"
+            if token.text in _SCALARS:
+                name = token.text
+                kind = "str" if name in ("stage", "op") else "num"
+                return (lambda ctx: ctx.scalar(name)), kind
+            if _TENSOR.match(token.text):
+                raise self.fail(token.column, f"'{token.text}' is a tensor; compare a number of it, e.g. norm({token.text})")
+            raise self.fail(token.column, f"unknown name '{token.text}' (names: {', '.join(_SCALARS)}, nan; functions: {', '.join(_FUNCS)})")
+        found = f"'{token.text}'" if token.text else "the end"
+        raise self.fail(token.column, f"expected a value, found {found}")
+
+    def call(self, func: _Token) -> Callable:
+        self.expect("(")
+        arg = self.take()
+        if func.text in ("dead", "saturated"):
+            if arg.kind != "num" or not arg.text.isdigit():
+                raise self.fail(arg.column, f"{func.text}() takes a layer number, e.g. {func.text}(1)")
+            layer = self._layer(int(arg.text), arg.column)
+            self.expect(")")
+            name = func.text
+            return lambda ctx: ctx.units(name, layer)
+        match = _TENSOR.match(arg.text)
+        if arg.text == "y_hat":
+            tensor, layer = "y_hat", None
+        elif match:
+            tensor, layer = match.group(1), self._layer(int(match.group(2)), arg.column)
+        else:
+            raise self.fail(arg.column, f"{func.text}() takes a tensor such as dW1, delta2, W1, z1, a1, b1, db1, y_hat")
+        self.expect(")")
+        reduce = {"norm": np.linalg.norm, "max": np.max, "min": np.min, "mean": np.mean}[func.text]
+        return lambda ctx: ctx.reduce(tensor, layer, reduce)
+
+    def _layer(self, layer: int, column: int) -> int:
+        if not 1 <= layer <= self.depth:
+            raise self.fail(column, f"layer {layer} does not exist (layers 1..{self.depth})")
+        return layer
+
+
+class _Context:
+    """What an expression sees of one record."""
+
+    def __init__(self, record: StepRecord, previous_loss: float | None, activations: tuple[str, ...]) -> None:
+        self.record = record
+        self.previous_loss = previous_loss
+        self.activations = activations
+
+    def non_finite(self) -> bool:
+        return any(not np.isfinite(t).all() for t in self.record.tensors.values())
+
+    def loss_moved(self, up: bool) -> bool | None:
+        loss = self.record.loss
+        if loss is None or self.previous_loss is None:
+            return UNKNOWN
+        return loss > self.previous_loss if up else loss < self.previous_loss
+
+    def scalar(self, name: str) -> Any:
+        if name == "loss":
+            return self.record.loss
+        return getattr(self.record, name)
+
+    def reduce(self, tensor: str, layer: int | None, reduce: Callable) -> float | None:
+        record = self.record
+        if tensor == "y_hat":
+            array = record.tensors.get("y_hat")
+        elif record.layer == layer and tensor in record.tensors:
+            array = record.tensors[tensor]
+        else:
+            return UNKNOWN
+        return None if array is None else float(reduce(array))
+
+    def units(self, kind: str, layer: int) -> float | None:
+        record = self.record
+        if record.layer != layer or record.op != "activation":
+            return UNKNOWN
+        name = self.activations[layer - 1]
+        if kind == "dead":
+            if name not in ("relu", "leaky_relu"):
+                return 0.0
+            return float(np.mean(np.all(record.tensors["z"] <= 0, axis=0)))
+        return saturated_fraction(name, record.tensors["a"])
+
+
+def saturated_fraction(activation: str, a: np.ndarray) -> float:
+    """Fraction of sigmoid/tanh outputs within 1e-3 of the function's bounds."""
+    if activation == "sigmoid":
+        return float(np.mean((a < 1e-3) | (a > 1 - 1e-3)))
+    if activation == "tanh":
+        return float(np.mean(np.abs(a) > 1 - 1e-3))
+    return 0.0
+
+
+@dataclass(frozen=True)
+class Breakpoint:
+    """A parsed breakpoint; `hits(record, previous_loss)` says if it stops there."""
+
+    text: str
+    _test: Callable[[_Context], bool | None]
+    _activations: tuple[str, ...]
+
+    def hits(self, record: StepRecord, previous_loss: float | None = None) -> bool:
+        """True when the expression holds at `record` (unknown values never hit)."""
+        try:
+            return self._test(_Context(record, previous_loss, self._activations)) is True
+        except (TypeError, ValueError, FloatingPointError):
+            return False
+
+
+def parse_breakpoint(text: str, activations: tuple[str, ...]) -> Breakpoint:
+    """Parse `text` for a network with these activations (one per layer).
+
+    Raises NnstepError pointing at the column of the first problem.
+    """
+    if not isinstance(text, str) or len(text) > 500:
+        raise NnstepError("breakpoint: expected an expression of at most 500 characters")
+    test = _Parser(text, len(activations)).parse()
+    return Breakpoint(text.strip(), test, tuple(activations))
+

@@ -1,0 +1,403 @@
+"""Read and check a training config (TOML or JSON) into an immutable Config.
+
+Every problem becomes one NnstepError line naming the file and the key, e.g.
+``net.toml: model.layers[1].W has shape (2, 3), expected (2, 2)``.
+Shape convention: W⁽ˡ⁾ has shape (n_l, n_{l-1}), b⁽ˡ⁾ shape (n_l,), and data
+are batch rows: x has shape (N, n_0), targets y shape (N, n_L).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import data as datasets
+from .errors import NnstepError
+from .functions import ACTIVATIONS, LOSSES
+
+INITS = ("xavier", "he", "normal", "zeros", "torch", "explicit")
+OPTIMIZERS = ("sgd",)
+DTYPES = ("float64", "float32")
+# Refuse networks and data whose arrays would not fit comfortably in memory.
+MEMORY_LIMIT = 4 * 2**30
+
+_KEYS: dict[str, tuple[str, ...]] = {
+    "": ("seed", "dtype", "description", "model", "loss", "optimizer", "data"),
+    "model": ("sizes", "activations", "init", "std", "layers"),
+    "model.layers": ("W", "b"),
+    "loss": ("kind",),
+    "optimizer": ("kind", "lr", "momentum", "weight_decay", "nesterov"),
+    "data": ("x", "y", "dataset", "n", "noise", "csv", "target", "features", "batch_size", "shuffle"),
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    """A checked config. Arrays are read-only; `layers` holds the initial (W, b).
+
+    Batch rows: x has shape (N, n_0) and y shape (N, n_L); W⁽ˡ⁾ has shape
+    (n_l, n_{l-1}).
+    """
+
+    sizes: tuple[int, ...]
+    activations: tuple[str, ...]
+    loss: str
+    lr: float
+    momentum: float
+    weight_decay: float
+    nesterov: bool
+    init: str
+    std: float
+    layers: tuple[tuple[np.ndarray, np.ndarray], ...]
+    x: np.ndarray
+    y: np.ndarray
+    labels: np.ndarray | None
+    batch_size: int
+    shuffle: bool
+    seed: int
+    dtype: str
+    source: str
+    description: str = ""
+    name: str = "config"
+
+    @property
+    def depth(self) -> int:
+        """L, the number of layers with weights."""
+        return len(self.sizes) - 1
+
+    @property
+    def batches_per_epoch(self) -> int:
+        """Iterations in one pass over the data (the last batch may be short)."""
+        return -(-len(self.x) // self.batch_size)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The resolved config as plain JSON-ready data, initial W and b included."""
+        return {
+            "seed": self.seed,
+            "dtype": self.dtype,
+            "description": self.description,
+            "model": {
+                "sizes": list(self.sizes),
+                "activations": list(self.activations),
+                "init": "explicit",
+                "layers": [{"W": W.tolist(), "b": b.tolist()} for W, b in self.layers],
+            },
+            "loss": {"kind": self.loss},
+            "optimizer": {
+                "kind": "sgd",
+                "lr": self.lr,
+                "momentum": self.momentum,
+                "weight_decay": self.weight_decay,
+                "nesterov": self.nesterov,
+            },
+            "data": {
+                "x": self.x.tolist(),
+                "y": self.y.tolist() if self.labels is None else self.labels.tolist(),
+                "batch_size": self.batch_size,
+                "shuffle": self.shuffle,
+            },
+        }
+
+
+class _Reader:
+    """Walks the raw dict, raising one-line errors that name file and key."""
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+
+    def fail(self, key: str, message: str) -> NnstepError:
+        return NnstepError(f"{self.where}: {key} {message}" if key else f"{self.where}: {message}")
+
+    def check_keys(self, table: Any, path: str, schema: str) -> dict[str, Any]:
+        if not isinstance(table, dict):
+            raise self.fail(path, f"must be a table, got {_kind(table)}")
+        allowed = _KEYS[schema]
+        for key in table:
+            if key not in allowed:
+                full = f"{path}.{key}" if path else key
+                hint = difflib.get_close_matches(key, allowed, n=1)
+                tip = f" (did you mean '{hint[0]}'?)" if hint else f" (allowed: {', '.join(allowed)})"
+                raise self.fail("", f"unknown key '{full}'{tip}")
+        return table
+
+    def number(self, value: Any, key: str, *, minimum: float | None = None, strict: bool = False) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.fail(key, f"must be a number, got {_kind(value)}")
+        if not math.isfinite(value):
+            raise self.fail(key, f"must be finite, got {value}")
+        if minimum is not None and (value <= minimum if strict else value < minimum):
+            sign = ">" if strict else ">="
+            raise self.fail(key, f"must be {sign} {minimum:g}, got {value:g}")
+        return float(value)
+
+    def integer(self, value: Any, key: str, *, minimum: int) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(key, f"must be a whole number, got {_kind(value)}")
+        if value < minimum:
+            raise self.fail(key, f"must be >= {minimum}, got {value}")
+        return value
+
+    def choice(self, value: Any, key: str, choices: tuple[str, ...], what: str) -> str:
+        if not isinstance(value, str):
+            raise self.fail(key, f"must be a string, got {_kind(value)}")
+        if value not in choices:
+            hint = difflib.get_close_matches(value, choices, n=1)
+            tip = f"did you mean '{hint[0]}'? " if hint else ""
+            raise self.fail(key, f"is an unknown {what} '{value}' ({tip}one of: {', '.join(choices)})")
+        return value
+
+    def boolean(self, value: Any, key: str) -> bool:
+        if not isinstance(value, bool):
+            raise self.fail(key, f"must be true or false, got {_kind(value)}")
+        return value
+
+    def matrix(self, value: Any, key: str, ndim: int) -> np.ndarray:
+        """A nested list of finite numbers with `ndim` dimensions."""
+        dims = "list of numbers" if ndim == 1 else "list of rows of numbers"
+        if not isinstance(value, list):
+            raise self.fail(key, f"must be a {dims}, got {_kind(value)}")
+        rows = value if ndim == 2 else [value]
+        width = None
+        for i, row in enumerate(rows):
+            cell_key = f"{key}[{i}]" if ndim == 2 else key
+            if not isinstance(row, list):
+                raise self.fail(cell_key, f"must be a list of numbers, got {_kind(row)}")
+            if width is None:
+                width = len(row)
+            elif len(row) != width:
+                raise self.fail(key, f"is ragged: row {i} has {len(row)} values, row 0 has {width}")
+            for j, cell in enumerate(row):
+                if isinstance(cell, bool) or not isinstance(cell, (int, float)):
+                    raise self.fail(f"{cell_key}[{j}]", f"must be a number, got {_kind(cell)}")
+                if not math.isfinite(cell):
+                    raise self.fail(f"{cell_key}[{j}]", f"must be finite, got {cell}")
+        array = np.array(value, dtype=np.float64)
+        if ndim == 2 and array.ndim == 1:
+            array = array.reshape(0, 0)
+        return array
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"boolean {str(value).lower()}"
+    if isinstance(value, str):
+        return f"string '{value}'" if len(value) < 40 else "a string"
+    if isinstance(value, (int, float)):
+        return f"number {value}"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a table"
+    return type(value).__name__
+
+
+def parse_text(text: str, where: str, *, is_json: bool) -> dict[str, Any]:
+    """Parse TOML or JSON text into a dict, with the line of any syntax error."""
+    try:
+        raw = json.loads(text) if is_json else tomllib.loads(text)
+    except json.JSONDecodeError as error:
+        raise NnstepError(f"{where}: invalid JSON at line {error.lineno}, column {error.colno}: {error.msg}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise NnstepError(f"{where}: invalid TOML: {error}") from None
+    except RecursionError:
+        raise NnstepError(f"{where}: nested too deeply to read") from None
+    if not isinstance(raw, dict):
+        raise NnstepError(f"{where}: the top level must be a table (an object), got {_kind(raw)}")
+    return raw
+
+
+def load_config(path: str | Path, *, name: str | None = None) -> Config:
+    """Read, parse and check the config file at `path`."""
+    path = Path(path)
+    where = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise NnstepError(f"{where}: no such file") from None
+    except IsADirectoryError:
+        raise NnstepError(f"{where}: is a directory, expected a config file") from None
+    except PermissionError:
+        raise NnstepError(f"{where}: permission denied") from None
+    except UnicodeDecodeError:
+        raise NnstepError(f"{where}: not a text file (not UTF-8)") from None
+    except OSError as error:
+        raise NnstepError(f"{where}: cannot read ({error.strerror})") from None
+    raw = parse_text(text, where, is_json=path.suffix.lower() == ".json")
+    return build_config(raw, where, base=path.parent, name=name or path.stem)
+
+
+def build_config(raw: dict[str, Any], where: str, *, base: Path | None = None, name: str = "config") -> Config:
+    """Check a parsed config dict and resolve it (init weights, load data)."""
+    r = _Reader(where)
+    r.check_keys(raw, "", "")
+    seed = r.integer(raw.get("seed", 0), "seed", minimum=0)
+    dtype = r.choice(raw.get("dtype", "float64"), "dtype", DTYPES, "dtype")
+    description = raw.get("description", "")
+    if not isinstance(description, str):
+        raise r.fail("description", f"must be a string, got {_kind(description)}")
+
+    for table in ("model", "loss", "data"):
+        if table not in raw:
+            raise r.fail("", f"missing table [{table}]")
+    model = r.check_keys(raw["model"], "model", "model")
+    loss_table = r.check_keys(raw["loss"], "loss", "loss")
+    optimizer = r.check_keys(raw.get("optimizer", {}), "optimizer", "optimizer")
+    data = r.check_keys(raw["data"], "data", "data")
+
+    if "sizes" not in model:
+        raise r.fail("", "missing key model.sizes")
+    raw_sizes = model["sizes"]
+    if not isinstance(raw_sizes, list):
+        raise r.fail("model.sizes", f"must be a list of whole numbers, got {_kind(raw_sizes)}")
+    if len(raw_sizes) < 2:
+        raise r.fail("model.sizes", f"needs at least 2 entries (input and output), got {len(raw_sizes)}")
+    sizes = tuple(r.integer(n, f"model.sizes[{i}]", minimum=1) for i, n in enumerate(raw_sizes))
+    depth = len(sizes) - 1
+
+    if "activations" not in model:
+        raise r.fail("", "missing key model.activations")
+    raw_acts = model["activations"]
+    if not isinstance(raw_acts, list):
+        raise r.fail("model.activations", f"must be a list of strings, got {_kind(raw_acts)}")
+    if len(raw_acts) != depth:
+        raise r.fail(
+            "model.activations",
+            f"has {len(raw_acts)} entries but model.sizes has {len(sizes)} (needs {depth}, one per layer)",
+        )
+    activations = tuple(
+        r.choice(act, f"model.activations[{i}]", ACTIVATIONS, "activation") for i, act in enumerate(raw_acts)
+    )
+    for i, act in enumerate(activations[:-1]):
+        if act == "softmax":
+            raise r.fail(f"model.activations[{i}]", "is softmax, which is allowed on the output layer only")
+
+    if "kind" not in loss_table:
+        raise r.fail("", "missing key loss.kind")
+    loss = r.choice(loss_table["kind"], "loss.kind", LOSSES, "loss")
+
+    r.choice(optimizer.get("kind", "sgd"), "optimizer.kind", OPTIMIZERS, "optimizer")
+    if "lr" not in optimizer:
+        raise r.fail("", "missing key optimizer.lr")
+    lr = r.number(optimizer["lr"], "optimizer.lr", minimum=0.0, strict=True)
+    momentum = r.number(optimizer.get("momentum", 0.0), "optimizer.momentum", minimum=0.0)
+    weight_decay = r.number(optimizer.get("weight_decay", 0.0), "optimizer.weight_decay", minimum=0.0)
+    nesterov = r.boolean(optimizer.get("nesterov", False), "optimizer.nesterov")
+    if nesterov and momentum == 0.0:
+        raise r.fail("optimizer.nesterov", "needs optimizer.momentum > 0")
+
+    init = r.choice(model.get("init", "xavier"), "model.init", INITS, "init")
+    std = r.number(model.get("std", 0.1), "model.std", minimum=0.0, strict=True)
+    _check_memory(r, sizes, data)
+
+    x, y, labels = datasets.read_data(r, data, sizes, loss, seed, base)
+    batch_size = r.integer(data.get("batch_size", len(x)), "data.batch_size", minimum=1)
+    batch_size = min(batch_size, len(x))
+    shuffle = r.boolean(data.get("shuffle", True), "data.shuffle")
+
+    np_dtype = np.dtype(dtype)
+    layers = _initial_layers(r, model, init, std, sizes, seed, np_dtype)
+    x = _frozen(x.astype(np_dtype))
+    y = _frozen(y.astype(np_dtype))
+    if labels is not None:
+        labels = _frozen(labels)
+    return Config(
+        sizes=sizes,
+        activations=activations,
+        loss=loss,
+        lr=lr,
+        momentum=momentum,
+        weight_decay=weight_decay,
+        nesterov=nesterov,
+        init=init,
+        std=std,
+        layers=layers,
+        x=x,
+        y=y,
+        labels=labels,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        seed=seed,
+        dtype=dtype,
+        source=where,
+        description=description,
+        name=name,
+    )
+
+
+def _frozen(array: np.ndarray) -> np.ndarray:
+    array.flags.writeable = False
+    return array
+
+
+def _check_memory(r: _Reader, sizes: tuple[int, ...], data: dict[str, Any]) -> None:
+    params = sum(sizes[i] * sizes[i + 1] + sizes[i + 1] for i in range(len(sizes) - 1))
+    rows = data.get("n", 0) if isinstance(data.get("n"), int) else 0
+    # Parameters, optimizer buffer, gradients and two checkpoints, 8 bytes each.
+    estimate = params * 8 * 6 + rows * max(sizes) * 8 * 4
+    if estimate > MEMORY_LIMIT:
+        raise r.fail(
+            "model.sizes",
+            f"needs about {estimate / 2**30:.1f} GiB of memory, more than the {MEMORY_LIMIT / 2**30:.0f} GiB nnstep allows",
+        )
+
+
+def _initial_layers(
+    r: _Reader,
+    model: dict[str, Any],
+    init: str,
+    std: float,
+    sizes: tuple[int, ...],
+    seed: int,
+    dtype: np.dtype,
+) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+    """W⁽ˡ⁾ (n_l, n_{l-1}) and b⁽ˡ⁾ (n_l,) for every layer, read-only."""
+    depth = len(sizes) - 1
+    if init == "explicit":
+        if "layers" not in model:
+            raise r.fail("model.init", "is 'explicit' but there are no [[model.layers]] tables")
+        raw_layers = model["layers"]
+        if not isinstance(raw_layers, list):
+            raise r.fail("model.layers", f"must be a list of tables, got {_kind(raw_layers)}")
+        if len(raw_layers) != depth:
+            raise r.fail("model.layers", f"has {len(raw_layers)} entries, expected {depth} (one per layer)")
+    elif "layers" in model:
+        raise r.fail("model.layers", f"is given but model.init is '{init}' (set init = \"explicit\")")
+
+    rng = np.random.default_rng(seed)
+    layers = []
+    for l in range(1, depth + 1):
+        fan_out, fan_in = sizes[l], sizes[l - 1]
+        if init == "explicit":
+            key = f"model.layers[{l - 1}]"
+            table = r.check_keys(raw_layers[l - 1], key, "model.layers")
+            for part in ("W", "b"):
+                if part not in table:
+                    raise r.fail("", f"missing key {key}.{part}")
+            W = r.matrix(table["W"], f"{key}.W", 2)
+            b = r.matrix(table["b"], f"{key}.b", 1)
+            if W.shape != (fan_out, fan_in):
+                raise r.fail(f"{key}.W", f"has shape {W.shape}, expected {(fan_out, fan_in)} (layer {l})")
+            if b.shape != (fan_out,):
+                raise r.fail(f"{key}.b", f"has shape {b.shape}, expected {(fan_out,)} (layer {l})")
+        elif init == "xavier":
+            bound = math.sqrt(6.0 / (fan_in + fan_out))
+            W, b = rng.uniform(-bound, bound, (fan_out, fan_in)), np.zeros(fan_out)
+        elif init == "he":
+            W, b = rng.normal(0.0, math.sqrt(2.0 / fan_in), (fan_out, fan_in)), np.zeros(fan_out)
+        elif init == "normal":
+            W, b = rng.normal(0.0, std, (fan_out, fan_in)), np.zeros(fan_out)
+        elif init == "torch":
+            bound = 1.0 / math.sqrt(fan_in)
+            W = rng.uniform(-bound, bound, (fan_out, fan_in))
+            b = rng.uniform(-bound, bound, fan_out)
+        else:
+            W, b = np.zeros((fan_out, fan_in)), np.zeros(fan_out)
+        layers.append((_frozen(W.astype(dtype)), _frozen(b.astype(dtype))))
+    return tuple(layers)

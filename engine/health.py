@@ -1,0 +1,97 @@
+"""Gradient health per layer: norms, update ratio, dead and saturated units.
+
+Read from the records of one iteration. Batch rows: δ⁽ˡ⁾ has shape (B, n_l),
+W⁽ˡ⁾ and dW⁽ˡ⁾ shape (n_l, n_{l-1}).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from .breakpoints import saturated_fraction
+from .records import StepRecord
+
+VANISHING = 1e-7  # ‖dW‖ below this: the layer has all but stopped learning
+EXPLODING = 1e3  # ‖dW‖ above this: the next update will wreck the weights
+RATIO_HIGH = 1e-1  # ‖ΔW‖/‖W‖ above this: steps too large for the weights
+
+
+@dataclass(frozen=True)
+class LayerHealth:
+    """Health figures of layer `layer` for one iteration."""
+
+    layer: int
+    activation: str
+    norm_W: float
+    norm_dW: float
+    norm_delta: float
+    update_ratio: float
+    dead: int
+    units: int
+    saturated: float
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """Plain-words warnings, empty when the layer looks healthy."""
+        found = []
+        if not np.isfinite(self.norm_dW) or not np.isfinite(self.norm_W):
+            found.append("non-finite values")
+        elif self.norm_dW < VANISHING:
+            found.append("vanishing gradient")
+        elif self.norm_dW > EXPLODING:
+            found.append("exploding gradient")
+        if np.isfinite(self.update_ratio) and self.update_ratio > RATIO_HIGH:
+            found.append("update too large for the weights")
+        if self.activation in ("relu", "leaky_relu") and self.dead == self.units:
+            found.append("every unit dead")
+        elif self.dead > self.units // 2:
+            found.append("most units dead")
+        if self.saturated > 0.5:
+            found.append("saturated")
+        return tuple(found)
+
+
+def _norm(array: np.ndarray) -> float:
+    with np.errstate(over="ignore", invalid="ignore"):
+        return float(np.linalg.norm(array))
+
+
+def layer_health(records: Sequence[StepRecord], activations: Sequence[str]) -> list[LayerHealth]:
+    """Health of every layer from one iteration's 5L + 1 records."""
+    found: dict[int, dict[str, float]] = {}
+    for record in records:
+        if record.layer is None:
+            continue
+        entry = found.setdefault(record.layer, {})
+        t = record.tensors
+        if record.op == "activation":
+            entry["dead"] = float(np.sum(np.all(t["z"] <= 0, axis=0)))
+            entry["saturated"] = saturated_fraction(activations[record.layer - 1], t["a"])
+        elif record.op == "delta":
+            entry["norm_delta"] = _norm(t["delta"])
+        elif record.op == "update":
+            entry["norm_W"] = _norm(t["W"])
+            entry["norm_dW"] = _norm(t["dW"])
+            step = _norm(t["step_W"])
+            entry["update_ratio"] = step / entry["norm_W"] if entry["norm_W"] else float("inf")
+    result = []
+    for layer in sorted(found):
+        entry = found[layer]
+        act = activations[layer - 1]
+        result.append(
+            LayerHealth(
+                layer=layer,
+                activation=act,
+                norm_W=entry.get("norm_W", float("nan")),
+                norm_dW=entry.get("norm_dW", float("nan")),
+                norm_delta=entry.get("norm_delta", float("nan")),
+                update_ratio=entry.get("update_ratio", float("nan")),
+                dead=int(entry.get("dead", 0)) if act in ("relu", "leaky_relu") else 0,
+                units=next(r.tensors["z"].shape[1] for r in records if r.layer == layer and r.op == "linear"),
+                saturated=entry.get("saturated", 0.0),
+            )
+        )
+    return result

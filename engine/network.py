@@ -1,0 +1,157 @@
+"""One training iteration — forward, loss, backward, update — as NumPy math.
+
+Batch rows: z⁽ˡ⁾ = a⁽ˡ⁻¹⁾ W⁽ˡ⁾ᵀ + b⁽ˡ⁾ has shape (B, n_l); W⁽ˡ⁾ has shape
+(n_l, n_{l-1}). The same function serves the stepping path (with `emit`,
+one call per op) and the fast path (without), so both give bit-identical
+parameters by construction. Parameter arrays are never changed in place:
+each update makes new arrays, so earlier records and checkpoints can share
+them without copies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from . import equations as eq
+from .config import Config
+from .functions import activate, activation_backward, loss_grad, loss_value, softmax
+
+# emit(stage, layer, op, equation, tensors, writes)
+Emit = Callable[[str, "int | None", str, str, dict, tuple], None]
+
+
+@dataclass(frozen=True)
+class Params:
+    """Parameters and SGD momentum buffers between two iterations (read-only arrays)."""
+
+    W: tuple[np.ndarray, ...]
+    b: tuple[np.ndarray, ...]
+    vW: tuple[np.ndarray | None, ...]
+    vb: tuple[np.ndarray | None, ...]
+
+    @classmethod
+    def initial(cls, config: Config) -> Params:
+        """The config's initial W⁽ˡ⁾ (n_l, n_{l-1}) and b⁽ˡ⁾ (n_l,), no momentum yet."""
+        depth = config.depth
+        return cls(
+            W=tuple(W for W, _ in config.layers),
+            b=tuple(b for _, b in config.layers),
+            vW=(None,) * depth,
+            vb=(None,) * depth,
+        )
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the arrays, buffers included."""
+        arrays = [*self.W, *self.b, *self.vW, *self.vb]
+        return sum(a.nbytes for a in arrays if a is not None)
+
+
+def batch_rows(config: Config, iteration: int) -> np.ndarray | slice:
+    """Which rows of the data iteration `iteration` (0-based) trains on.
+
+    Each epoch has its own permutation from a generator seeded with
+    (seed, epoch), so any iteration's batch is known without replaying the
+    ones before it. A full batch is taken in file order.
+    """
+    per_epoch = config.batches_per_epoch
+    epoch, j = divmod(iteration, per_epoch)
+    start = j * config.batch_size
+    stop = start + config.batch_size
+    if per_epoch == 1 or not config.shuffle:
+        return slice(start, stop)
+    order = np.random.default_rng([config.seed, epoch]).permutation(len(config.x))
+    return order[start:stop]
+
+
+def _sgd(config: Config, p: np.ndarray, g: np.ndarray, v: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """torch.optim.SGD for one tensor: returns (new p, the step added to p, new buffer)."""
+    if config.weight_decay:
+        g = g + config.weight_decay * p
+    if config.momentum:
+        v = g.copy() if v is None else v * config.momentum + g
+        g = g + config.momentum * v if config.nesterov else v
+    step = -config.lr * g
+    return p + step, step, v
+
+
+def _frozen(array: np.ndarray) -> np.ndarray:
+    array.flags.writeable = False
+    return array
+
+
+def iterate(
+    config: Config, params: Params, x: np.ndarray, y: np.ndarray, emit: Emit | None = None
+) -> tuple[Params, float]:
+    """Train on one batch (x: (B, n_0), y: (B, n_L)); return new params and the loss.
+
+    With `emit`, every op is reported with its equation and its tensors, all
+    made read-only; without it, this is the fast path.
+    """
+    depth = config.depth
+    acts = config.activations
+    W, b = params.W, params.b
+    a = [x]
+    z = []
+    for l in range(depth):
+        z.append(a[l] @ W[l].T + b[l])
+        if emit:
+            emit("forward", l + 1, "linear", eq.linear(l + 1),
+                 {"a_prev": a[l], "W": W[l], "b": b[l], "z": _frozen(z[l])}, ("z",))
+        a.append(activate(acts[l], z[l]))
+        if emit:
+            emit("forward", l + 1, "activation", eq.activation(l + 1, depth, acts[l]),
+                 {"z": z[l], "a": _frozen(a[l + 1])}, ("a",))
+
+    y_hat = a[depth]
+    loss = loss_value(config.loss, y_hat, y)
+    if emit:
+        tensors = {"y_hat": y_hat, "y": y, "loss": _frozen(np.array(loss))}
+        if config.loss == "cross_entropy":
+            tensors["p"] = _frozen(softmax(y_hat))
+        emit("loss", None, "loss", eq.loss(config.loss), tensors, ("loss",))
+
+    g = loss_grad(config.loss, y_hat, y)
+    dW: list[np.ndarray] = [None] * depth  # type: ignore[list-item]
+    db: list[np.ndarray] = [None] * depth  # type: ignore[list-item]
+    for l in reversed(range(depth)):
+        delta = activation_backward(acts[l], g, z[l], a[l + 1])
+        if emit:
+            if l == depth - 1:
+                inputs = {"dL_dy_hat": _frozen(g), "z": z[l]}
+            else:
+                inputs = {"W_next": W[l + 1], "delta_next": g_delta, "z": z[l]}
+            emit("backward", l + 1, "delta", eq.delta(l + 1, depth, acts[l], config.loss),
+                 {**inputs, "delta": _frozen(delta)}, ("delta",))
+        dW[l] = delta.T @ a[l]
+        db[l] = delta.sum(axis=0)
+        if emit:
+            emit("backward", l + 1, "grad", eq.grad(l + 1),
+                 {"delta": delta, "a_prev": a[l], "dW": _frozen(dW[l]), "db": _frozen(db[l])}, ("dW", "db"))
+        if l:
+            g = delta @ W[l]
+            g_delta = delta
+
+    new_W, new_b, new_vW, new_vb = [], [], [], []
+    for l in range(depth):
+        W_l, step_W, vW = _sgd(config, W[l], dW[l], params.vW[l])
+        b_l, step_b, vb = _sgd(config, b[l], db[l], params.vb[l])
+        for array in (W_l, b_l, vW, vb):
+            if array is not None:
+                array.flags.writeable = False
+        new_W.append(W_l)
+        new_b.append(b_l)
+        new_vW.append(vW)
+        new_vb.append(vb)
+        if emit:
+            tensors = {"W_before": W[l], "dW": dW[l], "step_W": _frozen(step_W), "W": W_l,
+                       "b_before": b[l], "db": db[l], "step_b": _frozen(step_b), "b": b_l}
+            if vW is not None:
+                tensors["vW"], tensors["vb"] = vW, vb
+            emit("update", l + 1, "update",
+                 eq.update(l + 1, config.momentum, config.weight_decay, config.nesterov),
+                 tensors, ("W", "b"))
+    return Params(tuple(new_W), tuple(new_b), tuple(new_vW), tuple(new_vb)), float(loss)

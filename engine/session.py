@@ -1,0 +1,302 @@
+"""A training session you can step through op by op, forward and back.
+
+Batch rows: z⁽ˡ⁾ has shape (B, n_l), W⁽ˡ⁾ shape (n_l, n_{l-1}).
+
+The position is a global op index (-1 before the first op). One iteration
+is 5L + 1 ops: linear and activation for l = 1…L, the loss, delta and grad
+for l = L…1, update for l = 1…L. Training is deterministic, so the session
+keeps only parameter checkpoints every `checkpoint_every` iterations plus
+the records of a few recent iterations; any other iteration is recomputed
+from the nearest checkpoint with the fast path. Parameter arrays are never
+changed in place, so a checkpoint is a handful of references, not a copy.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+import numpy as np
+
+from .config import Config
+from .network import Params, batch_rows, iterate
+from .records import StepRecord, make_record
+
+UNITS = ("op", "stage", "iteration", "epoch")
+
+
+@dataclass(frozen=True)
+class NetworkState:
+    """The parameters as they stand at the session's position.
+
+    W[l-1] is W⁽ˡ⁾ with shape (n_l, n_{l-1}); during the update stage the
+    layers already updated hold their new values.
+    """
+
+    position: int
+    iteration: int
+    epoch: int
+    W: tuple[np.ndarray, ...]
+    b: tuple[np.ndarray, ...]
+
+
+class Session:
+    """Step through training of the network a Config describes."""
+
+    def __init__(self, config: Config, *, checkpoint_every: int = 100, cache_iterations: int = 8) -> None:
+        self.config = config
+        self.ops_per_iteration = 5 * config.depth + 1
+        self.checkpoint_every = checkpoint_every
+        self._cache_size = cache_iterations
+        self._checkpoints: dict[int, Params] = {0: Params.initial(config)}
+        self._frontier = 0  # iterations whose resulting parameters are known
+        self._frontier_params = self._checkpoints[0]
+        self._losses = array("d")  # loss of every iteration before the frontier
+        self._cache: OrderedDict[int, tuple[StepRecord, ...]] = OrderedDict()
+        self._position = -1
+
+    # -- where we are -------------------------------------------------------
+
+    @property
+    def position(self) -> int:
+        """Index of the current record; -1 before the first op."""
+        return self._position
+
+    @property
+    def record(self) -> StepRecord | None:
+        """The record of the op at the current position (None before the start)."""
+        if self._position < 0:
+            return None
+        return self.record_at(self._position)
+
+    @property
+    def iterations_done(self) -> int:
+        """Iterations whose update stage is complete at the current position."""
+        return (self._position + 1) // self.ops_per_iteration
+
+    def record_at(self, index: int) -> StepRecord:
+        """The record at any index, recomputed from a checkpoint when needed."""
+        if index < 0:
+            raise IndexError(f"no record at index {index}")
+        iteration, op = divmod(index, self.ops_per_iteration)
+        return self.iteration_records(iteration)[op]
+
+    # -- moving -------------------------------------------------------------
+
+    def step(self) -> StepRecord:
+        """Advance one op and return its record."""
+        self._position += 1
+        return self.record  # type: ignore[return-value]
+
+    def back(self) -> StepRecord | None:
+        """Go back one op (time travel); None once before the first op."""
+        self._position = max(-1, self._position - 1)
+        return self.record
+
+    def goto(self, index: int) -> StepRecord | None:
+        """Jump to any op index, earlier or later (-1 is before the start)."""
+        self._position = max(-1, index)
+        return self.record
+
+    def reset(self) -> None:
+        """Back to before the first op; history and checkpoints are kept."""
+        self._position = -1
+
+    def finish(self, unit: str) -> StepRecord:
+        """Run to the last op of the current stage, iteration or epoch.
+
+        Already at that last op, run to the last op of the next one.
+        """
+        if unit not in UNITS:
+            raise ValueError(f"unknown unit {unit!r}; one of {UNITS}")
+        target = self._end_of(unit, self._position)
+        if target == self._position:
+            target = self._end_of(unit, self._position + 1)
+        self._position = target
+        return self.record  # type: ignore[return-value]
+
+    def _end_of(self, unit: str, index: int) -> int:
+        index = max(index, 0)
+        opi = self.ops_per_iteration
+        if unit == "op":
+            return index
+        if unit == "iteration":
+            return (index // opi + 1) * opi - 1
+        if unit == "epoch":
+            per_epoch = self.config.batches_per_epoch
+            return ((index // opi) // per_epoch + 1) * per_epoch * opi - 1
+        stage = self._stage_of(index % opi)
+        end = index
+        while (end + 1) % opi and self._stage_of((end + 1) % opi) == stage:
+            end += 1
+        return end
+
+    def _stage_of(self, op: int) -> str:
+        depth = self.config.depth
+        if op < 2 * depth:
+            return "forward"
+        if op == 2 * depth:
+            return "loss"
+        return "backward" if op < 4 * depth + 1 else "update"
+
+    def train(self, iterations: int) -> float:
+        """Fast path: run whole iterations without a record per op.
+
+        The position moves to the last op of the last iteration run; returns
+        that iteration's loss. Parameters are bit-identical to stepping.
+        """
+        if iterations < 1:
+            raise ValueError("iterations must be >= 1")
+        target = self.iterations_done + iterations
+        self._params_before(target)
+        self._position = target * self.ops_per_iteration - 1
+        return self._losses[target - 1]
+
+    def run_until(
+        self, hit: Callable[[StepRecord], bool], max_iterations: int, *, stop: Callable[[], bool] | None = None
+    ) -> StepRecord | None:
+        """Step op by op until `hit(record)` is true; return that record.
+
+        Gives up (returning None, position at the last op looked at) after
+        `max_iterations` iterations or as soon as `stop()` says so.
+        """
+        limit = (self.iterations_done + max_iterations) * self.ops_per_iteration - 1
+        while self._position < limit:
+            if stop is not None and stop():
+                return None
+            record = self.step()
+            if hit(record):
+                return record
+        return None
+
+    # -- what is known ------------------------------------------------------
+
+    @property
+    def state(self) -> NetworkState:
+        """W and b as they stand at the current position."""
+        opi = self.ops_per_iteration
+        iteration, op = divmod(max(self._position, 0), opi)
+        params = self._params_before(iteration)
+        W, b = list(params.W), list(params.b)
+        first_update = 4 * self.config.depth + 1
+        if self._position >= 0 and op >= first_update:
+            records = self.iteration_records(iteration)
+            for record in records[first_update : op + 1]:
+                W[record.layer - 1] = record.tensors["W"]  # type: ignore[operator]
+                b[record.layer - 1] = record.tensors["b"]  # type: ignore[operator]
+        return NetworkState(self._position, iteration + 1, iteration // self.config.batches_per_epoch + 1, tuple(W), tuple(b))
+
+    def losses(self) -> np.ndarray:
+        """Loss of every iteration up to the current position's (if its loss op is passed)."""
+        opi = self.ops_per_iteration
+        seen = (self._position - 2 * self.config.depth) // opi + 1 if self._position >= 0 else 0
+        seen = max(seen, 0)
+        if seen:
+            self._params_before(seen)
+        return np.frombuffer(self._losses, dtype=np.float64, count=seen).copy()
+
+    @property
+    def history_bytes(self) -> int:
+        """Memory held for time travel: checkpoints, cached records and losses."""
+        seen: set[int] = set()
+        total = self._losses.buffer_info()[1] * self._losses.itemsize
+        for params in (*self._checkpoints.values(), self._frontier_params):
+            for a in (*params.W, *params.b, *params.vW, *params.vb):
+                if a is not None and id(a) not in seen:
+                    seen.add(id(a))
+                    total += a.nbytes
+        for records in self._cache.values():
+            for record in records:
+                for a in record.tensors.values():
+                    if id(a) not in seen:
+                        seen.add(id(a))
+                        total += a.nbytes
+        return total
+
+    def iteration_params(self, iteration: int) -> Params:
+        """Parameters and momentum at the start of `iteration` (0-based)."""
+        return self._params_before(iteration)
+
+    def iteration_records(self, iteration: int) -> tuple[StepRecord, ...]:
+        """All 5L + 1 records of iteration `iteration` (0-based), cached."""
+        records = self._cache.get(iteration)
+        if records is not None:
+            self._cache.move_to_end(iteration)
+            return records
+        params = self._params_before(iteration)
+        records, after, loss = self._stepped(iteration, params)
+        self._advance_frontier(iteration, after, loss)
+        self._cache[iteration] = records
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return records
+
+    def iter_records(self, start: int = 0, stop: int | None = None) -> Iterator[StepRecord]:
+        """Records from index `start` up to `stop` (default: the position), recomputed in order.
+
+        Streams: each iteration's records are made, yielded and dropped.
+        """
+        stop = self._position + 1 if stop is None else stop
+        opi = self.ops_per_iteration
+        iteration = start // opi
+        params = self._params_before(iteration)
+        while iteration * opi < stop:
+            records = self._cache.get(iteration)
+            if records is None:
+                records, after, loss = self._stepped(iteration, params)
+                self._advance_frontier(iteration, after, loss)
+            else:
+                after = self._params_before(iteration + 1)
+            for record in records:
+                if start <= record.index < stop:
+                    yield record
+            params = after
+            iteration += 1
+
+    # -- machinery ----------------------------------------------------------
+
+    def _batch(self, iteration: int) -> tuple[np.ndarray, np.ndarray]:
+        rows = batch_rows(self.config, iteration)
+        return self.config.x[rows], self.config.y[rows]
+
+    def _stepped(self, iteration: int, params: Params) -> tuple[tuple[StepRecord, ...], Params, float]:
+        x, y = self._batch(iteration)
+        base = iteration * self.ops_per_iteration
+        epoch = iteration // self.config.batches_per_epoch + 1
+        records: list[StepRecord] = []
+
+        def emit(stage: str, layer: int | None, op: str, equation: str, tensors: dict, writes: tuple) -> None:
+            records.append(
+                make_record(base + len(records), iteration + 1, epoch, stage, layer, op, equation, tensors, writes)
+            )
+
+        after, loss = iterate(self.config, params, x, y, emit)
+        return tuple(records), after, loss
+
+    def _advance_frontier(self, iteration: int, after: Params, loss: float) -> None:
+        if iteration == self._frontier:
+            self._losses.append(loss)
+            self._frontier += 1
+            self._frontier_params = after
+            if self._frontier % self.checkpoint_every == 0:
+                self._checkpoints[self._frontier] = after
+
+    def _params_before(self, iteration: int) -> Params:
+        """Parameters (and momentum) at the start of `iteration` (0-based)."""
+        if iteration == self._frontier:
+            return self._frontier_params
+        if iteration > self._frontier:
+            while self._frontier < iteration:
+                x, y = self._batch(self._frontier)
+                after, loss = iterate(self.config, self._frontier_params, x, y)
+                self._advance_frontier(self._frontier, after, loss)
+            return self._frontier_params
+        start = iteration - iteration % self.checkpoint_every
+        params = self._checkpoints[start]
+        for i in range(start, iteration):
+            x, y = self._batch(i)
+            params, _ = iterate(self.config, params, x, y)
+        return params
+

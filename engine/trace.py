@@ -1,0 +1,187 @@
+"""The JSON trace: write step records atomically and stream them; read them back.
+
+Format (version 1)::
+
+    {"format": "nnstep-trace", "version": 1, "config": {...resolved config...},
+     "steps": [{"index": 0, "iteration": 1, ..., "tensors": {"z": [[...]]}}, ...]}
+
+Strict JSON: NaN and ±inf are written as the strings "NaN", "Infinity",
+"-Infinity". Tensors are batch rows as the engine holds them (z: (B, n_l),
+W: (n_l, n_{l-1})). A path ending in .gz is gzip-compressed.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import tempfile
+import zlib
+from pathlib import Path
+from typing import IO, Any, Iterable, Iterator
+
+import numpy as np
+
+from .errors import NnstepError
+from .records import STAGES, StepRecord, make_record
+
+FORMAT = "nnstep-trace"
+VERSION = 1
+_NON_FINITE = {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}
+
+
+def _tensor_json(value: np.ndarray) -> str:
+    if value.dtype.kind == "f" and not np.isfinite(value).all():
+        cells = value.astype(object)
+        cells[np.isnan(value)] = "NaN"
+        cells[value == np.inf] = "Infinity"
+        cells[value == -np.inf] = "-Infinity"
+        return json.dumps(cells.tolist())
+    return json.dumps(value.tolist())
+
+
+def record_json(record: StepRecord) -> str:
+    """One step record as strict JSON text."""
+    head = json.dumps(
+        {
+            "index": record.index,
+            "iteration": record.iteration,
+            "epoch": record.epoch,
+            "stage": record.stage,
+            "layer": record.layer,
+            "op": record.op,
+            "equation": record.equation,
+            "writes": list(record.writes),
+        },
+        ensure_ascii=False,
+    )
+    tensors = ", ".join(f'"{name}": {_tensor_json(value)}' for name, value in record.tensors.items())
+    return f'{head[:-1]}, "tensors": {{{tensors}}}}}'
+
+
+def select(records: Iterable[StepRecord], every: int = 1, stages: Iterable[str] | None = None) -> Iterator[StepRecord]:
+    """Keep every `every`-th iteration (the first, then every k-th) and only `stages`."""
+    wanted = set(STAGES if stages is None else stages)
+    for record in records:
+        if (record.iteration - 1) % every == 0 and record.stage in wanted:
+            yield record
+
+
+def write_trace(path: str | Path, config: dict[str, Any], records: Iterable[StepRecord]) -> int:
+    """Stream a trace to `path` atomically; return the number of steps written.
+
+    The trace goes to a temporary file beside `path`, which replaces `path`
+    only once complete: a failure or Ctrl-C leaves any earlier file intact
+    and no temporary file behind.
+    """
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise NnstepError(f"{path}: cannot export, the folder {folder} does not exist")
+    if path.is_dir():
+        raise NnstepError(f"{path}: cannot export, it is a folder")
+    try:
+        handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    except OSError as error:
+        raise NnstepError(f"{path}: cannot export ({error.strerror})") from None
+    count = 0
+    try:
+        with os.fdopen(handle, "wb") as raw:
+            out: IO[bytes] = gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0) if path.suffix == ".gz" else raw
+            with io.TextIOWrapper(out, encoding="utf-8", write_through=False) as text:
+                header = json.dumps({"format": FORMAT, "version": VERSION, "config": config}, ensure_ascii=False, allow_nan=False)
+                text.write(header[:-1] + ', "steps": [')
+                for record in records:
+                    text.write(",\n" if count else "\n")
+                    text.write(record_json(record))
+                    count += 1
+                text.write("\n]}\n")
+        os.replace(temp_name, path)
+    except BaseException as error:
+        try:
+            os.unlink(temp_name)
+        except OSError:
+            pass
+        if isinstance(error, OSError):
+            raise NnstepError(f"{path}: cannot export ({error.strerror or error})") from None
+        raise
+    return count
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, str):
+        return _NON_FINITE.get(value, value)
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    return value
+
+
+def read_trace(path: str | Path) -> dict[str, Any]:
+    """Load and check a trace file; tensors become read-only float64 arrays.
+
+    Raises NnstepError with one line for a missing, truncated or foreign file.
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise NnstepError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise NnstepError(f"{path}: is a folder, expected a trace file") from None
+    except OSError as error:
+        raise NnstepError(f"{path}: cannot read ({error.strerror})") from None
+    if data[:2] == b"\x1f\x8b":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error):
+            raise NnstepError(f"{path}: the gzip data is truncated or damaged") from None
+    try:
+        trace = json.loads(data.decode("utf-8"), parse_constant=lambda name: _NON_FINITE[name])
+    except UnicodeDecodeError:
+        raise NnstepError(f"{path}: not a trace (not UTF-8 text)") from None
+    except json.JSONDecodeError as error:
+        what = "truncated" if error.pos >= len(data.rstrip()) - 1 else "not valid JSON"
+        raise NnstepError(f"{path}: {what} at line {error.lineno}, column {error.colno}: {error.msg}") from None
+    except RecursionError:
+        raise NnstepError(f"{path}: nested too deeply to be a trace") from None
+    if not isinstance(trace, dict) or trace.get("format") != FORMAT:
+        raise NnstepError(f"{path}: not an nnstep trace (no \"format\": \"{FORMAT}\")")
+    if trace.get("version") != VERSION:
+        raise NnstepError(f"{path}: trace version {trace.get('version')!r} is not supported (this nnstep reads version {VERSION})")
+    config, steps = trace.get("config"), trace.get("steps")
+    if not isinstance(config, dict) or not isinstance(steps, list):
+        raise NnstepError(f"{path}: not a valid trace (needs a \"config\" object and a \"steps\" list)")
+    records = []
+    for i, step in enumerate(steps):
+        records.append(_step_record(path, i, step))
+    return {"config": config, "records": records}
+
+
+def _step_record(path: Path, i: int, step: Any) -> StepRecord:
+    where = f"{path}: steps[{i}]"
+    if not isinstance(step, dict):
+        raise NnstepError(f"{where} is not an object")
+    try:
+        tensors = step["tensors"]
+        if not isinstance(tensors, dict):
+            raise TypeError
+        arrays = {}
+        for name, value in tensors.items():
+            array = np.array(_decode(value), dtype=np.float64)
+            array.flags.writeable = False
+            arrays[name] = array
+        layer = step["layer"]
+        fields = (step["index"], step["iteration"], step["epoch"])
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in fields):
+            raise TypeError
+        if layer is not None and (not isinstance(layer, int) or isinstance(layer, bool)):
+            raise TypeError
+        if step["stage"] not in STAGES or not isinstance(step["op"], str) or not isinstance(step["equation"], str):
+            raise TypeError
+        writes = tuple(str(w) for w in step.get("writes", ()))
+    except KeyError as error:
+        raise NnstepError(f"{where} has no {error.args[0]!r}") from None
+    except (TypeError, ValueError):
+        raise NnstepError(f"{where} has a field of the wrong type or a ragged tensor") from None
+    return make_record(*fields, step["stage"], layer, step["op"], step["equation"], arrays, writes)
