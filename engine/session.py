@@ -25,6 +25,10 @@ from .network import Params, batch_rows, iterate
 from .records import StepRecord, make_record
 
 UNITS = ("op", "stage", "iteration", "epoch")
+# A diverging run is something to show, not to warn about on stderr (which
+# would also tear the app's screen): overflow becomes inf and NaN silently.
+def _quiet() -> np.errstate:
+    return np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore")
 
 
 @dataclass(frozen=True)
@@ -272,7 +276,8 @@ class Session:
                 make_record(base + len(records), iteration + 1, epoch, stage, layer, op, equation, tensors, writes)
             )
 
-        after, loss = iterate(self.config, params, x, y, emit)
+        with _quiet():
+            after, loss = iterate(self.config, params, x, y, emit)
         return tuple(records), after, loss
 
     def _advance_frontier(self, iteration: int, after: Params, loss: float) -> None:
@@ -287,16 +292,16 @@ class Session:
         """Parameters (and momentum) at the start of `iteration` (0-based)."""
         if iteration == self._frontier:
             return self._frontier_params
-        if iteration > self._frontier:
-            while self._frontier < iteration:
-                x, y = self._batch(self._frontier)
-                after, loss = iterate(self.config, self._frontier_params, x, y)
-                self._advance_frontier(self._frontier, after, loss)
-            return self._frontier_params
-        start = iteration - iteration % self.checkpoint_every
-        params = self._checkpoints[start]
-        for i in range(start, iteration):
-            x, y = self._batch(i)
-            params, _ = iterate(self.config, params, x, y)
+        with _quiet():
+            if iteration > self._frontier:
+                while self._frontier < iteration:
+                    x, y = self._batch(self._frontier)
+                    after, loss = iterate(self.config, self._frontier_params, x, y)
+                    self._advance_frontier(self._frontier, after, loss)
+                return self._frontier_params
+            start = iteration - iteration % self.checkpoint_every
+            params = self._checkpoints[start]
+            for i in range(start, iteration):
+                x, y = self._batch(i)
+                params, _ = iterate(self.config, params, x, y)
         return params
-
