@@ -25,6 +25,7 @@ class LayerCheck:
     layer: int
     error_W: float
     error_b: float
+    kinks: int = 0  # ReLU pre-activations within ε of 0 from this layer on
 
     @property
     def error(self) -> float:
@@ -86,14 +87,22 @@ def check_gradients(config: Config, params: Params, x: np.ndarray, y: np.ndarray
         params.vb,
     )
     analytic: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    kinks: dict[int, int] = {}
 
     def emit(stage, layer, op, equation, tensors, writes) -> None:  # type: ignore[no-untyped-def]
         if op == "grad":
             analytic[layer] = (tensors["dW"], tensors["db"])
+        if op == "linear" and config.activations[layer - 1] in ("relu", "leaky_relu"):
+            kinks[layer] = int(np.sum(np.abs(tensors["z"]) < 1e-4))
 
     iterate(config64, params64, x.astype(np.float64), y.astype(np.float64), emit)
     numeric_W, numeric_b = numeric_gradients(config64, params64, x, y)
     return [
-        LayerCheck(l, relative_error(analytic[l][0], numeric_W[l - 1]), relative_error(analytic[l][1], numeric_b[l - 1]))
+        LayerCheck(
+            l,
+            relative_error(analytic[l][0], numeric_W[l - 1]),
+            relative_error(analytic[l][1], numeric_b[l - 1]),
+            sum(n for k, n in kinks.items() if k >= l),
+        )
         for l in range(1, config.depth + 1)
     ]
