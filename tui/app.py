@@ -1,0 +1,68 @@
+"""The Textual app of nnstep: one factory for the live debugger, one for trace replay.
+
+`make_app(config)` is what `nnstep` and the tests run; `make_viewer(trace,
+path)` opens an exported trace read-only with the same screen and keys.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterable
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from nnstep.engine import Config, Session
+from nnstep.engine.config import build_config
+from nnstep.tui.screens.main import MainScreen
+from nnstep.tui.source import AnySession, TraceSession
+
+
+class NnstepApp(App[None]):
+    """Step-through debugger of neural-network training (the main screen does the work)."""
+
+    CSS_PATH = "nnstep.tcss"
+    TITLE = "nnstep"
+
+    def __init__(self, session: AnySession, *, read_only: bool = False, title: str = "nnstep") -> None:
+        super().__init__()
+        self.session = session
+        self.read_only = read_only
+        self.title = title
+
+    def on_mount(self) -> None:
+        """Open the main screen on the session."""
+        self.push_screen(MainScreen(self.session, read_only=self.read_only))
+
+    @property
+    def main(self) -> MainScreen:
+        """The main screen (under any dialog)."""
+        return next(s for s in self.screen_stack if isinstance(s, MainScreen))
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """Every key of the main screen is also a command in the palette."""
+        yield from super().get_system_commands(screen)
+        main = self.main
+        for binding in MainScreen.BINDINGS:
+            if isinstance(binding, Binding) and binding.action not in ("quit", "stop"):
+                yield SystemCommand(binding.description, binding.tooltip, self._runner(main, binding.action))
+
+    @staticmethod
+    def _runner(main: MainScreen, action: str) -> Any:
+        async def run() -> None:
+            await main.run_action(action)
+
+        return run
+
+
+def make_app(config: Config) -> NnstepApp:
+    """The step-through app on a fresh Session of `config` (used by `nnstep` and the tests)."""
+    return NnstepApp(Session(config), title=f"nnstep · {config.name}")
+
+
+def make_viewer(trace: dict[str, Any], path: str | Path) -> NnstepApp:
+    """The app over an exported trace (from `read_trace`), read-only: step, back, finish, continue."""
+    config = build_config(trace["config"], str(path), name=Path(path).name)
+    session = TraceSession(config, trace["records"])
+    return NnstepApp(session, read_only=True, title=f"nnstep view · {Path(path).name}")

@@ -1,0 +1,116 @@
+"""Small modal screens: ask for a line of text, list breakpoints, show a report."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label, OptionList, Static
+from textual.widgets.option_list import Option
+
+
+class InputDialog(ModalScreen[str | None]):
+    """Ask for one line; `check` returns an error to show, or None to accept. Esc cancels."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, title: str, prompt: str, value: str = "", check: Callable[[str], str | None] | None = None) -> None:
+        super().__init__()
+        self.title_text = title
+        self.prompt = prompt
+        self.value = value
+        self.check = check
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog") as box:
+            box.border_title = self.title_text
+            yield Label(self.prompt, classes="prompt")
+            yield Input(self.value, select_on_focus=True)
+            yield Label("", classes="error")
+            yield Label("enter accepts · esc cancels", classes="hint")
+
+    @on(Input.Submitted)
+    def submit(self, event: Input.Submitted) -> None:
+        """Accept the text unless `check` finds a problem, which is shown in the dialog."""
+        text = event.value.strip()
+        problem = self.check(text) if self.check else None
+        if problem:
+            self.query_one(".error", Label).update(Text(problem, style="bold red"))
+            return
+        self.dismiss(text)
+
+    def action_cancel(self) -> None:
+        """Close without a value."""
+        self.dismiss(None)
+
+
+class BreakpointList(ModalScreen[list[str]]):
+    """The breakpoints: d or delete removes the highlighted one; esc closes."""
+
+    BINDINGS = [
+        Binding("escape", "close", "Close"),
+        Binding("d,delete", "remove", "Remove"),
+        Binding("a", "clear", "Remove all"),
+    ]
+
+    def __init__(self, breakpoints: list[str]) -> None:
+        super().__init__()
+        self.breakpoints = list(breakpoints)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog") as box:
+            box.border_title = "Breakpoints"
+            yield OptionList(*self._options())
+            yield Label("d remove · a remove all · esc close · b in the main screen adds", classes="hint")
+
+    def _options(self) -> list[Option]:
+        if not self.breakpoints:
+            return [Option("no breakpoints (add with b, e.g. `loss < 0.01`, `nan`)", disabled=True)]
+        return [Option(f"{i + 1}. {text}") for i, text in enumerate(self.breakpoints)]
+
+    def _refill(self) -> None:
+        options = self.query_one(OptionList)
+        options.clear_options()
+        options.add_options(self._options())
+
+    def action_remove(self) -> None:
+        """Remove the highlighted breakpoint."""
+        index = self.query_one(OptionList).highlighted
+        if index is not None and 0 <= index < len(self.breakpoints):
+            del self.breakpoints[index]
+            self._refill()
+
+    def action_clear(self) -> None:
+        """Remove every breakpoint."""
+        self.breakpoints.clear()
+        self._refill()
+
+    def action_close(self) -> None:
+        """Return the breakpoints that are left."""
+        self.dismiss(self.breakpoints)
+
+
+class Report(ModalScreen[None]):
+    """A read-only text report (gradient check, health); esc, enter or q closes."""
+
+    BINDINGS = [Binding("escape,enter,q", "close", "Close")]
+
+    def __init__(self, title: str, body: Text | str) -> None:
+        super().__init__()
+        self.title_text = title
+        self.body = body
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog report") as box:
+            box.border_title = self.title_text
+            yield Static(self.body, markup=False, classes="body")
+            yield Label("esc closes", classes="hint")
+
+    def action_close(self) -> None:
+        """Close the report."""
+        self.dismiss(None)

@@ -1,0 +1,264 @@
+"""The main screen: network, equation, tensors, loss and data panes, and the stepping keys.
+
+The screen owns the session and assigns what the panes show after every
+move (panes never fetch). Long runs (continue, run N, export, gradient
+check) live in `jobs.JobsMixin`, in worker threads. Batch rows: z has shape
+(B, n_l); W has shape (n_l, n_{l-1}).
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from nnstep.engine import StepRecord
+from nnstep.tui.render import symbol
+from nnstep.tui.screens.help import HelpScreen
+from nnstep.tui.screens.jobs import JobsMixin
+from nnstep.tui.source import AnySession, TraceSession
+from nnstep.tui.widgets.data_plot import DataPlot
+from nnstep.tui.widgets.equation_pane import EquationPane
+from nnstep.tui.widgets.loss_plot import LossPlot
+from nnstep.tui.widgets.network_pane import NetworkPane
+from nnstep.tui.widgets.status_line import Status, StatusLine
+from nnstep.tui.widgets.tensor_grid import TensorGrid
+from nnstep.tui.widgets.tensor_pane import Tensor
+from nnstep.tui.widgets.tensor_view import MODES
+
+PRECISIONS = (4, 6, 2)
+
+# Keys follow pudb/gdb where they fit (n next, c continue, b break); none is a ctrl key.
+BINDINGS = [
+    Binding("n", "next_op", "Next", tooltip="Compute the next op (forward, loss, backward or update)"),
+    Binding("p", "previous_op", "Back", tooltip="Step back one op (time travel; recomputed, bit-identical)"),
+    Binding("s", "next_stage", "Stage", tooltip="Run to the end of this stage (step over), or of the next"),
+    Binding("i", "finish_iteration", "Iter", tooltip="Run to the last op of this iteration, or of the next"),
+    Binding("e", "finish_epoch", "Epoch", show=False, tooltip="Run to the last op of this epoch, or of the next"),
+    Binding("c", "continue", "Continue", tooltip="Run until a breakpoint hits (or a NaN loss, or esc)"),
+    Binding("r", "run_iterations", "Run N", show=False, tooltip="Run N whole iterations (stops early at a breakpoint)"),
+    Binding("escape", "stop", "Stop", show=False, tooltip="Stop a running continue / run N"),
+    Binding("b", "add_breakpoint", "Break", tooltip="Add a breakpoint, e.g. `loss < 0.01`, `nan`, `norm(dW1) > 100`"),
+    Binding("B", "list_breakpoints", "Breakpoints", key_display="B", show=False, tooltip="List and remove breakpoints"),
+    Binding("g", "grad_check", "Grad check", show=False, tooltip="Check dW, db of this batch against finite differences"),
+    Binding("w", "health", "Health", show=False, tooltip="Gradient health per layer: norms, update ratio, dead/saturated units"),
+    Binding("x", "export", "Export", tooltip="Export the trace so far to JSON"),
+    Binding("h", "toggle_mode", "Heat/num", show=False, tooltip="Tensor panes: heatmap+numbers, numbers, heat blocks"),
+    Binding("full_stop", "precision", "Digits", key_display=".", show=False, tooltip="Tensor panes: 4, 6 or 2 decimals"),
+    Binding("0", "reset", "Reset", show=False, tooltip="Back to before the first op (history is kept)"),
+    Binding("question_mark", "help", "Help", key_display="?", tooltip="Keys and what each pane shows"),
+    Binding("q", "quit", "Quit", tooltip="Quit nnstep"),
+]
+MOVES = {"next_op", "previous_op", "next_stage", "finish_iteration", "finish_epoch", "reset", "continue",
+         "run_iterations", "grad_check", "health", "export", "add_breakpoint", "list_breakpoints"}
+
+
+class MainScreen(JobsMixin, Screen[None]):
+    """Step through training: every pane shows the op at the session's position."""
+
+    BINDINGS = BINDINGS
+
+    def __init__(self, session: AnySession, *, read_only: bool = False) -> None:
+        super().__init__()
+        self.session = session
+        self.config = session.config
+        self.read_only = read_only
+        self.breakpoints: list[str] = []
+        self.message = ""
+        self.message_error = False
+        self.running = ""
+        self.digits = PRECISIONS[0]
+        self.mode = MODES[0]
+        self.stop_event = threading.Event()
+
+    def compose(self) -> ComposeResult:
+        config = self.config
+        with Horizontal(id="top"):
+            yield NetworkPane(config.sizes, config.activations, config.loss, id="network")
+            yield LossPlot(id="loss")
+            if config.sizes[0] == 2 and len(config.x) >= 8:
+                yield DataPlot(config, id="data")
+        yield EquationPane(config.lr, id="equation")
+        yield TensorGrid(id="tensors")
+        yield StatusLine(id="status")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        """Show the starting position."""
+        self._fit()
+        self.show()
+
+    def on_resize(self) -> None:
+        """Give the tensors the room on a tall terminal; drop the top row on a tiny one."""
+        self._fit()
+        if self.is_mounted and not self.running:
+            self.query_one(TensorGrid).tensors = self.tensors_of(self.session.record)
+
+    def _fit(self) -> None:
+        height = self.size.height
+        self.set_class(height >= 40, "tall")
+        self.set_class(height < 20, "tiny")
+        for footer in self.query(Footer):
+            footer.show_command_palette = self.size.width >= 100
+
+    # -- what the panes show ---------------------------------------------------
+
+    def show(self, record: StepRecord | None = None, losses: np.ndarray | None = None) -> None:
+        """Assign the current record to every pane (the session's, unless a run hands one over)."""
+        session = self.session
+        if record is None and not self.running:
+            record = session.record
+        if losses is None:
+            losses = session.losses()
+        self.query_one(NetworkPane).record = record
+        self.query_one(EquationPane).record = record
+        self.query_one(LossPlot).losses = losses
+        self.query_one(TensorGrid).tensors = self.tensors_of(record)
+        if not self.running:
+            for plot in self.query(DataPlot):
+                state = session.state
+                plot.params = (state.W, state.b)
+        self.update_status(record, losses)
+
+    def update_status(self, record: StepRecord | None = None, losses: np.ndarray | None = None) -> None:
+        """Refresh the status line (position, loss, breakpoints, job, message)."""
+        if record is None and not self.running:
+            record = self.session.record
+        finite_loss = None
+        if losses is not None and len(losses):
+            finite_loss = float(losses[-1])
+        self.query_one(StatusLine).status = Status(
+            name=self.config.name,
+            epoch=record.epoch if record else 0,
+            iteration=record.iteration if record else 0,
+            index=record.index if record else -1,
+            loss=finite_loss,
+            breakpoints=len(self.breakpoints),
+            running=self.running,
+            message=self.message,
+            error=self.message_error,
+            read_only=self.read_only,
+        )
+
+    def say(self, message: str, *, error: bool = False) -> None:
+        """Put a message in the status line (and a toast for errors)."""
+        self.message, self.message_error = message, error
+        if error:
+            self.notify(message, severity="error", timeout=8)
+        self.update_status(losses=None if self.running else self.session.losses())
+
+    def tensors_of(self, record: StepRecord | None) -> tuple[Tensor, ...]:
+        """The record's tensors with their symbols and what each is compared with."""
+        if record is None:
+            return ()
+        previous = self._previous(record)
+        depth = self.config.depth
+        result = []
+        # Plain SGD's ΔW is just −η·∂L/∂W (the equation says so): on a short terminal it makes room.
+        plain_sgd = not (self.config.momentum or self.config.weight_decay)
+        skip = ("step_W", "step_b") if plain_sgd and self.size.height < 40 else ()
+        for name, values in record.tensors.items():
+            if name in skip:
+                continue
+            if record.op == "update" and name in ("W", "b"):
+                reference = record.tensors.get(f"{name}_before")
+            else:
+                reference = previous.tensors.get(name) if previous is not None else None
+            result.append(Tensor(name, symbol(name, record, depth), values, name in record.writes, reference))
+        return tuple(result)
+
+    def _previous(self, record: StepRecord) -> StepRecord | None:
+        """The same op of the previous iteration, if known (for the ▴/▾ change marks)."""
+        index = record.index - self.session.ops_per_iteration
+        if index < 0:
+            return None
+        session = self.session
+        if isinstance(session, TraceSession):
+            return session.record_by_index(index)
+        if self.running:
+            return None
+        return session.record_at(index)
+
+    # -- moving ----------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """While a run is going, moves are shown disabled; esc (stop) only then."""
+        if action == "stop":
+            return bool(self.running)
+        if self.running and action in MOVES:
+            return None
+        if self.read_only and action in ("export", "run_iterations"):
+            return None
+        return True
+
+    def _move(self, move: str) -> None:
+        if self.running:
+            return
+        session = self.session
+        if move == "next":
+            if isinstance(session, TraceSession) and session.at_end:
+                self.say("end of the trace")
+                return
+            session.step()
+        elif move == "back":
+            if session.position < 0:
+                self.say("already before the first op")
+                return
+            session.back()
+        else:
+            session.finish(move)
+        self.message = ""
+        self.show()
+
+    def action_next_op(self) -> None:
+        """Compute the next op."""
+        self._move("next")
+
+    def action_previous_op(self) -> None:
+        """Step back one op."""
+        self._move("back")
+
+    def action_next_stage(self) -> None:
+        """Finish the current stage (or the next one)."""
+        self._move("stage")
+
+    def action_finish_iteration(self) -> None:
+        """Finish the current iteration (or the next one)."""
+        self._move("iteration")
+
+    def action_finish_epoch(self) -> None:
+        """Finish the current epoch (or the next one)."""
+        self._move("epoch")
+
+    def action_reset(self) -> None:
+        """Back to before the first op."""
+        if not self.running:
+            self.session.reset()
+            self.message = "reset: before the first op"
+            self.show()
+
+    def action_toggle_mode(self) -> None:
+        """Cycle heatmap+numbers → numbers → blocks."""
+        self.mode = MODES[(MODES.index(self.mode) + 1) % len(MODES)]
+        self.query_one(TensorGrid).mode = self.mode
+        self.say(f"tensor panes: {self.mode}")
+
+    def action_precision(self) -> None:
+        """Cycle 4 → 6 → 2 decimals."""
+        self.digits = PRECISIONS[(PRECISIONS.index(self.digits) + 1) % len(PRECISIONS)]
+        self.query_one(TensorGrid).digits = self.digits
+        self.say(f"tensor panes: {self.digits} decimals")
+
+    def action_help(self) -> None:
+        """Show every key and what the panes mean."""
+        self.app.push_screen(HelpScreen(self.BINDINGS))
+
+    async def action_quit(self) -> None:
+        """Stop any run, then quit with status 0."""
+        self.stop_event.set()
+        self.app.exit()

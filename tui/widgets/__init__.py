@@ -1,0 +1,1 @@
+"""Widgets of the nnstep app, one per module."""

@@ -1,0 +1,100 @@
+"""2-D inputs and the network's current decision boundary, in half-block pixels.
+
+Each character is two pixels (▀: foreground on top, background below). The
+background regions are the class the network predicts there with the
+parameters at the current position; the points are the data, coloured by
+label. Batch rows: x has shape (N, 2); W⁽ˡ⁾ has shape (n_l, n_{l-1}).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from rich.color import Color
+from rich.segment import Segment
+from rich.style import Style
+from textual.reactive import reactive
+from textual.strip import Strip
+from textual.widget import Widget
+
+from nnstep.engine import Config
+from nnstep.engine.functions import activate
+
+_REGION = [(28, 44, 88), (88, 36, 32), (30, 76, 40), (80, 70, 20), (70, 30, 80)]
+_POINT = [(110, 170, 255), (255, 120, 90), (110, 230, 120), (250, 220, 80), (220, 120, 255)]
+
+
+def predict(config: Config, W: tuple[np.ndarray, ...], b: tuple[np.ndarray, ...], points: np.ndarray) -> np.ndarray:
+    """Class the network predicts for each row of `points` (N, 2): argmax, or a threshold for one output."""
+    a = points
+    with np.errstate(all="ignore"):
+        for l, act in enumerate(config.activations):
+            a = activate(act, a @ W[l].T + b[l])
+    if a.shape[1] > 1:
+        return np.argmax(np.nan_to_num(a, nan=-np.inf), axis=1)
+    threshold = 0.5 if config.activations[-1] == "sigmoid" else 0.0
+    return (a[:, 0] > threshold).astype(int)
+
+
+class DataPlot(Widget):
+    """Points of a 2-D data set over the predicted class regions."""
+
+    DEFAULT_CSS = """
+    DataPlot { width: 34; }
+    """
+
+    params: reactive[tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]] | None] = reactive(None)
+
+    def __init__(self, config: Config, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.config = config
+        x = np.asarray(config.x, dtype=np.float64)
+        if config.labels is not None:
+            self.labels = np.asarray(config.labels).astype(int).ravel()
+        elif config.y.shape[1] > 1:
+            self.labels = np.argmax(config.y, axis=1)
+        else:
+            self.labels = (config.y[:, 0] > 0.5).astype(int)
+        low, high = x.min(axis=0), x.max(axis=0)
+        pad = (high - low) * 0.08 + 1e-9
+        self.low, self.high = low - pad, high + pad
+        self.x = x
+        self.border_title = "data · decision boundary"
+        self._pixels: np.ndarray | None = None
+
+    def watch_params(self) -> None:
+        """New parameters: recompute the class regions."""
+        self._pixels = None
+        self.refresh()
+
+    def _grid(self) -> np.ndarray:
+        width, height = self.size.width, self.size.height * 2
+        if self._pixels is not None and self._pixels.shape == (height, width):
+            return self._pixels
+        pixels = np.full((height, width), -1, dtype=int)
+        if self.params is not None and width and height:
+            xs = np.linspace(self.low[0], self.high[0], width)
+            ys = np.linspace(self.high[1], self.low[1], height)
+            gx, gy = np.meshgrid(xs, ys)
+            pixels = predict(self.config, *self.params, np.column_stack([gx.ravel(), gy.ravel()])).reshape(height, width)
+            pixels = -2 - pixels  # regions: -2 - class; points: class >= 0
+        cols = ((self.x[:, 0] - self.low[0]) / (self.high[0] - self.low[0]) * (width - 1)).round().astype(int)
+        rows = ((self.high[1] - self.x[:, 1]) / (self.high[1] - self.low[1]) * (height - 1)).round().astype(int)
+        pixels[rows.clip(0, height - 1), cols.clip(0, width - 1)] = self.labels % len(_POINT)
+        self._pixels = pixels
+        return pixels
+
+    @staticmethod
+    def _color(value: int) -> Color:
+        if value >= 0:
+            return Color.from_rgb(*_POINT[value % len(_POINT)])
+        if value == -1:
+            return Color.from_rgb(20, 20, 24)
+        return Color.from_rgb(*_REGION[(-2 - value) % len(_REGION)])
+
+    def render_line(self, y: int) -> Strip:
+        """Row y: pixel rows 2y (▀ foreground) and 2y + 1 (background)."""
+        pixels = self._grid()
+        if 2 * y + 1 >= pixels.shape[0]:
+            return Strip.blank(self.size.width)
+        top, bottom = pixels[2 * y], pixels[2 * y + 1]
+        return Strip([Segment("▀", Style(color=self._color(t), bgcolor=self._color(u))) for t, u in zip(top, bottom)])

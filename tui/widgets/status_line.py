@@ -1,0 +1,60 @@
+"""One line under the panes: where training is, what is running, the last message."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widget import Widget
+
+from nnstep.tui.render import fmt
+
+
+@dataclass(frozen=True)
+class Status:
+    """What the status line shows."""
+
+    name: str
+    epoch: int = 0
+    iteration: int = 0
+    index: int = -1
+    loss: float | None = None
+    breakpoints: int = 0
+    running: str = ""
+    message: str = ""
+    error: bool = False
+    read_only: bool = False
+
+
+class StatusLine(Widget):
+    """`mazur │ epoch 1 │ iteration 1 │ step 3 │ loss 0.298 │ 1 breakpoint │ message`."""
+
+    DEFAULT_CSS = """
+    StatusLine { height: 1; }
+    """
+
+    status: reactive[Status] = reactive(lambda: Status(""))
+
+    def render(self) -> Text:
+        """Fields separated by │; a running job and the last message at the end."""
+        s = self.status
+        text = Text(f" {s.name}", style="bold")
+        if s.read_only:
+            text.append(" (trace, read-only)", style="dim")
+        parts = [f"epoch {s.epoch}", f"iteration {s.iteration}", f"step {s.index + 1}" if s.index >= 0 else "not started"]
+        if s.loss is not None:
+            parts.append(f"loss {fmt(s.loss, 6)}")
+        if s.breakpoints:
+            parts.append(f"{s.breakpoints} breakpoint{'s' if s.breakpoints > 1 else ''}")
+        for part in parts:
+            text.append(" │ ", style="dim")
+            text.append(part)
+        if s.running:
+            text.append(" │ ", style="dim")
+            text.append(f"▶ {s.running} (esc stops)", style="bold reverse green")
+        if s.message:
+            text.append(" │ ", style="dim")
+            text.append(s.message, style="bold red" if s.error else "italic")
+        text.truncate(max(self.size.width, 1), overflow="ellipsis")
+        return text

@@ -1,0 +1,81 @@
+"""One tensor of the current step: its name, shape, role, summary line and values.
+
+Batch rows: z has shape (B, n_l); W has shape (n_l, n_{l-1}).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.reactive import reactive
+from textual.widgets import Static
+
+from nnstep.tui.render import finite_summary, shape_text
+from nnstep.tui.widgets.tensor_view import Grid, TensorView
+
+
+@dataclass(frozen=True, eq=False)
+class Tensor:
+    """A tensor as a pane shows it: engine name, tutorial symbol, values, role."""
+
+    name: str
+    symbol: str
+    values: np.ndarray
+    written: bool
+    reference: np.ndarray | None = None
+
+
+class TensorPane(Vertical):
+    """A bordered pane: title `symbol  shape  in|out`, a summary line, the value grid.
+
+    The summary (min, max, mean, norm, NaN/inf count) is always visible,
+    however the grid is scrolled.
+    """
+
+    tensor: reactive[Tensor | None] = reactive(None, layout=False)
+    digits: reactive[int] = reactive(4)
+    mode: reactive[str] = reactive("heat")
+
+    def compose(self) -> ComposeResult:
+        yield Static("", classes="summary", markup=False)
+        yield TensorView()
+
+    def _update(self) -> None:
+        tensor = self.tensor
+        view = self.query_one(TensorView)
+        summary = self.query_one(".summary", Static)
+        if tensor is None:
+            view.grid = None
+            summary.update("")
+            self.border_title = ""
+            return
+        role = "out" if tensor.written else "in"
+        self.border_title = f"{tensor.symbol}  {shape_text(tensor.values)}"
+        self.border_subtitle = role
+        self.set_class(tensor.written, "written")
+        text = finite_summary(tensor.values)
+        summary.update(text)
+        self.set_class("⚠" in text or "no finite" in text, "non-finite")
+        view.grid = Grid(tensor.values, tensor.reference, self.digits, self.mode)
+
+    def watch_tensor(self) -> None:
+        """New values: redraw title, summary and grid."""
+        if self.is_mounted:
+            self._update()
+
+    def watch_digits(self) -> None:
+        """Precision changed: redraw the grid."""
+        if self.is_mounted:
+            self._update()
+
+    def watch_mode(self) -> None:
+        """Heatmap/numbers/blocks changed: redraw the grid."""
+        if self.is_mounted:
+            self._update()
+
+    def on_mount(self) -> None:
+        """Show whatever was assigned before mounting."""
+        self._update()
