@@ -11,7 +11,7 @@ import math
 import signal
 import sys
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Callable, Iterator
 
 from nnstep.engine import NnstepError, Session, StepRecord
 from nnstep.engine.breakpoints import Breakpoint, parse_breakpoint
@@ -74,9 +74,10 @@ def _where(record: StepRecord) -> str:
 class _Reporter:
     """Prints a loss line every so often and calls out a non-finite loss once."""
 
-    def __init__(self, total: int, quiet: bool) -> None:
+    def __init__(self, total: int, quiet: bool, health: Callable[[int], None] | None = None) -> None:
         self.total = total
         self.quiet = quiet
+        self.health = health
         self.every = max(1, total // 10)
         self.first: float | None = None
         self.last: float | None = None
@@ -92,6 +93,8 @@ class _Reporter:
                   "(non-finite values; try a smaller optimizer.lr)")
         if not self.quiet and (iteration % self.every == 0 or iteration == 1 or iteration == self.total):
             print(f"iteration {iteration:>{len(str(self.total))}}/{self.total}  epoch {epoch:>4}  loss {loss:.9g}")
+            if self.health:
+                self.health(iteration)
 
 
 def run(config: Config, options: argparse.Namespace) -> int:
@@ -99,7 +102,7 @@ def run(config: Config, options: argparse.Namespace) -> int:
     breaks, stages = _options(options, config)
     session = Session(config)
     total = options.iterations
-    report = _Reporter(total, options.quiet)
+    report = _Reporter(total, options.quiet, (lambda i: _health_lines(session, i)) if options.health else None)
     flag = _Interrupt()
     hit: list[tuple[Breakpoint, StepRecord]] = []
 
@@ -180,6 +183,15 @@ def _progress(total: int, session: Session) -> Iterator:  # type: ignore[type-ar
     with Progress(console=Console(stderr=True), transient=True) as progress:
         task = progress.add_task("training", total=total)
         yield lambda done: progress.update(task, completed=done)
+
+
+def _health_lines(session: Session, iteration: int) -> None:
+    """One compact line per layer under a loss line: the health history of the run."""
+    for h in layer_health(session.iteration_records(iteration - 1), session.config.activations):
+        dead = f"  dead {h.dead}/{h.units}" if h.activation in ("relu", "leaky_relu") else ""
+        warn = f"  ⚠ {', '.join(h.warnings)}" if h.warnings else ""
+        print(f"    layer {h.layer}: ‖W‖ {h.norm_W:.4g}  ‖dW‖ {h.norm_dW:.3g}  ‖δ‖ {h.norm_delta:.3g}"
+              f"  ‖ΔW‖/‖W‖ {h.update_ratio:.2g}{dead}  saturated {h.saturated:.0%}{warn}")
 
 
 def _print_health(session: Session) -> None:
