@@ -7,7 +7,8 @@ is 5L + 1 ops: linear and activation for l = 1…L, the loss, delta and grad
 for l = L…1, update for l = 1…L. Training is deterministic, so the session
 keeps only parameter checkpoints every `checkpoint_every` iterations plus
 the records of a few recent iterations; any other iteration is recomputed
-from the nearest checkpoint with the fast path. Parameter arrays are never
+from the nearest checkpoint with the fast path. Checkpoints stay within
+HISTORY_BUDGET bytes: when they would not, the spacing doubles. Parameter arrays are never
 changed in place, so a checkpoint is a handful of references, not a copy.
 """
 
@@ -25,6 +26,7 @@ from .network import Params, batch_rows, iterate
 from .records import StepRecord, make_record
 
 UNITS = ("op", "stage", "iteration", "epoch")
+HISTORY_BUDGET = 64 * 2**20  # bytes of parameter checkpoints kept for time travel
 # A diverging run is something to show, not to warn about on stderr (which
 # would also tear the app's screen): overflow becomes inf and NaN silently.
 def _quiet() -> np.errstate:
@@ -55,6 +57,10 @@ class Session:
         self.checkpoint_every = checkpoint_every
         self._cache_size = cache_iterations
         self._checkpoints: dict[int, Params] = {0: Params.initial(config)}
+        # At most HISTORY_BUDGET bytes of checkpoints (and never fewer than 16):
+        # past that, spacing doubles and every other checkpoint goes.
+        per_checkpoint = 2 * self._checkpoints[0].nbytes  # with momentum buffers
+        self._max_checkpoints = max(16, HISTORY_BUDGET // max(per_checkpoint, 1))
         self._frontier = 0  # iterations whose resulting parameters are known
         self._frontier_params = self._checkpoints[0]
         self._losses = array("d")  # loss of every iteration before the frontier
@@ -287,6 +293,13 @@ class Session:
             self._frontier_params = after
             if self._frontier % self.checkpoint_every == 0:
                 self._checkpoints[self._frontier] = after
+                if len(self._checkpoints) > self._max_checkpoints:
+                    self._thin_checkpoints()
+
+    def _thin_checkpoints(self) -> None:
+        """Keep every other checkpoint and double the spacing: history memory stays bounded."""
+        self.checkpoint_every *= 2
+        self._checkpoints = {i: p for i, p in self._checkpoints.items() if i % self.checkpoint_every == 0}
 
     def _params_before(self, iteration: int) -> Params:
         """Parameters (and momentum) at the start of `iteration` (0-based)."""
