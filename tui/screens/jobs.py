@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 from rich.table import Table
 from rich.text import Text
-from textual import on, work
+from textual import work
 from textual.message import Message
 
 from nnstep.engine import NnstepError, StepRecord
@@ -164,13 +164,11 @@ class JobsMixin:
             chunk = max(1, min(chunk * 2, int(n * REPORT_EVERY / 2 / max(elapsed, 1e-6)) or 1))
         return f"ran {iterations} iterations" if iterations < FOREVER else "stopped"
 
-    @on(Progress)
     def on_progress(self: MainScreen, message: Progress) -> None:
         """A frame of a running job."""
         if self.running:
             self.show(message.record, message.losses)
 
-    @on(JobDone)
     def on_job_done(self: MainScreen, message: JobDone) -> None:
         """The worker finished: show where it stopped, what happened, and any report."""
         self.running = ""
