@@ -115,3 +115,32 @@ def loss_grad(kind: str, y_hat: np.ndarray, y: np.ndarray) -> np.ndarray:
         # torch: grad * (input - target) / max((1 - input) * input, 1e-12)
         return (y_hat - y) / np.maximum((1.0 - y_hat) * y_hat, 1e-12) / y_hat.size
     raise ValueError(f"unknown loss {kind!r}")
+
+
+def loss_and_grad(
+    kind: str, y_hat: np.ndarray, y: np.ndarray, *, one_hot: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """(loss, ∂L/∂ŷ, p): loss_value and loss_grad in one pass, bit-identical to them.
+
+    Shapes as loss_grad: ŷ, y and ∂L/∂ŷ are (B, n_L). For cross-entropy the
+    shifted logits and their exponentials are computed once and shared by the
+    log-softmax of the loss and the softmax p of the gradient (p is returned
+    for the loss record; None for the other losses). The operations and their
+    order are those of log_softmax, softmax, loss_value and loss_grad, so the
+    numbers are the same to the bit; computing them twice was a fifth of a
+    small net's iteration (benchmarks/NOTES.md).
+
+    `one_hot` says every target row is one-hot (class labels): each row then
+    sums to exactly 1.0, and p·1.0 − y is p − y to the bit, so the row sums
+    and the product — two of the loss's fifteen array ops — are skipped.
+    """
+    if kind == "cross_entropy":
+        shifted = y_hat - y_hat.max(axis=1, keepdims=True)
+        e = np.exp(shifted)
+        total = e.sum(axis=1, keepdims=True)
+        loss = -(y * (shifted - np.log(total))).sum() / y_hat.shape[0]
+        p = e / total
+        if one_hot:
+            return loss, (p - y) / y_hat.shape[0], p
+        return loss, (p * y.sum(axis=1, keepdims=True) - y) / y_hat.shape[0], p
+    return loss_value(kind, y_hat, y), loss_grad(kind, y_hat, y), None

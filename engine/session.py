@@ -17,13 +17,14 @@ from __future__ import annotations
 from array import array
 from collections import OrderedDict
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Callable, Iterator
 
 import numpy as np
 
 from .config import Config
 from .network import Params, batch_rows, iterate
-from .records import StepRecord, make_record
+from .records import StepRecord
 
 UNITS = ("op", "stage", "iteration", "epoch")
 HISTORY_BUDGET = 64 * 2**20  # bytes of parameter checkpoints kept for time travel
@@ -273,13 +274,19 @@ class Session:
 
     def _stepped(self, iteration: int, params: Params) -> tuple[tuple[StepRecord, ...], Params, float]:
         x, y = self._batch(iteration)
+        x.setflags(write=False)  # a shuffled batch is a fresh copy; it goes into records
+        y.setflags(write=False)
         base = iteration * self.ops_per_iteration
         epoch = iteration // self.config.batches_per_epoch + 1
         records: list[StepRecord] = []
 
         def emit(stage: str, layer: int | None, op: str, equation: str, tensors: dict, writes: tuple) -> None:
+            # Not make_record: iterate() emits only read-only arrays (checked for
+            # every op by tests/engine/test_perf_invariants.py), and setting the
+            # flag again on each tensor was a fifth of the stepping path's time.
             records.append(
-                make_record(base + len(records), iteration + 1, epoch, stage, layer, op, equation, tensors, writes)
+                StepRecord(base + len(records), iteration + 1, epoch, stage, layer, op, equation,
+                           MappingProxyType(tensors), writes)
             )
 
         with _quiet():

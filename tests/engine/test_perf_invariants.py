@@ -1,0 +1,81 @@
+"""Invariants the speed-ups of issue 5 rely on (no timing here; see benchmarks/).
+
+The stepping path builds records without setting the read-only flag again,
+because iterate() hands over only read-only tensors; and the fast path
+computes the loss and its gradient in one pass, which must give the same
+bits as the separate functions the gradient check uses.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nnstep.engine import Session
+from nnstep.engine.functions import ACTIVATIONS, loss_and_grad, loss_grad, loss_value
+from tests.conftest import make_config
+
+_X = [[0.1, 0.2], [0.3, -0.4], [1.0, 0.5], [-0.7, 0.9], [0.0, -1.2]]
+
+
+def _configs():
+    """Every activation on a hidden layer, every loss, momentum variants, minibatches, float32."""
+    hidden = [a for a in ACTIVATIONS if a != "softmax"]
+    for act in hidden:
+        yield f"{act} hidden, mse", make_config(model={"activations": [act, "identity"]}, data={"x": _X, "y": [[0.0, 1.0]] * 5})
+    yield "softmax output, mse", make_config(model={"activations": ["tanh", "softmax"]}, data={"x": _X, "y": [[0.0, 1.0]] * 5})
+    yield "cross-entropy on labels, shuffled minibatches", make_config(
+        model={"activations": ["relu", "identity"]}, loss={"kind": "cross_entropy"},
+        data={"x": _X, "y": [0, 1, 1, 0, 1], "batch_size": 2, "shuffle": True},
+    )
+    yield "cross-entropy on probability rows", make_config(
+        model={"activations": ["relu", "identity"]}, loss={"kind": "cross_entropy"},
+        data={"x": _X, "y": [[0.25, 0.75], [1.0, 0.0], [0.5, 0.5], [0.1, 0.9], [0.3, 0.7]]},
+    )
+    yield "bce, nesterov and weight decay, float32", make_config(
+        dtype="float32", model={"sizes": [2, 3, 1], "activations": ["leaky_relu", "sigmoid"]}, loss={"kind": "bce"},
+        optimizer={"lr": 0.1, "momentum": 0.9, "nesterov": True, "weight_decay": 0.01},
+        data={"x": _X, "y": [0, 1, 1, 0, 1]},
+    )
+
+
+CONFIGS = list(_configs())
+
+
+@pytest.mark.parametrize("name, config", CONFIGS, ids=[name for name, _ in CONFIGS])
+def test_every_tensor_of_every_record_is_read_only(name: str, config) -> None:
+    # If this fails, a user could change a number shown in the app (or in an
+    # exported record) and silently corrupt the history it came from.
+    session = Session(config)
+    for _ in range(3 * session.ops_per_iteration):
+        record = session.step()
+        writable = [key for key, value in record.tensors.items() if value.flags.writeable]
+        assert not writable, f"{name}: record {record.index} ({record.op}) has writable tensors {writable}"
+
+
+@pytest.mark.parametrize("name, config", CONFIGS, ids=[name for name, _ in CONFIGS])
+def test_parameters_and_momentum_after_train_are_read_only(name: str, config) -> None:
+    session = Session(config)
+    session.train(3)
+    params = session.iteration_params(3)
+    arrays = [a for a in (*params.W, *params.b, *params.vW, *params.vb) if a is not None]
+    assert all(not a.flags.writeable for a in arrays), f"{name}: a parameter array after train() is writable"
+
+
+@pytest.mark.parametrize("kind", ["cross_entropy", "mse", "bce"])
+@pytest.mark.parametrize("one_hot", [True, False])
+def test_loss_and_grad_in_one_pass_is_bit_identical_to_the_separate_functions(kind: str, one_hot: bool) -> None:
+    # If this fails, the trained numbers would drift from the gradient check's.
+    rng = np.random.default_rng(5)
+    y_hat = rng.standard_normal((7, 3)) * 4
+    if kind == "bce":
+        y_hat = 1 / (1 + np.exp(-y_hat))
+    if one_hot:
+        y = np.eye(3)[rng.integers(0, 3, 7)]
+    else:
+        y = rng.random((7, 3))
+        y /= y.sum(axis=1, keepdims=True)
+    loss, grad, _ = loss_and_grad(kind, y_hat, y, one_hot=one_hot)
+    assert np.array_equal(loss, loss_value(kind, y_hat, y)), f"{kind}: loss {loss!r} vs {loss_value(kind, y_hat, y)!r}"
+    expected = loss_grad(kind, y_hat, y)
+    assert np.array_equal(grad, expected), f"{kind}: gradient\n{grad}\nvs separate\n{expected}"
