@@ -83,7 +83,7 @@ class MainScreen(JobsMixin, Screen[None]):
             yield LossPlot(id="loss")
             if config.sizes[0] == 2 and len(config.x) >= 8:
                 yield DataPlot(config, id="data")
-        yield EquationPane(config.lr, id="equation")
+        yield EquationPane(config.lr, config.activations, id="equation")
         yield TensorGrid(id="tensors")
         yield StatusLine(id="status")
         yield Footer(compact=True)

@@ -13,6 +13,7 @@ from textual.widget import Widget
 
 from nnstep.engine import StepRecord
 from nnstep.tui.render import operand_shapes
+from nnstep.tui.worked import worked_example
 
 _HINTS = {
     "linear": "weighted sum of the layer's inputs",
@@ -25,17 +26,18 @@ _HINTS = {
 
 
 class EquationPane(Widget):
-    """Line 1: the equation (e.g. z⁽¹⁾ = W⁽¹⁾x + b⁽¹⁾); line 2: shapes; line 3 (if room): what it means."""
+    """Line 1: the equation (e.g. z⁽¹⁾ = W⁽¹⁾x + b⁽¹⁾); line 2: shapes; line 3: one number worked out."""
 
     DEFAULT_CSS = """
-    EquationPane { height: auto; }
+    EquationPane { height: auto; text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
     record: reactive[StepRecord | None] = reactive(None)
 
-    def __init__(self, lr: float, **kwargs: object) -> None:
+    def __init__(self, lr: float, activations: tuple[str, ...] = (), **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.lr = lr
+        self.activations = activations
 
     @property
     def equation(self) -> str:
@@ -48,7 +50,7 @@ class EquationPane(Widget):
             self.border_title = "equation"
             return
         where = "loss" if record.layer is None else f"{record.stage} · layer {record.layer}"
-        self.border_title = f"{where} · {record.op}"
+        self.border_title = f"{where} · {record.op} — {_HINTS.get(record.op, '')}"
 
     def render(self) -> Text:
         """The equation, bold; the shapes; a hint when there is a third line."""
@@ -63,8 +65,11 @@ class EquationPane(Widget):
             text.append(f"   η = {self.lr:g}", style="bold cyan")
         if record.op == "loss" and record.loss is not None:
             text.append(f"   L = {record.loss:.9g}", style="bold yellow")
-        text.append("\n")
-        text.append(operand_shapes(record, self.lr), style="")
-        if self.size.height >= 3:
-            text.append(f"\n{_HINTS.get(record.op, '')}", style="dim italic")
+        height = self.size.height or 3
+        if height >= 2:
+            text.append("\n")
+            text.append(operand_shapes(record, self.lr), style="")
+        if height >= 3:
+            text.append("\n")
+            text.append(worked_example(record, self.lr, self.activations), style="italic green")
         return text

@@ -5,6 +5,8 @@ Batch rows: z⁽ˡ⁾ has shape (B, n_l); W⁽ˡ⁾ has shape (n_l, n_{l-1}).
 
 from __future__ import annotations
 
+from typing import Callable
+
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
@@ -48,7 +50,7 @@ class NetworkPane(Widget):
         return columns
 
     def render(self) -> Text:
-        """Layers line, weight shapes (when there is room), stages, op marks."""
+        """Layers line, units as dots (when tall), weight shapes (when there is room), stages, op marks."""
         record = self.record
         columns = self._columns()
         lit = None
@@ -56,21 +58,43 @@ class NetworkPane(Widget):
             lit = len(columns) - 1 if record.layer is None else record.layer
         backward = record is not None and record.stage in ("backward", "update")
         arrow = " ◂ " if backward else " ▸ "
+        stage_style = _STAGE_STYLE[record.stage] if record else ""
+        widths = [max(map(len, column)) for column in columns]
         height = self.size.height or 4
-        lines = []
-        for row in range(2 if height >= 4 else 1):
-            line = Text(" ")
-            for i, column in enumerate(columns):
-                width = max(map(len, column))
-                if i:
-                    line.append(arrow if row == 0 else "   ", style="dim")
-                style = ("reverse bold" if i == lit else "bold") if row == 0 else ("bold" if i == lit else "dim")
-                line.append(f"{column[row]:^{width}}", style=style)
-            lines.append(line)
+        units = height - 4 if height >= 7 else 0
+        lines = [self._row([c[0] for c in columns], widths, arrow, lambda i: "reverse bold" if i == lit else "bold")]
+        for row in range(units):
+            cells = [self._unit(size, row, units) for size in (*self.sizes, 1)]
+            cells[-1] = "L" if row == units // 2 else ""
+            lines.append(self._row(cells, widths, "   ", lambda i: f"bold {stage_style}" if i == lit else "dim"))
+        if height >= 4:
+            lines.append(self._row([c[1] for c in columns], widths, "   ", lambda i: "bold" if i == lit else "dim"))
         lines.append(self._stages(record))
         if height >= 3:
             lines.append(self._ops(record))
         return Text("\n").join(lines)
+
+    @staticmethod
+    def _row(cells: list[str], widths: list[int], gap: str, style: Callable[[int], str]) -> Text:
+        line = Text(" ")
+        for i, (cell, width) in enumerate(zip(cells, widths)):
+            if i:
+                line.append(gap, style="dim")
+            line.append(f"{cell:^{width}}", style=style(i))
+        return line
+
+    @staticmethod
+    def _unit(size: int, row: int, rows: int) -> str:
+        """Row `row` of a column of `size` unit dots centred in `rows` lines (⋮ when they do not fit)."""
+        shown = min(size, rows)
+        top = (rows - shown) // 2
+        if not top <= row < top + shown:
+            return ""
+        if size > rows and row == top + shown - 2:
+            return "⋮"
+        if size > rows and row == top + shown - 1:
+            return f"● {size}"
+        return "●"
 
     def _stages(self, record: StepRecord | None) -> Text:
         line = Text(" ")
