@@ -28,8 +28,8 @@ from nnstep.tui.widgets.loss_plot import LossPlot
 from nnstep.tui.widgets.network_pane import NetworkPane
 from nnstep.tui.widgets.status_line import Status, StatusLine
 from nnstep.tui.widgets.tensor_grid import TensorGrid
-from nnstep.tui.widgets.tensor_pane import Tensor
-from nnstep.tui.widgets.tensor_view import MODES
+from nnstep.tui.widgets.tensor_pane import Tensor, TensorPane
+from nnstep.tui.widgets.tensor_view import MODES, TensorView
 
 PRECISIONS = (4, 6, 2)
 
@@ -50,6 +50,7 @@ BINDINGS = [
     Binding("x", "export", "Export", tooltip="Export the trace so far to JSON"),
     Binding("h", "toggle_mode", "Heat/num", show=False, tooltip="Tensor panes: heatmap+numbers, numbers, heat blocks"),
     Binding("full_stop", "precision", "Digits", key_display=".", show=False, tooltip="Tensor panes: 4, 6 or 2 decimals"),
+    Binding("z", "zoom", "Zoom", show=False, tooltip="Zoom the focused tensor pane to the whole screen (tab focuses; z again)"),
     Binding("0", "reset", "Reset", show=False, tooltip="Back to before the first op (history is kept)"),
     Binding("question_mark", "help", "Help", key_display="?", tooltip="Keys and what each pane shows"),
     Binding("q", "quit", "Quit", tooltip="Quit nnstep"),
@@ -253,6 +254,20 @@ class MainScreen(JobsMixin, Screen[None]):
         self.digits = PRECISIONS[(PRECISIONS.index(self.digits) + 1) % len(PRECISIONS)]
         self.query_one(TensorGrid).digits = self.digits
         self.say(f"tensor panes: {self.digits} decimals")
+
+    def action_zoom(self) -> None:
+        """Maximize the focused tensor pane (the first one if none has focus), or restore."""
+        if self.maximized is not None:
+            self.minimize()
+            return
+        panes = [pane for pane in self.query(TensorPane) if pane.display]
+        if not panes:
+            self.say("nothing to zoom before the first op", error=True)
+            return
+        focused = self.focused
+        pane = next((p for p in panes if focused is not None and focused in p.query(TensorView)), panes[0])
+        self.maximize(pane, container=False)
+        pane.query_one(TensorView).focus()
 
     def action_help(self) -> None:
         """Show every key and what the panes mean."""

@@ -61,12 +61,21 @@ class NetworkPane(Widget):
         stage_style = _STAGE_STYLE[record.stage] if record else ""
         widths = [max(map(len, column)) for column in columns]
         height = self.size.height or 4
-        units = height - 4 if height >= 7 else 0
+        room = height - 4 if height >= 7 else 0
+        biggest = max(self.sizes)
+        spaced = 2 * biggest - 1 <= room
+        units = min(room, 2 * biggest - 1 if spaced else room)
+        pad = (room - units) // 2
         lines = [self._row([c[0] for c in columns], widths, arrow, lambda i: "reverse bold" if i == lit else "bold")]
+        lines.extend(Text("") for _ in range(pad))
         for row in range(units):
-            cells = [self._unit(size, row, units) for size in (*self.sizes, 1)]
+            if spaced:
+                cells = [self._spaced(size, row, units) for size in (*self.sizes, 1)]
+            else:
+                cells = [self._unit(size, row, units) for size in (*self.sizes, 1)]
             cells[-1] = "L" if row == units // 2 else ""
             lines.append(self._row(cells, widths, "   ", lambda i: f"bold {stage_style}" if i == lit else "dim"))
+        lines.extend(Text("") for _ in range(room - units - pad))
         if height >= 4:
             lines.append(self._row([c[1] for c in columns], widths, "   ", lambda i: "bold" if i == lit else "dim"))
         lines.append(self._stages(record))
@@ -82,6 +91,13 @@ class NetworkPane(Widget):
                 line.append(gap, style="dim")
             line.append(f"{cell:^{width}}", style=style(i))
         return line
+
+    @staticmethod
+    def _spaced(size: int, row: int, rows: int) -> str:
+        """Row `row` of `size` dots one blank line apart, centred in `rows` lines."""
+        top = (rows - (2 * size - 1)) // 2
+        offset = row - top
+        return "●" if 0 <= offset < 2 * size - 1 and offset % 2 == 0 else ""
 
     @staticmethod
     def _unit(size: int, row: int, rows: int) -> str:

@@ -18,6 +18,7 @@ from nnstep.tui.widgets.tensor_pane import Tensor, TensorPane
 MIN_PANE = 24
 MAX_PANE = 56
 MIN_HEIGHT = 5  # border, summary and two rows of values
+RESERVED = 13  # rows the screen keeps for the top panes (6), the equation (5), status and footer
 
 
 class TensorGrid(Grid):
@@ -82,3 +83,20 @@ class TensorGrid(Grid):
         rows = math.ceil(count / columns)
         self.styles.grid_size_columns = columns
         self.styles.grid_size_rows = rows
+        # Small tensors get snug panes; when they do not all fit, rows share the height (and scroll).
+        pane_width = self.size.width // columns
+        heights = []
+        for row in range(rows):
+            group = self.tensors[row * columns : (row + 1) * columns]
+            heights.append(max(self._natural_height(t, pane_width) for t in group))
+        # Snug when everything fits in the room the screen could give; the panes above take the rest.
+        room = self.parent.size.height - RESERVED if self.parent is not None else self.size.height
+        snug = sum(heights) <= room
+        self.styles.grid_rows = " ".join(map(str, heights)) if snug else "1fr"
+        self.styles.height = sum(heights) if snug else "3fr"
+
+    def _natural_height(self, tensor: Tensor, pane_width: int) -> int:
+        """Border, summary, the rows, and a scrollbar row if the values are wider than the pane."""
+        rows = as_matrix(tensor.values).shape[0]
+        scrollbar = 1 if self._natural_width(tensor) > pane_width else 0
+        return max(MIN_HEIGHT, rows + 3 + scrollbar)
