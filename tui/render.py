@@ -100,7 +100,9 @@ def finite_summary(array: np.ndarray, digits: int = 3) -> str:
     bad = int(values.size - np.count_nonzero(finite))
     with np.errstate(all="ignore"):
         good = values[finite]
-        if good.size:
+        if values.size == 1 and good.size:
+            text = f"value {float(good[0]):.9g}"
+        elif good.size:
             text = (f"min {good.min():.{digits}g} max {good.max():.{digits}g} "
                     f"mean {good.mean():.{digits}g} norm {float(np.linalg.norm(good)):.{digits}g}")
         else:

@@ -24,6 +24,7 @@ from nnstep.tui.screens.jobs import JobsMixin
 from nnstep.tui.source import AnySession, TraceSession
 from nnstep.tui.widgets.data_plot import DataPlot
 from nnstep.tui.widgets.equation_pane import EquationPane
+from nnstep.tui.widgets.iteration_log import IterationLog
 from nnstep.tui.widgets.loss_plot import LossPlot
 from nnstep.tui.widgets.network_pane import NetworkPane
 from nnstep.tui.widgets.status_line import Status, StatusLine
@@ -86,6 +87,7 @@ class MainScreen(JobsMixin, Screen[None]):
                 yield DataPlot(config, id="data")
         yield EquationPane(config.lr, config.activations, id="equation")
         yield TensorGrid(id="tensors")
+        yield IterationLog(config.lr, config.activations, id="log")
         yield StatusLine(id="status")
         yield Footer(compact=True)
 
@@ -121,10 +123,20 @@ class MainScreen(JobsMixin, Screen[None]):
         self.query_one(LossPlot).losses = losses
         self.query_one(TensorGrid).tensors = self.tensors_of(record)
         if not self.running:
+            self.query_one(IterationLog).records = self._so_far(record)
             for plot in self.query(DataPlot):
                 state = session.state
                 plot.params = (state.W, state.b)
         self.update_status(record, losses)
+
+    def _so_far(self, record: StepRecord | None) -> tuple[StepRecord, ...]:
+        if record is None:
+            return ()
+        return tuple(r for r in self.session.iteration_records(record.iteration - 1) if r.index <= record.index)
+
+    def on_tensor_grid_fitted(self, message: TensorGrid.Fitted) -> None:
+        """Snug tensor panes leave room: the iteration log takes it (on a tall terminal)."""
+        self.set_class(message.snug, "snug")
 
     def update_status(self, record: StepRecord | None = None, losses: np.ndarray | None = None) -> None:
         """Refresh the status line (position, loss, breakpoints, job, message)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 from textual.containers import Grid
+from textual.message import Message
 from textual.reactive import reactive
 
 from nnstep.tui.render import as_matrix, number_width
@@ -28,7 +29,15 @@ class TensorGrid(Grid):
     TensorGrid { grid-gutter: 0 0; overflow-y: auto; }
     """
 
+    class Fitted(Message):
+        """The panes now fit snugly (True) or share the height and scroll (False)."""
+
+        def __init__(self, snug: bool) -> None:
+            super().__init__()
+            self.snug = snug
+
     tensors: reactive[tuple[Tensor, ...]] = reactive((), layout=True)
+    snug = False
     digits: reactive[int] = reactive(4)
     mode: reactive[str] = reactive("heat")
 
@@ -94,9 +103,12 @@ class TensorGrid(Grid):
         snug = sum(heights) <= room
         self.styles.grid_rows = " ".join(map(str, heights)) if snug else "1fr"
         self.styles.height = sum(heights) if snug else "3fr"
+        if snug != self.snug:
+            self.snug = snug
+            self.post_message(self.Fitted(snug))
 
     def _natural_height(self, tensor: Tensor, pane_width: int) -> int:
         """Border, summary, the rows, and a scrollbar row if the values are wider than the pane."""
         rows = as_matrix(tensor.values).shape[0]
         scrollbar = 1 if self._natural_width(tensor) > pane_width else 0
-        return max(MIN_HEIGHT, rows + 3 + scrollbar)
+        return max(4, rows + 3 + scrollbar)
