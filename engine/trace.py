@@ -19,7 +19,7 @@ import os
 import tempfile
 import zlib
 from pathlib import Path
-from typing import IO, Any, Iterable, Iterator
+from typing import IO, Any, Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -41,8 +41,38 @@ def _tensor_json(value: np.ndarray) -> str:
     return json.dumps(value.tolist())
 
 
-def record_json(record: StepRecord) -> str:
-    """One step record as strict JSON text."""
+class _TensorText:
+    """JSON text of the tensors of the last two iterations, looked up by identity.
+
+    Records share arrays by reference (W⁽ˡ⁾ is in the linear, delta and update
+    records of an iteration and in the next one's), and turning floats into
+    text is nearly all of an export's time: each array is converted once, and
+    the file is the same as converting every occurrence. The arrays are kept
+    with their text, so an id cannot be reused by a new array while cached.
+    """
+
+    def __init__(self) -> None:
+        self._iteration: int | None = None
+        self._current: dict[int, tuple[np.ndarray, str]] = {}
+        self._previous: dict[int, tuple[np.ndarray, str]] = {}
+
+    def start(self, iteration: int) -> None:
+        """Called before each record: forget tensors older than the previous iteration."""
+        if iteration != self._iteration:
+            self._iteration = iteration
+            self._previous, self._current = self._current, {}
+
+    def __call__(self, value: np.ndarray) -> str:
+        key = id(value)
+        entry = self._current.get(key) or self._previous.get(key)
+        if entry is None:
+            entry = (value, _tensor_json(value))
+        self._current[key] = entry
+        return entry[1]
+
+
+def record_json(record: StepRecord, tensor_text: Callable[[np.ndarray], str] = _tensor_json) -> str:
+    """One step record as strict JSON text (`tensor_text` turns one tensor into JSON)."""
     head = json.dumps(
         {
             "index": record.index,
@@ -56,7 +86,7 @@ def record_json(record: StepRecord) -> str:
         },
         ensure_ascii=False,
     )
-    tensors = ", ".join(f'"{name}": {_tensor_json(value)}' for name, value in record.tensors.items())
+    tensors = ", ".join(f'"{name}": {tensor_text(value)}' for name, value in record.tensors.items())
     return f'{head[:-1]}, "tensors": {{{tensors}}}}}'
 
 
@@ -92,9 +122,11 @@ def write_trace(path: str | Path, config: dict[str, Any], records: Iterable[Step
             with io.TextIOWrapper(out, encoding="utf-8", write_through=False) as text:
                 header = json.dumps({"format": FORMAT, "version": VERSION, "config": config}, ensure_ascii=False, allow_nan=False)
                 text.write(header[:-1] + ', "steps": [')
+                tensor_text = _TensorText()
                 for record in records:
                     text.write(",\n" if count else "\n")
-                    text.write(record_json(record))
+                    tensor_text.start(record.iteration)
+                    text.write(record_json(record, tensor_text))
                     count += 1
                 text.write("\n]}\n")
         os.replace(temp_name, path)
