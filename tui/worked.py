@@ -25,14 +25,28 @@ def _n(value: float) -> str:
     return f"{value:.4g}".replace("-", "−")
 
 
+def _f(value: float) -> str:
+    """A factor: negative numbers in parentheses, so 0.01·(−0.5) reads right."""
+    text = _n(value)
+    return f"({text})" if text.startswith("−") else text
+
+
 def _sub(*indices: int) -> str:
     return "".join(str(i + 1).translate(_SUB) for i in indices)
 
 
+def _plus(terms: list[str]) -> str:
+    """Terms joined with + and −: ["0.1·2", "−0.3·4"] → "0.1·2 − 0.3·4"."""
+    text = terms[0] if terms else ""
+    for term in terms[1:]:
+        text += f" − {term[1:]}" if term.startswith("−") else f" + {term}"
+    return text
+
+
 def _sum(products: list[str], count: int) -> str:
     if count <= TERMS:
-        return " + ".join(products)
-    return " + ".join(products[:2]) + f" + … ({count} terms)"
+        return _plus(products)
+    return _plus(products[:2]) + f" + … ({count} terms)"
 
 
 def worked_example(record: StepRecord, lr: float, activations: tuple[str, ...] = ()) -> str:
@@ -45,8 +59,8 @@ def worked_example(record: StepRecord, lr: float, activations: tuple[str, ...] =
     with np.errstate(all="ignore"):
         if record.op == "linear":
             a, W, b, z = t["a_prev"], t["W"], t["b"], t["z"]
-            products = [f"{_n(a[0, k])}·{_n(W[0, k])}" for k in range(min(a.shape[1], TERMS))]
-            return f"z{s}{_sub(0)} = {_sum(products, a.shape[1])} + {_n(b[0])} = {_n(z[0, 0])}{batch}"
+            products = [f"{_n(a[0, k])}·{_f(W[0, k])}" for k in range(min(a.shape[1], TERMS))]
+            return f"z{s}{_sub(0)} = {_plus([_sum(products, a.shape[1]), _n(b[0])])} = {_n(z[0, 0])}{batch}"
         if record.op == "activation":
             return f"a{s}{_sub(0)} = {f}({_n(t['z'][0, 0])}) = {_n(t['a'][0, 0])}{batch}"
         if record.op == "loss":
@@ -56,7 +70,7 @@ def worked_example(record: StepRecord, lr: float, activations: tuple[str, ...] =
         if record.op == "grad":
             delta, a, dW = t["delta"], t["a_prev"], t["dW"]
             rows = delta.shape[0]
-            products = [f"{_n(delta[i, 0])}·{_n(a[i, 0])}" for i in range(min(rows, TERMS))]
+            products = [f"{_n(delta[i, 0])}·{_f(a[i, 0])}" for i in range(min(rows, TERMS))]
             over = "Σ over the batch " if rows > 1 else ""
             a_name = "x" if layer == 1 else f"a{sup(layer - 1)}"  # type: ignore[operator]
             return (f"∂L/∂W{s}{_sub(0, 0)} = {over}δ{s}{_sub(0)}·{a_name}{_sub(0)} = "
@@ -65,7 +79,7 @@ def worked_example(record: StepRecord, lr: float, activations: tuple[str, ...] =
             before, after, step = t["W_before"], t["W"], t["step_W"]
             if "vW" in t or not np.isclose(step[0, 0], -lr * t["dW"][0, 0]):
                 return f"W{s}{_sub(0, 0)} := {_n(before[0, 0])} + ({_n(step[0, 0])}) = {_n(after[0, 0])}"
-            return f"W{s}{_sub(0, 0)} := {_n(before[0, 0])} − {lr:g}·{_n(t['dW'][0, 0])} = {_n(after[0, 0])}"
+            return f"W{s}{_sub(0, 0)} := {_n(before[0, 0])} − {lr:g}·{_f(t['dW'][0, 0])} = {_n(after[0, 0])}"
     return ""
 
 
@@ -93,12 +107,12 @@ def _delta(record: StepRecord, s: str, f: str) -> str:
     delta = t["delta"]
     if "W_next" in t:
         W, d = t["W_next"], t["delta_next"]
-        products = [f"{_n(W[k, 0])}·{_n(d[0, k])}" for k in range(min(W.shape[0], TERMS))]
+        products = [f"{_n(W[k, 0])}·{_f(d[0, k])}" for k in range(min(W.shape[0], TERMS))]
         total = float(d[0] @ W[:, 0])
-        derivative = f" · {_n(delta[0, 0] / total)}" if total and np.isfinite(total) else f" · {f}′(z{s}{_sub(0)})"
+        derivative = f" · {_f(delta[0, 0] / total)}" if total and np.isfinite(total) else f" · {f}′(z{s}{_sub(0)})"
         return f"δ{s}{_sub(0)} = ({_sum(products, W.shape[0])}){derivative} = {_n(delta[0, 0])}"
     g = t["dL_dy_hat"][0, 0]
     if g and np.isfinite(g) and not np.isclose(delta[0, 0], g):
-        return (f"δ{s}{_sub(0)} = ∂L/∂ŷ{_sub(0)} · {f}′(z{s}{_sub(0)}) = {_n(g)} · {_n(delta[0, 0] / g)} = "
+        return (f"δ{s}{_sub(0)} = ∂L/∂ŷ{_sub(0)} · {f}′(z{s}{_sub(0)}) = {_n(g)} · {_f(delta[0, 0] / g)} = "
                 f"{_n(delta[0, 0])}")
     return f"δ{s}{_sub(0)} = ∂L/∂ŷ{_sub(0)} = {_n(delta[0, 0])}"

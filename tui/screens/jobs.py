@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import numpy as np
 from rich.table import Table
@@ -33,6 +33,10 @@ if TYPE_CHECKING:
 REPORT_EVERY = 0.1  # seconds between progress frames during a run
 CHECK_LIMIT = 20_000  # parameters: above this an in-app finite-difference check takes too long
 FOREVER = 10**9
+
+
+class _Cancelled(Exception):
+    """The user stopped an export; write_trace removes its temporary file."""
 
 
 class Progress(Message):
@@ -224,8 +228,12 @@ class JobsMixin:
             self.say("nothing to export yet: press n to compute the first op", error=True)
             return
         default = f"nnstep-trace-{self.config.name}-{record.iteration}.json"
+        per_iteration = sum(t.size for r in self.session.iteration_records(record.iteration - 1) for t in r.tensors.values())
+        megabytes = per_iteration * 20 * record.iteration / 1e6  # ~20 characters per number in JSON
+        size = f", about {megabytes:,.0f} MB" if megabytes >= 1 else ""
         self.app.push_screen(
-            InputDialog("Export trace", f"Write {record.index + 1} steps as JSON (.gz compresses) to:", default),
+            InputDialog("Export trace", f"Write {record.index + 1} steps{size} as JSON (.gz compresses; esc cancels "
+                        "while writing) to:", default),
             lambda path: self._export(path) if path else None,
         )
 
@@ -237,8 +245,17 @@ class JobsMixin:
     def _write(self: MainScreen, path: str) -> None:
         session = self.session
         target = Path(path).expanduser()
+        def records() -> Iterator[StepRecord]:
+            for record in session.iter_records(0, session.position + 1):
+                if self.stop_event.is_set():
+                    raise _Cancelled
+                yield record
+
         try:
-            count = write_trace(target, self.config.to_dict(), session.iter_records(0, session.position + 1))
+            count = write_trace(target, self.config.to_dict(), records())
+        except _Cancelled:
+            self.post_message(JobDone(f"export cancelled; {target} not written"))
+            return
         except NnstepError as error:
             self.post_message(JobDone(str(error), error=True))
             return
