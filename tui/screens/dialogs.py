@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+from rich.console import RenderableType
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -100,7 +101,7 @@ class Report(ModalScreen[None]):
 
     BINDINGS = [Binding("escape,enter,q", "close", "Close")]
 
-    def __init__(self, title: str, body: Text | str) -> None:
+    def __init__(self, title: str, body: RenderableType) -> None:
         super().__init__()
         self.title_text = title
         self.body = body
@@ -108,7 +109,7 @@ class Report(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog report") as box:
             box.border_title = self.title_text
-            yield Static(self.body, markup=False, classes="body")
+            yield Static(self.body, classes="body")
             yield Label("esc closes", classes="hint")
 
     def action_close(self) -> None:

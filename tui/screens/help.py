@@ -14,14 +14,18 @@ PANES = """\
 network    layers as columns (size · activation), the current layer lit; the stages
            forward ▸ loss ▸ backward ▸ update and one mark per op of the iteration
 equation   the formula of this op in the tutorial's notation; below it the batch-rows
-           form the engine computes, with every operand's shape
+           form the engine computes, with every operand's shape; then one number of
+           the op worked out with the values filled in (unit 1 of sample 1)
 tensors    one pane per tensor the op reads (in) or writes (out): shape, min/max/mean/
            norm and NaN/inf count, values on a diverging heatmap (blue < 0 < red);
            ▴/▾ mark cells that went up/down since the previous iteration's same op
            (for an update: since before the update). NaN/inf cells are magenta.
            tab focuses a pane; arrows / page keys scroll a large tensor
 loss       loss per iteration (braille plot; log scale over two decades)
-data       2-D inputs with the current decision boundary (moons, spiral, xor)"""
+data       2-D inputs with the current decision boundary (moons, spiral, xor)
+log        on a tall terminal with small tensors: every op of this iteration so far,
+           each with its number worked out — the whole chain at a glance
+status     demo, epoch, iteration, step, loss, breakpoints, a running job, the last message"""
 
 
 class HelpScreen(ModalScreen[None]):
@@ -38,7 +42,8 @@ class HelpScreen(ModalScreen[None]):
         table.add_column(style="bold cyan", no_wrap=True)
         table.add_column()
         for binding in self.bindings:
-            keys = binding.key_display or ", ".join(k.replace("question_mark", "?") for k in binding.key.split(","))
+            names = {"question_mark": "?", "escape": "esc", "full_stop": "."}
+            keys = binding.key_display or ", ".join(names.get(k, k) for k in binding.key.split(","))
             table.add_row(keys, binding.tooltip or binding.description)
         with VerticalScroll(classes="dialog help") as box:
             box.border_title = "nnstep — keys (esc closes)"

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator
 
 import numpy as np
+from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 from textual import work
@@ -55,7 +56,7 @@ class Progress(Message):
 class JobDone(Message):
     """A worker finished: what to tell the user, and maybe a report to open."""
 
-    def __init__(self, text: str, error: bool = False, report: tuple[str, Text | Table] | None = None) -> None:
+    def __init__(self, text: str, error: bool = False, report: tuple[str, RenderableType] | None = None) -> None:
         super().__init__()
         self.text = text
         self.error = error
@@ -179,8 +180,7 @@ class JobsMixin:
         self.refresh_bindings()
         self.message, self.message_error = message.text, message.error
         self.show()
-        if message.error:
-            self.notify(message.text, severity="error", timeout=8)
+        self.notify(message.text, severity="error" if message.error else "information", timeout=8 if message.error else 4)
         if message.report is not None:
             self.app.push_screen(Report(*message.report))
 
@@ -294,16 +294,21 @@ class JobsMixin:
         except Exception as error:  # noqa: BLE001
             self.post_message(JobDone(f"gradient check failed: {error}", error=True))
             return
-        table = Table(title=f"iteration {iteration + 1}, batch of {len(x)}: max relative error", title_justify="left")
+        table = Table()
         for column in ("layer", "dW", "db", "verdict"):
             table.add_column(column, justify="right" if column != "verdict" else "left")
         style = {"PASS": "green", "WARN": "yellow", "FAIL": "bold red"}
         for check in checks:
             table.add_row(str(check.layer), f"{check.error_W:.2e}", f"{check.error_b:.2e}",
                           Text(check.verdict, style=style[check.verdict]))
-        table.caption = f"PASS < {FINE:g} · FAIL > {WRONG:g} (central differences, float64)"
+        body = Group(
+            Text(f"Iteration {iteration + 1}, batch of {len(x)}: largest relative error of the analytic ∂L/∂W, ∂L/∂b\n"
+                 "against central differences (L(θ+ε) − L(θ−ε)) / 2ε in float64."),
+            table,
+            Text(f"PASS below {FINE:g} · FAIL above {WRONG:g} · WARN between", style="dim"),
+        )
         verdicts = ", ".join(f"layer {c.layer} {c.verdict}" for c in checks)
-        self.post_message(JobDone(f"gradient check: {verdicts}", report=("Gradient check", table)))
+        self.post_message(JobDone(f"gradient check: {verdicts}", report=("Gradient check", body)))
 
     def action_health(self: MainScreen) -> None:
         """Per-layer gradient health of the current iteration."""
@@ -312,11 +317,13 @@ class JobsMixin:
         iteration = self._iteration()
         records = self.session.iteration_records(iteration)
         health = layer_health(records, self.config.activations)
-        table = Table(title=f"iteration {iteration + 1}", title_justify="left")
+        table = Table()
         for column in ("layer", "‖W‖", "‖dW‖", "‖δ‖", "‖ΔW‖/‖W‖", "dead", "saturated", "warnings"):
             table.add_column(column, justify="left" if column == "warnings" else "right")
         for h in health:
             warnings = Text(", ".join(h.warnings) or "ok", style="bold red" if h.warnings else "green")
-            table.add_row(f"{h.layer} {h.activation}", fmt(h.norm_W, 3), fmt(h.norm_dW, 3), fmt(h.norm_delta, 3),
-                          fmt(h.update_ratio, 3), f"{h.dead}/{h.units}", f"{h.saturated:.0%}", warnings)
-        self.app.push_screen(Report("Gradient health", table))
+            table.add_row(f"{h.layer} {h.activation}", f"{h.norm_W:.3g}", f"{h.norm_dW:.3g}", f"{h.norm_delta:.3g}",
+                          f"{h.update_ratio:.3g}", f"{h.dead}/{h.units}", f"{h.saturated:.0%}", warnings)
+        body = Group(Text(f"Iteration {iteration + 1}: norms of W, ∂L/∂W and δ per layer, the update ratio "
+                          "‖ΔW‖/‖W‖ (about 1e-3 is healthy), dead ReLU units, saturated sigmoid/tanh outputs."), table)
+        self.app.push_screen(Report("Gradient health", body))

@@ -35,6 +35,8 @@ class TensorPane(Vertical):
     however the grid is scrolled.
     """
 
+    ALLOW_MAXIMIZE = True
+
     tensor: reactive[Tensor | None] = reactive(None, layout=False)
     digits: reactive[int] = reactive(4)
     mode: reactive[str] = reactive("heat")
