@@ -42,7 +42,7 @@ class DataPlot(Widget):
     DataPlot { width: 34; }
     """
 
-    params: reactive[tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]] | None] = reactive(None)
+    params: reactive[tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]] | None] = reactive(None, always_update=True)
 
     def __init__(self, config: Config, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]

@@ -31,16 +31,37 @@ def braille_plot(values: np.ndarray, width: int, height: int, log: bool) -> list
     span = high - low or 1.0
     dots_x, dots_y = width * 2, height * 4
     n = len(values)
-    for column in range(min(dots_x, n)):
-        start = column * n // min(dots_x, n)
-        stop = max(start + 1, (column + 1) * n // min(dots_x, n))
+
+    def dot_y(value: float) -> int:
+        return int(round((high - value) / span * (dots_y - 1)))
+
+    def plot(column: int, top: int, bottom: int) -> None:
+        for y in range(min(top, bottom), max(top, bottom) + 1):
+            grid[y // 4][column // 2] |= _DOTS[column % 2][y % 4]
+
+    if n <= dots_x:
+        # Few iterations: spread them over the width and join neighbours with a line.
+        previous: tuple[int, int] | None = None
+        for i in range(n):
+            if not finite[i]:
+                previous = None
+                continue
+            column = int(round(i * (dots_x - 1) / max(n - 1, 1)))
+            y = dot_y(float(ys[i]))
+            if previous is not None:
+                for c in range(previous[0] + 1, column + 1):
+                    t = (c - previous[0]) / (column - previous[0])
+                    mid = int(round(previous[1] + (y - previous[1]) * t))
+                    plot(c, mid, mid)
+            plot(column, y, y)
+            previous = (column, y)
+        return ["".join(chr(0x2800 + c) for c in row) for row in grid]
+    for column in range(dots_x):
+        start = column * n // dots_x
+        stop = max(start + 1, (column + 1) * n // dots_x)
         chunk = ys[start:stop][finite[start:stop]]
-        if not chunk.size:
-            continue
-        top = int(round((high - float(chunk.max())) / span * (dots_y - 1)))
-        bottom = int(round((high - float(chunk.min())) / span * (dots_y - 1)))
-        for dot_y in range(top, bottom + 1):
-            grid[dot_y // 4][column // 2] |= _DOTS[column % 2][dot_y % 4]
+        if chunk.size:
+            plot(column, dot_y(float(chunk.max())), dot_y(float(chunk.min())))
     return ["".join(chr(0x2800 + c) for c in row) for row in grid]
 
 
