@@ -86,6 +86,11 @@ class TensorView(ScrollView, can_focus=True):
         self.refresh()
 
     @property
+    def formatted_cells(self) -> int:
+        """How many cells have been turned into text so far (only the ones scrolled into view)."""
+        return 0 if self._texts is None else sum(text is not None for text in self._texts.ravel())
+
+    @property
     def mode(self) -> str:
         """The current display mode."""
         return self.grid.mode if self.grid else "heat"
