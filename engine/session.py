@@ -8,7 +8,9 @@ for l = L…1, update for l = 1…L. Training is deterministic, so the session
 keeps only parameter checkpoints every `checkpoint_every` iterations plus
 the records of a few recent iterations; any other iteration is recomputed
 from the nearest checkpoint with the fast path. Checkpoints stay within
-HISTORY_BUDGET bytes: when they would not, the spacing doubles. Parameter arrays are never
+HISTORY_BUDGET bytes: when they would not, the spacing doubles. Between
+checkpoints, the parameters of every √spacing-th iteration passed lately are
+kept too, so stepping back replays a few iterations. Parameter arrays are never
 changed in place, so a checkpoint is a handful of references, not a copy.
 """
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 from array import array
 from collections import OrderedDict
 from dataclasses import dataclass
+from math import isqrt
 from types import MappingProxyType
 from typing import Callable, Iterator
 
@@ -64,6 +67,11 @@ class Session:
         self._max_checkpoints = max(16, HISTORY_BUDGET // max(per_checkpoint, 1))
         self._frontier = 0  # iterations whose resulting parameters are known
         self._frontier_params = self._checkpoints[0]
+        # Parameters at the start of every `_stride`-th iteration passed lately
+        # (trained or replayed), a quarter of the budget at most: stepping back
+        # then replays a few iterations, not the whole span since a checkpoint.
+        self._recent: OrderedDict[int, Params] = OrderedDict()
+        self._max_recent = max(4, min(32, HISTORY_BUDGET // 4 // max(per_checkpoint, 1)))
         self._losses = array("d")  # loss of every iteration before the frontier
         self._cache: OrderedDict[int, tuple[StepRecord, ...]] = OrderedDict()
         self._position = -1
@@ -213,7 +221,7 @@ class Session:
         """Memory held for time travel: checkpoints, cached records and losses."""
         seen: set[int] = set()
         total = self._losses.buffer_info()[1] * self._losses.itemsize
-        for params in (*self._checkpoints.values(), self._frontier_params):
+        for params in (*self._checkpoints.values(), self._frontier_params, *self._recent.values()):
             for a in (*params.W, *params.b, *params.vW, *params.vb):
                 if a is not None and id(a) not in seen:
                     seen.add(id(a))
@@ -298,6 +306,8 @@ class Session:
             self._losses.append(loss)
             self._frontier += 1
             self._frontier_params = after
+            if self._frontier % self._stride == 0:
+                self._remember(self._frontier, after)
             if self._frontier % self.checkpoint_every == 0:
                 self._checkpoints[self._frontier] = after
                 if len(self._checkpoints) > self._max_checkpoints:
@@ -307,6 +317,19 @@ class Session:
         """Keep every other checkpoint and double the spacing: history memory stays bounded."""
         self.checkpoint_every *= 2
         self._checkpoints = {i: p for i, p in self._checkpoints.items() if i % self.checkpoint_every == 0}
+
+    @property
+    def _stride(self) -> int:
+        # √(checkpoint spacing): a replay costs at most that many iterations, for
+        # that many remembered parameter sets per span.
+        return max(1, isqrt(self.checkpoint_every))
+
+    def _remember(self, iteration: int, params: Params) -> None:
+        """Keep the parameters at the start of `iteration` among the recent few."""
+        self._recent[iteration] = params
+        self._recent.move_to_end(iteration)
+        while len(self._recent) > self._max_recent:
+            self._recent.popitem(last=False)
 
     def _params_before(self, iteration: int) -> Params:
         """Parameters (and momentum) at the start of `iteration` (0-based)."""
@@ -321,7 +344,14 @@ class Session:
                 return self._frontier_params
             start = iteration - iteration % self.checkpoint_every
             params = self._checkpoints[start]
+            nearer = [i for i in self._recent if start < i <= iteration]
+            if nearer:
+                start = max(nearer)
+                params = self._recent[start]
+                self._recent.move_to_end(start)
             for i in range(start, iteration):
                 x, y = self._batch(i)
                 params, _ = iterate(self.config, params, x, y)
+                if (i + 1) % self._stride == 0:
+                    self._remember(i + 1, params)
         return params

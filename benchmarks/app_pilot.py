@@ -1,0 +1,187 @@
+"""Item 3 measured with Textual's Pilot: key press → frame, and "continue" throughput.
+
+A frame is what the screen hands to the driver after a key's work is done
+(`App._display` with a compositor update). The headless driver used by
+`run_test` throws that update away without turning it into terminal text, so
+the probe does that conversion itself: the figure includes everything but
+the terminal's own drawing. Latency is from just before the key is sent to
+the last frame produced while handling it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from nnstep.engine import Config, Session
+from nnstep.tui.app import make_app
+
+from .common import Row, Section, fmt_time, median, nets, p95
+
+SIZE = (120, 40)
+
+
+def _probe(app: Any) -> list[float]:
+    """Record the time of every frame the app produces (instrumentation only)."""
+    from textual._compositor import CompositorUpdate
+
+    frames: list[float] = []
+    display = app._display
+
+    def timed_display(screen: Any, renderable: Any) -> None:
+        display(screen, renderable)
+        if renderable is not None:
+            if isinstance(renderable, CompositorUpdate):
+                renderable.render_segments(app.console)
+            frames.append(time.perf_counter())
+
+    app._display = timed_display
+    return frames
+
+
+async def _press_to_frame(pilot: Any, frames: list[float], key: str) -> float:
+    """Seconds from sending `key` to the last frame it caused.
+
+    Not `pilot.pause()`: that forces one more frame once the app is idle,
+    which would time the pilot's idle detection. Frames come from the app's
+    own refresh timer; the key's work is over once no frame has come for 60 ms.
+    """
+    seen = len(frames)
+    start = time.perf_counter()
+    await pilot.press(key)
+    while True:
+        count = len(frames)
+        await asyncio.sleep(0.06)
+        if len(frames) == count and count > seen:
+            return frames[-1] - start
+        if time.perf_counter() - start > 5.0:
+            return float("inf")
+
+
+async def _key_latency(config: Config, key: str, presses: int) -> list[float]:
+    app = make_app(config)
+    latencies = []
+    async with app.run_test(size=SIZE) as pilot:
+        frames = _probe(app)
+        await pilot.pause()
+        for _ in range(presses):
+            latencies.append(await _press_to_frame(pilot, frames, key))
+    return latencies
+
+
+async def _first_frame(config: Config) -> float:
+    start = time.perf_counter()
+    app = make_app(config)
+    async with app.run_test(size=SIZE) as pilot:
+        frames = _probe(app)
+        await pilot.pause()
+        return (frames[0] if frames else time.perf_counter()) - start
+
+
+async def _continue(config: Config, seconds: float) -> tuple[float, float, float, list[float]]:
+    """Iterations/s of the app's continue, the largest gap between frames, and key latencies meanwhile."""
+    app = make_app(config)
+    async with app.run_test(size=SIZE) as pilot:
+        frames = _probe(app)
+        await pilot.pause()
+        session = app.main.session
+        latencies = []
+        await pilot.press("c")
+        begin_frames = len(frames)
+        start, done0 = time.perf_counter(), session.iterations_done
+        while time.perf_counter() - start < seconds:
+            await asyncio.sleep(0.25)
+            seen = len(frames)
+            t0 = time.perf_counter()
+            await pilot.press("full_stop")  # cycles the digits shown: a key the user may press mid-run
+            while len(frames) == seen and time.perf_counter() - t0 < 2.0:
+                await asyncio.sleep(0.001)
+            latencies.append((frames[-1] if len(frames) > seen else time.perf_counter()) - t0)
+        elapsed = time.perf_counter() - start
+        done = session.iterations_done - done0
+        run_frames = frames[begin_frames:]
+        gaps = [b - a for a, b in zip(run_frames, run_frames[1:])]
+        await pilot.press("escape")
+        await pilot.pause()
+    return done / elapsed, max(gaps, default=float("nan")), len(run_frames) / elapsed, latencies
+
+
+def _headless_rate(config: Config, seconds: float) -> float:
+    session = Session(config)
+    start, done = time.perf_counter(), 0
+    while time.perf_counter() - start < seconds:
+        session.train(50)
+        done += 50
+    return done / (time.perf_counter() - start)
+
+
+def measure(section: Section, quick: bool) -> Section:
+    """Fill the item 3 section."""
+    presses = 30 if quick else 120
+    section.detail += [
+        f"Terminal {SIZE[0]}×{SIZE[1]}, headless driver; a frame includes turning the update into terminal text.",
+        "",
+        "| net | next op (n): median | p95 | back (p): median | p95 | first frame |",
+        "|---|---|---|---|---|---|",
+    ]
+    goals = {"tutorial": 0.050, "784-128-10": 0.150}
+    for name, config in nets().items():
+        if name not in goals:
+            continue
+        first = asyncio.run(_first_frame(config))
+        forward = asyncio.run(_key_latency(config, "n", presses))
+        # Back from the end of a forward walk: step forward first, then time "p".
+        back = asyncio.run(_back_latency(config, presses))
+        section.detail.append(
+            f"| {name} | {fmt_time(median(forward))} | {fmt_time(p95(forward))} | {fmt_time(median(back))} | "
+            f"{fmt_time(p95(back))} | {fmt_time(first)} |"
+        )
+        section.rows.append(
+            Row("3", f"next op, key → frame, {name} (p95)", fmt_time(p95(forward)), f"≤ {goals[name] * 1e3:.0f} ms",
+                p95(forward) <= goals[name], note=f"median {fmt_time(median(forward))}")
+        )
+        section.rows.append(Row("6", f"app first frame, {name}", fmt_time(first)))
+    seconds = 2.0 if quick else 4.0
+    section.detail += [
+        "",
+        "| net | continue in the app | headless fast path | app / headless | frames/s during the run | "
+        "largest gap between frames | key → frame during the run (p95) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, config in nets().items():
+        if name not in goals:
+            continue
+        # Interleaved: headless, app, headless, app …
+        app_rates, headless_rates, gaps, fps, keys = [], [], [], [], []
+        for _ in range(2 if quick else 3):
+            headless_rates.append(_headless_rate(config, seconds))
+            rate, gap, frames_per_s, latencies = asyncio.run(_continue(config, seconds))
+            app_rates.append(rate)
+            gaps.append(gap)
+            fps.append(frames_per_s)
+            keys += latencies
+        ratio = median(app_rates) / median(headless_rates)
+        section.detail.append(
+            f"| {name} | {median(app_rates):,.0f} it/s | {median(headless_rates):,.0f} it/s | {ratio:.0%} | "
+            f"{median(fps):.1f} | {fmt_time(max(gaps))} | {fmt_time(p95(keys))} |"
+        )
+        section.rows.append(
+            Row("3", f"continue in the app / headless fast path, {name}", f"{ratio:.0%}", "≥ 50 %", ratio >= 0.5,
+                note=f"key → frame meanwhile p95 {fmt_time(p95(keys))}")
+        )
+    return section
+
+
+async def _back_latency(config: Config, presses: int) -> list[float]:
+    app = make_app(config)
+    latencies = []
+    async with app.run_test(size=SIZE) as pilot:
+        session = app.main.session
+        session.goto(presses + 5 * session.ops_per_iteration)
+        await pilot.press("n")
+        await pilot.pause()
+        frames = _probe(app)
+        for _ in range(presses):
+            latencies.append(await _press_to_frame(pilot, frames, "p"))
+    return latencies
