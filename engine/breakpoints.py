@@ -45,6 +45,7 @@ _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
     "!=": lambda a, b: a != b,
 }
 UNKNOWN = None
+MAX_NESTING = 32
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,7 @@ class _Parser:
         self.depth = depth
         self.tokens = _tokens(text, self.fail)
         self.i = 0
+        self.nesting = 0
 
     def fail(self, column: int, message: str) -> NnstepError:
         return NnstepError(f"breakpoint '{self.text}': column {column}: {message}")
@@ -171,8 +173,13 @@ class _Parser:
     def value(self, stage_names: bool = False) -> tuple[Callable, str]:
         token = self.take()
         if token.text == "(":
+            # Each level costs a few Python frames; a wall of '(' must not hit the recursion limit.
+            self.nesting += 1
+            if self.nesting > MAX_NESTING:
+                raise self.fail(token.column, f"parentheses nested more than {MAX_NESTING} deep")
             inner = self.or_()
             self.expect(")")
+            self.nesting -= 1
             return inner, "bool"
         if token.text == "-":
             number = self.take()

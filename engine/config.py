@@ -208,6 +208,10 @@ def parse_text(text: str, where: str, *, is_json: bool) -> dict[str, Any]:
         raise NnstepError(f"{where}: invalid TOML: {error}") from None
     except RecursionError:
         raise NnstepError(f"{where}: nested too deeply to read") from None
+    except ValueError as error:  # Python's cap on integer digits; impossible TOML dates
+        kind = "JSON" if is_json else "TOML"
+        why = "a whole number has too many digits" if "digits" in str(error) else str(error)
+        raise NnstepError(f"{where}: invalid {kind}: {why}") from None
     if not isinstance(raw, dict):
         raise NnstepError(f"{where}: the top level must be a table (an object), got {_kind(raw)}")
     return raw

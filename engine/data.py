@@ -113,20 +113,25 @@ def read_data(
         raise r.fail(target_key, f"has {len(y)} rows but the inputs have {len(x)}")
 
     labels = None
+    if is_labels and loss != "cross_entropy" and sizes[-1] == 1 and not np.isin(y, (0.0, 1.0)).all():
+        is_labels = False  # one real target per row for a single output: regression, not classes
     if is_labels:
-        if not np.all(y == np.round(y)):
-            raise r.fail(target_key, "holds class labels that are not whole numbers")
-        labels = y.astype(np.int64)
         if loss == "cross_entropy" or sizes[-1] > 1:
-            bad = np.flatnonzero((labels < 0) | (labels >= sizes[-1]))
+            if not np.all(y == np.round(y)):
+                row = int(np.flatnonzero(y != np.round(y))[0])
+                raise r.fail(target_key, f"holds class label {y[row]:g} at row {row}, which is not a whole number")
+            # Checked as floats before the cast: 1e300 must not wrap to a valid index.
+            bad = np.flatnonzero((y < 0) | (y >= sizes[-1]))
             if len(bad):
                 raise r.fail(
                     target_key,
-                    f"has class index {labels[bad[0]]} at row {bad[0]}, outside 0..{sizes[-1] - 1} "
+                    f"has class index {y[bad[0]]:g} at row {bad[0]}, outside 0..{sizes[-1] - 1} "
                     f"(model.sizes[-1] = {sizes[-1]} classes)",
                 )
+            labels = y.astype(np.int64)
             y = np.eye(sizes[-1])[labels]
         else:
+            labels = y.astype(np.int64)
             y = labels.astype(np.float64)[:, None]
     elif y.ndim == 1:
         y = y[:, None]
@@ -159,11 +164,15 @@ def _read_csv(
             rows = list(csv.reader(handle))
     except FileNotFoundError:
         raise r.fail("data.csv", f"names {path}, which does not exist") from None
+    except IsADirectoryError:
+        raise r.fail("data.csv", f"names {path}, which is a folder, not a CSV file") from None
     except UnicodeDecodeError:
         raise r.fail("data.csv", f"names {path}, which is not UTF-8 text") from None
+    except ValueError:  # a NUL character in the path
+        raise r.fail("data.csv", f"is not a usable path: {raw_path!r}") from None
     except (OSError, csv.Error) as error:
         raise r.fail("data.csv", f"names {path}, which cannot be read ({error})") from None
-    where = path.name
+    where = raw_path
     if not rows:
         raise r.fail("data.csv", f"names {where}, which is empty (no header row)")
     header = [name.strip() for name in rows[0]]
@@ -179,18 +188,23 @@ def _read_csv(
     values = np.empty((len(rows) - 1, len(header)))
     for i, row in enumerate(rows[1:]):
         if len(row) != len(header):
-            raise r.fail("data.csv", f"{where} line {i + 2} has {len(row)} cells, the header has {len(header)}")
+            raise r.fail("", f"data.csv: {where} line {i + 2} has {len(row)} cells, the header has {len(header)}")
         for j, cell in enumerate(row):
             try:
                 value = float(cell)
             except ValueError:
-                raise r.fail(
-                    "data.csv", f"{where} line {i + 2}, column '{header[j]}': '{cell}' is not a number"
-                ) from None
+                raise r.fail("", f"data.csv: {where} line {i + 2}, column {j + 1} ({header[j]!r}): "
+                                 f"{_cell(cell)} is not a number") from None
             if not math.isfinite(value):
-                raise r.fail("data.csv", f"{where} line {i + 2}, column '{header[j]}': '{cell}' is not finite")
+                raise r.fail("", f"data.csv: {where} line {i + 2}, column {j + 1} ({header[j]!r}): "
+                                 f"{_cell(cell)} is not finite")
             values[i, j] = value
     x = values[:, [header.index(f) for f in features]]
     y = values[:, [header.index(t) for t in target]]
     is_labels = loss == "cross_entropy" and len(target) == 1
     return x, (y[:, 0] if is_labels else y), is_labels
+
+
+def _cell(text: str) -> str:
+    """A CSV cell quoted for a message, shortened when long."""
+    return repr(text if len(text) <= 40 else text[:37] + "...")

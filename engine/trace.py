@@ -23,6 +23,7 @@ from typing import IO, Any, Callable, Iterable, Iterator
 
 import numpy as np
 
+from .config import build_config
 from .errors import NnstepError
 from .records import STAGES, StepRecord, make_record
 
@@ -152,7 +153,11 @@ def _decode(value: Any) -> Any:
 def read_trace(path: str | Path) -> dict[str, Any]:
     """Load and check a trace file; tensors become read-only float64 arrays.
 
-    Raises NnstepError with one line for a missing, truncated or foreign file.
+    Returns {"config": the config dict as written, "records": [StepRecord]}.
+    Raises NnstepError with one line for a missing, truncated or foreign
+    file, an unknown format or version, a config that does not check, or a
+    step whose op, layer or tensor shapes do not fit that config — all
+    before anything is shown. Tensors are batch rows: z (B, n_l), W (n_l, n_{l-1}).
     """
     path = Path(path)
     try:
@@ -162,7 +167,9 @@ def read_trace(path: str | Path) -> dict[str, Any]:
     except IsADirectoryError:
         raise NnstepError(f"{path}: is a folder, expected a trace file") from None
     except OSError as error:
-        raise NnstepError(f"{path}: cannot read ({error.strerror})") from None
+        raise NnstepError(f"{path}: cannot read ({error.strerror or error})") from None
+    except ValueError:  # a NUL character in the path
+        raise NnstepError(f"{path!s}: not a usable path") from None
     if data[:2] == b"\x1f\x8b":
         try:
             data = gzip.decompress(data)
@@ -177,43 +184,94 @@ def read_trace(path: str | Path) -> dict[str, Any]:
         raise NnstepError(f"{path}: {what} at line {error.lineno}, column {error.colno}: {error.msg}") from None
     except RecursionError:
         raise NnstepError(f"{path}: nested too deeply to be a trace") from None
+    except ValueError:  # Python's cap on the digits of an integer
+        raise NnstepError(f"{path}: not a trace (a whole number has too many digits)") from None
     if not isinstance(trace, dict) or trace.get("format") != FORMAT:
         raise NnstepError(f"{path}: not an nnstep trace (no \"format\": \"{FORMAT}\")")
-    if trace.get("version") != VERSION:
-        raise NnstepError(f"{path}: trace version {trace.get('version')!r} is not supported (this nnstep reads version {VERSION})")
+    version = trace.get("version")
+    if type(version) is not int or version != VERSION:  # 1.0 and true are not version 1
+        shown = json.dumps(version) if len(repr(version)) < 40 else "(too long to show)"
+        raise NnstepError(f"{path}: trace version {shown} is not supported (this nnstep reads version {VERSION})")
     config, steps = trace.get("config"), trace.get("steps")
     if not isinstance(config, dict) or not isinstance(steps, list):
         raise NnstepError(f"{path}: not a valid trace (needs a \"config\" object and a \"steps\" list)")
-    records = []
-    for i, step in enumerate(steps):
-        records.append(_step_record(path, i, step))
+    if isinstance(config.get("data"), dict) and "csv" in config["data"]:
+        raise NnstepError(f"{path}: config data.csv is not allowed in a trace (its data are stored inline)")
+    sizes = build_config(config, f"{path}: config").sizes
+    records = [_step_record(path, i, step, sizes) for i, step in enumerate(steps)]
     return {"config": config, "records": records}
 
 
-def _step_record(path: Path, i: int, step: Any) -> StepRecord:
+# The stage of each op, and the tensors of it that the viewer reads.
+_OPS = {
+    "linear": ("forward", ("a_prev", "W", "b", "z")),
+    "activation": ("forward", ("z", "a")),
+    "loss": ("loss", ("y_hat", "y", "loss")),
+    "delta": ("backward", ("z", "delta")),
+    "grad": ("backward", ("delta", "a_prev", "dW", "db")),
+    "update": ("update", ("W", "b", "dW", "db")),
+}
+
+
+def _step_record(path: Path, i: int, step: Any, sizes: tuple[int, ...]) -> StepRecord:
+    """One step of the trace, checked against the network of its config."""
     where = f"{path}: steps[{i}]"
     if not isinstance(step, dict):
         raise NnstepError(f"{where} is not an object")
-    try:
-        tensors = step["tensors"]
-        if not isinstance(tensors, dict):
-            raise TypeError
-        arrays = {}
-        for name, value in tensors.items():
+    for key in ("index", "iteration", "epoch", "stage", "layer", "op", "equation", "tensors"):
+        if key not in step:
+            raise NnstepError(f"{where} has no {key!r}")
+    for key, least in (("index", 0), ("iteration", 1), ("epoch", 1)):
+        value = step[key]
+        if type(value) is not int or value < least:
+            raise NnstepError(f"{where}.{key} must be a whole number >= {least}")
+    op, stage, layer = step["op"], step["stage"], step["layer"]
+    if not isinstance(op, str) or op not in _OPS:
+        raise NnstepError(f"{where}.op is not an op nnstep writes ({', '.join(_OPS)})")
+    if stage != _OPS[op][0]:
+        raise NnstepError(f"{where}.stage must be '{_OPS[op][0]}' for op '{op}'")
+    depth = len(sizes) - 1
+    if op == "loss" and layer is not None:
+        raise NnstepError(f"{where}.layer must be null for the loss")
+    if op != "loss" and (type(layer) is not int or not 1 <= layer <= depth):
+        raise NnstepError(f"{where}.layer must be a layer number 1..{depth}")
+    if not isinstance(step["equation"], str):
+        raise NnstepError(f"{where}.equation must be a string")
+    writes = step.get("writes", [])
+    if not isinstance(writes, list) or not all(isinstance(w, str) for w in writes):
+        raise NnstepError(f"{where}.writes must be a list of tensor names")
+    tensors = step["tensors"]
+    if not isinstance(tensors, dict):
+        raise NnstepError(f"{where}.tensors must be an object")
+    arrays = {}
+    for name, value in tensors.items():
+        try:
             array = np.array(_decode(value), dtype=np.float64)
-            array.flags.writeable = False
-            arrays[name] = array
-        layer = step["layer"]
-        fields = (step["index"], step["iteration"], step["epoch"])
-        if not all(isinstance(v, int) and not isinstance(v, bool) for v in fields):
-            raise TypeError
-        if layer is not None and (not isinstance(layer, int) or isinstance(layer, bool)):
-            raise TypeError
-        if step["stage"] not in STAGES or not isinstance(step["op"], str) or not isinstance(step["equation"], str):
-            raise TypeError
-        writes = tuple(str(w) for w in step.get("writes", ()))
-    except KeyError as error:
-        raise NnstepError(f"{where} has no {error.args[0]!r}") from None
-    except (TypeError, ValueError):
-        raise NnstepError(f"{where} has a field of the wrong type or a ragged tensor") from None
-    return make_record(*fields, step["stage"], layer, step["op"], step["equation"], arrays, writes)
+        except (TypeError, ValueError, OverflowError, RecursionError):
+            raise NnstepError(f"{where}.tensors.{name} is not an array of numbers (ragged, or not numbers)") from None
+        array.flags.writeable = False
+        arrays[name] = array
+    for name in _OPS[op][1]:
+        if name not in arrays:
+            raise NnstepError(f"{where}.tensors has no {name!r}, which a {op} step holds")
+    _check_shapes(where, op, layer, arrays, sizes)
+    return make_record(step["index"], step["iteration"], step["epoch"], stage, layer, op, step["equation"], arrays, tuple(writes))
+
+
+def _check_shapes(where: str, op: str, layer: int | None, arrays: dict[str, np.ndarray], sizes: tuple[int, ...]) -> None:
+    """W, dW (n_l, n_{l-1}); b, db (n_l,); z, a, delta (B, n_l); a_prev (B, n_{l-1}); y_hat, y (B, n_L)."""
+    if layer is None:
+        expected = {"y_hat": sizes[-1], "y": sizes[-1]}
+        if arrays["loss"].ndim != 0:
+            raise NnstepError(f"{where}.tensors.loss must be a single number")
+    else:
+        n, n_prev = sizes[layer], sizes[layer - 1]
+        expected = {"z": n, "a": n, "delta": n, "a_prev": n_prev}
+        for name, shape in (("W", (n, n_prev)), ("dW", (n, n_prev)), ("b", (n,)), ("db", (n,))):
+            if name in arrays and arrays[name].shape != shape:
+                raise NnstepError(f"{where}.tensors.{name} has shape {arrays[name].shape}, expected {shape} (layer {layer})")
+    for name, width in expected.items():
+        if name in arrays and (arrays[name].ndim != 2 or arrays[name].shape[1] != width):
+            raise NnstepError(
+                f"{where}.tensors.{name} has shape {arrays[name].shape}, expected (batch rows, {width})"
+            )
