@@ -70,7 +70,9 @@ def operand_shapes(record: StepRecord, lr: float) -> str:
 
     ``batch rows: z = x·Wᵀ + b   (1×2) = (1×2)·(2×2)ᵀ + (2)``.
     """
-    s = lambda name: _s(record, name)  # noqa: E731
+    def s(name: str) -> str:
+        return _s(record, name)
+
     op = record.op
     if op == "linear":
         return f"batch rows: z = a·Wᵀ + b   {s('z')} = {s('a_prev')}·{s('W')}ᵀ + {s('b')}"

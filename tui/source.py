@@ -9,7 +9,7 @@ shape (n_l, n_{l-1}).
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Callable, Sequence, TypeAlias
 
 import numpy as np
 
@@ -132,7 +132,7 @@ class TraceSession:
         return NetworkState(self._position, iteration, epoch, tuple(W), tuple(b))
 
 
-AnySession = Session | TraceSession
+AnySession: TypeAlias = "Session | TraceSession"
 
 
 def batch_of(session: AnySession, iteration: int) -> tuple[Params, np.ndarray, np.ndarray] | None:

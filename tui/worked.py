@@ -72,7 +72,7 @@ def worked_example(record: StepRecord, lr: float, activations: tuple[str, ...] =
             rows = delta.shape[0]
             products = [f"{_n(delta[i, 0])}·{_f(a[i, 0])}" for i in range(min(rows, TERMS))]
             over = "Σ over the batch " if rows > 1 else ""
-            a_name = "x" if layer == 1 else f"a{sup(layer - 1)}"  # type: ignore[operator]
+            a_name = "x" if layer == 1 else f"a{sup(layer - 1)}"
             return (f"∂L/∂W{s}{_sub(0, 0)} = {over}δ{s}{_sub(0)}·{a_name}{_sub(0)} = "
                     f"{_sum(products, rows)} = {_n(dW[0, 0])}")
         if record.op == "update":

@@ -19,7 +19,7 @@ from rich.text import Text
 from textual import work
 from textual.message import Message
 
-from nnstep.engine import NnstepError, StepRecord
+from nnstep.engine import NnstepError, Params, StepRecord
 from nnstep.engine.breakpoints import Breakpoint, parse_breakpoint
 from nnstep.engine.gradcheck import FINE, WRONG, check_gradients
 from nnstep.engine.health import layer_health
@@ -288,9 +288,9 @@ class JobsMixin:
         self._check(iteration, *batch)
 
     @work(thread=True, exclusive=True, group="run")
-    def _check(self: MainScreen, iteration: int, params: object, x: np.ndarray, y: np.ndarray) -> None:
+    def _check(self: MainScreen, iteration: int, params: Params, x: np.ndarray, y: np.ndarray) -> None:
         try:
-            checks = check_gradients(self.config, params, x, y)  # type: ignore[arg-type]
+            checks = check_gradients(self.config, params, x, y)
         except Exception as error:  # noqa: BLE001
             self.post_message(JobDone(f"gradient check failed: {error}", error=True))
             return

@@ -12,7 +12,7 @@ import threading
 
 import numpy as np
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer
@@ -35,7 +35,7 @@ from nnstep.tui.widgets.tensor_view import MODES, TensorView
 PRECISIONS = (4, 6, 2)
 
 # Keys follow pudb/gdb where they fit (n next, c continue, b break); none is a ctrl key.
-BINDINGS = [
+BINDINGS: list[BindingType] = [
     Binding("n", "next_op", "Next", tooltip="Compute the next op (forward, loss, backward or update)"),
     Binding("p", "previous_op", "Back", tooltip="Step back one op (time travel; recomputed, bit-identical)"),
     Binding("s", "next_stage", "Stage", tooltip="Run to the end of this stage (step over), or of the next"),

@@ -77,7 +77,7 @@ class TensorGrid(Grid):
         rows, cols = as_matrix(tensor.values).shape
         cell = 2 if self.mode == "blocks" else number_width(self.digits) + 1
         gutter = len(str(rows - 1)) + 1 if rows > 1 else 0
-        return gutter + cols * cell + 2
+        return int(gutter + cols * cell + 2)
 
     def _arrange(self) -> None:
         count = len(self.tensors)
@@ -99,7 +99,7 @@ class TensorGrid(Grid):
             group = self.tensors[row * columns : (row + 1) * columns]
             heights.append(max(self._natural_height(t, pane_width) for t in group))
         # Snug when everything fits in the room the screen could give; the panes above take the rest.
-        room = self.parent.size.height - RESERVED if self.parent is not None else self.size.height
+        room = self.screen.size.height - RESERVED
         snug = sum(heights) <= room
         self.styles.grid_rows = " ".join(map(str, heights)) if snug else "1fr"
         self.styles.height = sum(heights) if snug else "3fr"
@@ -111,4 +111,4 @@ class TensorGrid(Grid):
         """Border, summary, the rows, and a scrollbar row if the values are wider than the pane."""
         rows = as_matrix(tensor.values).shape[0]
         scrollbar = 1 if self._natural_width(tensor) > pane_width else 0
-        return max(4, rows + 3 + scrollbar)
+        return int(max(4, rows + 3 + scrollbar))

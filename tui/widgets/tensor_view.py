@@ -115,7 +115,7 @@ class TensorView(ScrollView, can_focus=True):
         if text is None:
             text = fmt(self._matrix[row, col], self.grid.digits if self.grid else 4)
             self._texts[row, col] = text
-        return text
+        return str(text)
 
     def render_line(self, y: int) -> Strip:
         """One visible row: a fixed gutter with the row index, then the cells in view."""
