@@ -68,15 +68,24 @@ def batch_rows(config: Config, iteration: int) -> np.ndarray | slice:
     return order[start:stop]
 
 
-def _sgd(config: Config, p: np.ndarray, g: np.ndarray, v: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """torch.optim.SGD for one tensor: returns (new p, the step added to p, new buffer)."""
+def _sgd(
+    config: Config, p: np.ndarray, g: np.ndarray, v: np.ndarray | None, keep_step: bool
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """torch.optim.SGD for one tensor: returns (new p, the step added to p or None, new buffer)."""
     if config.weight_decay:
         g = g + config.weight_decay * p
     if config.momentum:
         v = g.copy() if v is None else v * config.momentum + g
         g = g + config.momentum * v if config.nesterov else v
-    step = -config.lr * g
-    return p + step, step, v
+    if keep_step:
+        step = -config.lr * g
+        return p + step, step, v
+    # Without a record to show the step, p − η·g is written into the array
+    # holding η·g: one new array instead of two, 3 % of a 784→128→10
+    # iteration. Bit-identical: −(η·g) is exact, and p + (−s) is p − s.
+    new_p = config.lr * g
+    np.subtract(p, new_p, out=new_p)
+    return new_p, None, v
 
 
 def _frozen(array: np.ndarray) -> np.ndarray:
@@ -159,8 +168,8 @@ def iterate(
 
     new_W, new_b, new_vW, new_vb = [], [], [], []
     for l in range(depth):
-        W_l, step_W, vW = _sgd(config, W[l], dW[l], params.vW[l])
-        b_l, step_b, vb = _sgd(config, b[l], db[l], params.vb[l])
+        W_l, step_W, vW = _sgd(config, W[l], dW[l], params.vW[l], emit is not None)
+        b_l, step_b, vb = _sgd(config, b[l], db[l], params.vb[l], emit is not None)
         for array in (W_l, b_l, vW, vb):
             if array is not None:
                 _frozen(array)
@@ -169,6 +178,7 @@ def iterate(
         new_vW.append(vW)
         new_vb.append(vb)
         if emit:
+            assert step_W is not None and step_b is not None  # _sgd keeps the steps when emitting
             tensors = {"W_before": W[l], "dW": dW[l], "step_W": _frozen(step_W), "W": W_l,
                        "b_before": b[l], "db": db[l], "step_b": _frozen(step_b), "b": b_l}
             if vW is not None:

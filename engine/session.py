@@ -60,6 +60,7 @@ class Session:
         self.ops_per_iteration = 5 * config.depth + 1
         self.checkpoint_every = checkpoint_every
         self._cache_size = cache_iterations
+        self._one_batch = config.batches_per_epoch == 1
         self._checkpoints: dict[int, Params] = {0: Params.initial(config)}
         # At most HISTORY_BUDGET bytes of checkpoints (and never fewer than 16):
         # past that, spacing doubles and every other checkpoint goes.
@@ -71,6 +72,10 @@ class Session:
         # (trained or replayed), a quarter of the budget at most: stepping back
         # then replays a few iterations, not the whole span since a checkpoint.
         self._recent: OrderedDict[int, Params] = OrderedDict()
+        # √(checkpoint spacing): a replay costs at most that many iterations, for
+        # that many remembered parameter sets per span. Kept as an attribute (and
+        # updated when checkpoints thin out): the fast path reads it every iteration.
+        self._stride = max(1, isqrt(checkpoint_every))
         self._max_recent = max(4, min(32, HISTORY_BUDGET // 4 // max(per_checkpoint, 1)))
         self._losses = array("d")  # loss of every iteration before the frontier
         self._cache: OrderedDict[int, tuple[StepRecord, ...]] = OrderedDict()
@@ -277,6 +282,8 @@ class Session:
     # -- machinery ----------------------------------------------------------
 
     def _batch(self, iteration: int) -> tuple[np.ndarray, np.ndarray]:
+        if self._one_batch:  # every iteration trains on all rows, in file order
+            return self.config.x, self.config.y
         rows = batch_rows(self.config, iteration)
         return self.config.x[rows], self.config.y[rows]
 
@@ -316,13 +323,8 @@ class Session:
     def _thin_checkpoints(self) -> None:
         """Keep every other checkpoint and double the spacing: history memory stays bounded."""
         self.checkpoint_every *= 2
+        self._stride = max(1, isqrt(self.checkpoint_every))
         self._checkpoints = {i: p for i, p in self._checkpoints.items() if i % self.checkpoint_every == 0}
-
-    @property
-    def _stride(self) -> int:
-        # √(checkpoint spacing): a replay costs at most that many iterations, for
-        # that many remembered parameter sets per span.
-        return max(1, isqrt(self.checkpoint_every))
 
     def _remember(self, iteration: int, params: Params) -> None:
         """Keep the parameters at the start of `iteration` among the recent few."""

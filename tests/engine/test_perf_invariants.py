@@ -113,3 +113,17 @@ def test_stepping_back_from_remembered_iterations_gives_the_same_bits() -> None:
                 assert np.array_equal(a, b), f"{name} at the start of iteration {iteration} differs after going back"
         session.goto(iteration * session.ops_per_iteration + 3)
         assert session.record.tensors["z"].tobytes() == reference.record_at(session.position).tensors["z"].tobytes()
+
+
+@pytest.mark.parametrize("name, config", CONFIGS, ids=[name for name, _ in CONFIGS])
+def test_fast_path_update_is_bit_identical_to_the_recorded_step(name: str, config) -> None:
+    # The fast path writes p − η·g into one array; the stepping path keeps
+    # the step −η·g for its record and adds it. If this fails, `run` and the
+    # app's continue would train a different network than stepping does.
+    fast, stepped = Session(config), Session(config)
+    fast.train(4)
+    for _ in range(4 * stepped.ops_per_iteration):
+        stepped.step()
+    for ours, theirs in zip(fast.iteration_params(4).W + fast.iteration_params(4).vW,
+                            stepped.state.W + stepped.iteration_params(4).vW):
+        assert (ours is None and theirs is None) or ours.tobytes() == theirs.tobytes(), f"{name}: fast path differs"
