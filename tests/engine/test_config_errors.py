@@ -1,0 +1,127 @@
+"""Bad configs, CSV files and arguments: one stderr line naming file and key, exit 2.
+
+If one of these fails, a user with a typo in a config sees a traceback, a
+message that does not say where the problem is, or a half-written export.
+The cases (and their exact messages) are in tests/bad_inputs.py, which also
+generates docs/errors.md.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import stat
+from pathlib import Path
+
+import pytest
+
+from nnstep.engine import NnstepError, load_config
+from nnstep.tui.cli import main
+from tests.bad_inputs import ARGS, CASES, CONFIG, CSV, MAZUR, SIMULATED, Case, make_files
+
+CONFIG_CASES = [case for case in CASES if case.section in (CONFIG, CSV, ARGS)]
+
+
+def run_main(argv: tuple[str, ...] | list[str]) -> int:
+    """`nnstep ARGV` in-process; argparse's SystemExit counts as the status."""
+    try:
+        return main(list(argv))
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+
+
+def listing(folder: Path) -> list[str]:
+    """Every file and folder under `folder`, hidden ones included (temporary exports are hidden)."""
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+
+
+def assert_one_line(err: str, message: str) -> None:
+    assert "Traceback" not in err, err
+    assert err.endswith("\n") and err.count("\n") == 1, f"expected one stderr line, got {err!r}"
+    assert err.rstrip("\n") == message
+
+
+@pytest.mark.parametrize("case", CONFIG_CASES, ids=lambda case: case.id)
+def test_bad_input_gets_one_line_and_exit_2(
+    case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    make_files(tmp_path, case.files)
+    before = listing(tmp_path)
+    status = run_main(case.argv)
+    out, err = capsys.readouterr()
+    assert status == case.status, err
+    assert_one_line(err, case.message)
+    assert out == "", "nothing may be printed to stdout before the input is checked"
+    assert listing(tmp_path) == before, "bad input must write nothing (no export, no temporary file)"
+
+
+def test_config_messages_name_the_file_and_the_key() -> None:
+    """The issue's shape: `net.toml: model.layers[1].W has shape (2, 3), expected (2, 2)`."""
+    shape = next(case for case in CASES if case.id == "wrong-shape")
+    assert "net.toml: model.layers[1].W has shape (2, 3), expected (2, 2)" in shape.message
+    for case in CASES:
+        if case.section == CONFIG:
+            name = case.argv[case.argv.index("--config") + 1]
+            assert case.message.startswith(f"nnstep: {name}: "), case.id
+        if case.section == CSV and " line " in case.message and " cells" not in case.message:
+            assert "column" in case.message, case.id
+
+
+def test_broken_files_say_the_line() -> None:
+    for id_ in ("broken-toml", "broken-json"):
+        assert " line " in next(case.message for case in CASES if case.id == id_)
+
+
+def test_unreadable_config_simulated(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Root reads any file whatever its mode, so the refusal is simulated."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "net.toml").write_text(MAZUR, encoding="utf-8")
+    real = pathlib.Path.read_text
+
+    def refuse(self: Path, *args: object, **kwargs: object) -> str:
+        if self.name == "net.toml":
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pathlib.Path, "read_text", refuse)
+    status = run_main(["run", "--config", "net.toml", "-n", "1"])
+    message = next(row[2] for row in SIMULATED if row[1] == "config file without read permission")
+    assert status == 2
+    assert_one_line(capsys.readouterr().err, message)
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root can read a file whatever its mode")
+def test_unreadable_config_for_real(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "net.toml"
+    path.write_text(MAZUR, encoding="utf-8")
+    path.chmod(0)
+    try:
+        assert run_main(["run", "--config", "net.toml", "-n", "1"]) == 2
+    finally:
+        path.chmod(stat.S_IRUSR | stat.S_IWUSR)
+    assert_one_line(capsys.readouterr().err, "nnstep: net.toml: permission denied")
+
+
+def test_load_config_raises_the_project_error(tmp_path: Path) -> None:
+    """The app calls the engine directly: the same line comes as NnstepError, not a crash."""
+    path = tmp_path / "net.toml"
+    path.write_text(MAZUR.replace("lr = 0.5", "lr = 0"), encoding="utf-8")
+    with pytest.raises(NnstepError, match=r"net.toml: optimizer.lr must be > 0, got 0$"):
+        load_config(path)
+
+
+def test_single_output_real_targets_are_regression(tmp_path: Path) -> None:
+    """A 1-D y of real numbers for one mse output is a target column, not 'labels that are not whole'."""
+    path = tmp_path / "net.toml"
+    text = (MAZUR.replace("sizes = [2, 2, 2]", "sizes = [2, 2, 1]")
+            .replace("W = [[0.40, 0.45], [0.50, 0.55]]", "W = [[0.40, 0.45]]").replace("b = [0.60, 0.60]", "b = [0.60]")
+            .replace('activations = ["sigmoid", "sigmoid"]', 'activations = ["sigmoid", "identity"]')
+            .replace("y = [[0.01, 0.99]]", "y = [0.25]"))
+    path.write_text(text, encoding="utf-8")
+    config = load_config(path)
+    assert config.y.tolist() == [[0.25]]
+    assert config.labels is None
