@@ -94,7 +94,7 @@ def operand_shapes(record: StepRecord, lr: float) -> str:
 
 
 def finite_summary(array: np.ndarray, digits: int = 3) -> str:
-    """One line: min, max, mean, norm and the count of NaN/inf cells."""
+    """One line: min, max, mean μ, norm ‖·‖ and the count of NaN/inf cells (put first when there are any)."""
     if array.size == 0:
         return "empty"
     values = np.asarray(array, dtype=np.float64)
@@ -106,7 +106,7 @@ def finite_summary(array: np.ndarray, digits: int = 3) -> str:
             text = f"value {float(good[0]):.9g}"
         elif good.size:
             text = (f"min {good.min():.{digits}g} max {good.max():.{digits}g} "
-                    f"mean {good.mean():.{digits}g} norm {float(np.linalg.norm(good)):.{digits}g}")
+                    f"μ {good.mean():.{digits}g} ‖·‖ {float(np.linalg.norm(good)):.{digits}g}")
         else:
             text = "no finite values"
     if bad:

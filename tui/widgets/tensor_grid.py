@@ -18,7 +18,7 @@ from nnstep.tui.widgets.tensor_pane import Tensor, TensorPane
 
 MIN_PANE = 24
 MAX_PANE = 56
-MIN_HEIGHT = 5  # border, summary and two rows of values
+MIN_HEIGHT = 4  # border and two rows of values
 RESERVED = 13  # rows the screen keeps for the top panes (6), the equation (5), status and footer
 
 
@@ -101,14 +101,15 @@ class TensorGrid(Grid):
         # Snug when everything fits in the room the screen could give; the panes above take the rest.
         room = self.screen.size.height - RESERVED
         snug = sum(heights) <= room
-        self.styles.grid_rows = " ".join(map(str, heights)) if snug else "1fr"
+        # Not snug: rows share the height in proportion to what they hold (a vector needs less than a matrix).
+        self.styles.grid_rows = " ".join(f"{h}" if snug else f"{h}fr" for h in heights)
         self.styles.height = sum(heights) if snug else "3fr"
         if snug != self.snug:
             self.snug = snug
             self.post_message(self.Fitted(snug))
 
     def _natural_height(self, tensor: Tensor, pane_width: int) -> int:
-        """Border, summary, the rows, and a scrollbar row if the values are wider than the pane."""
+        """Border (the summary sits in it), the rows, and a scrollbar row if the values are wider than the pane."""
         rows = as_matrix(tensor.values).shape[0]
         scrollbar = 1 if self._natural_width(tensor) > pane_width else 0
-        return int(max(4, rows + 3 + scrollbar))
+        return int(max(MIN_HEIGHT, rows + 2 + scrollbar))

@@ -11,7 +11,6 @@ import numpy as np
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.reactive import reactive
-from textual.widgets import Static
 
 from nnstep.tui.render import finite_summary, shape_text
 from nnstep.tui.widgets.tensor_view import Grid, TensorView
@@ -29,37 +28,37 @@ class Tensor:
 
 
 class TensorPane(Vertical):
-    """A bordered pane: title `symbol  shape  in|out`, a summary line, the value grid.
+    """A bordered pane: title `symbol  shape`, the value grid, and in the bottom border
+    `in|out · summary`.
 
-    The summary (min, max, mean, norm, NaN/inf count) is always visible,
-    however the grid is scrolled.
+    The summary (min, max, mean, norm, NaN/inf count) sits in the border, so
+    it is always visible however the grid is scrolled and costs no row.
     """
 
     ALLOW_MAXIMIZE = True
 
     tensor: reactive[Tensor | None] = reactive(None, layout=False)
+    summary = ""
     digits: reactive[int] = reactive(4)
     mode: reactive[str] = reactive("heat")
 
     def compose(self) -> ComposeResult:
-        yield Static("", classes="summary", markup=False)
         yield TensorView()
 
     def _update(self) -> None:
         tensor = self.tensor
         view = self.query_one(TensorView)
-        summary = self.query_one(".summary", Static)
         if tensor is None:
             view.grid = None
-            summary.update("")
+            self.border_subtitle = ""
             self.border_title = ""
             return
         role = "out" if tensor.written else "in"
         self.border_title = f"{tensor.symbol}  {shape_text(tensor.values)}"
-        self.border_subtitle = role
         self.set_class(tensor.written, "written")
         text = finite_summary(tensor.values)
-        summary.update(text)
+        self.summary = text
+        self.border_subtitle = f"{role} · {text}"
         self.set_class("⚠" in text or "no finite" in text, "non-finite")
         view.grid = Grid(tensor.values, tensor.reference, self.digits, self.mode)
 
