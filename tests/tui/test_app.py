@@ -289,8 +289,11 @@ async def test_help_and_command_palette_list_every_action() -> None:
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
         await pilot.press("escape")
-        titles = {command.title for command in app.get_system_commands(app.main)}
-        assert {"Next", "Back", "Stage", "Iter", "Epoch", "Continue", "Run N", "Break", "Export", "Grad check", "Reset"} <= titles
+        commands = {command.title: command for command in app.get_system_commands(app.main)}
+        assert {"Next", "Back", "Stage", "Iter", "Epoch", "Continue", "Run N", "Break", "Export", "Grad check", "Reset"} <= set(commands)
+        await commands["Iter"].callback()
+        await pilot.pause()
+        assert app.main.session.position == 10
         await pilot.press("q")
     assert app.return_code in (0, None)
 
@@ -312,3 +315,16 @@ async def test_viewer_replays_a_trace_like_the_session(tmp_path: Path) -> None:
         assert "end of the trace" in app.main.query_one(StatusLine).status.message
         await pilot.press("x")
         assert not isinstance(app.screen, InputDialog)
+
+
+async def test_command_palette_runs_an_action() -> None:
+    """Typing `Iter` in the palette finishes the iteration, as the i key does."""
+    app = make_app(load_demo("mazur"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.3)
+        await pilot.press(*"Iter")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await pilot.pause(0.3)
+        assert app.main.session.position == 10
