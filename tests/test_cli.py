@@ -1,0 +1,288 @@
+"""`nnstep run` and `nnstep view` as a user meets them: exit statuses, output, safe exports.
+
+If these fail, a user sees a traceback instead of a line, loses an earlier
+trace to a failed export, finds temporary files in their folder, or a
+broken trace opens a blank screen instead of an error.
+"""
+
+from __future__ import annotations
+
+import errno
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import nnstep.engine.trace as trace_module
+from nnstep.engine import NnstepError
+from nnstep.engine.trace import read_trace, write_trace
+from tests.bad_inputs import BREAK, CASES, DOC, EXPORT, SIMULATED, VIEW, Case, make_files, markdown
+from tests.engine.test_config_errors import assert_one_line, listing, run_main
+
+EARLIER = '{"an": "earlier export"}\n'
+
+
+def strict_json(text: str) -> Any:
+    """Parse as jq would: bare NaN or Infinity is an error."""
+
+    def refuse(name: str) -> None:
+        raise ValueError(f"bare {name} is not strict JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def simulated(what: str) -> str:
+    return next(row[2] for row in SIMULATED if row[1].startswith(what))
+
+
+# --- nnstep run: success ----------------------------------------------------------
+
+
+def test_run_prints_the_loss_and_exits_0(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert run_main(["run", "--demo", "mazur", "-n", "3"]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    assert "iteration 1/3" in out and "loss 0.298371109" in out
+    assert out.splitlines()[-1].startswith("done: 3 iterations, loss 0.298371 → ")
+    assert listing(tmp_path) == []
+
+
+def test_run_export_writes_strict_json_and_no_temporary_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "out.json").write_text(EARLIER)
+    assert run_main(["run", "--demo", "mazur", "-n", "2", "--export", "out.json"]) == 0
+    assert "trace: out.json (22 steps)" in capsys.readouterr().out
+    trace = strict_json((tmp_path / "out.json").read_text())
+    assert trace["format"] == "nnstep-trace" and len(trace["steps"]) == 22
+    assert listing(tmp_path) == ["out.json"]
+
+
+def test_run_stops_at_a_breakpoint_and_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_main(["run", "--demo", "mazur", "-n", "50", "--break", "iteration == 3 and stage == backward"]) == 0
+    out = capsys.readouterr().out
+    assert "breakpoint 'iteration == 3 and stage == backward' hit at step 27 (iteration 3" in out
+    assert "done: 2 iterations" in out  # iteration 3 stopped part-way
+
+
+# --- the table of bad inputs: break expressions, traces, export paths -------------
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.section in (BREAK, EXPORT)], ids=lambda c: c.id)
+def test_bad_break_or_export_path(
+    case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    make_files(tmp_path, case.files)
+    before = listing(tmp_path)
+    assert run_main(case.argv) == case.status
+    out, err = capsys.readouterr()
+    assert_one_line(err, case.message)
+    assert out == "", "nothing may run before the arguments are checked"
+    assert listing(tmp_path) == before
+
+
+def test_break_errors_point_at_a_column() -> None:
+    for case in CASES:
+        if case.section == BREAK and "at most 500" not in case.message:
+            assert ": column " in case.message, case.id
+
+
+@pytest.fixture
+def no_app(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """Replace make_viewer so that no Textual app can start; collects the traces it was given."""
+    import nnstep.tui.app
+
+    opened: list[dict[str, Any]] = []
+
+    class Viewer:
+        def __init__(self, trace: dict[str, Any]) -> None:
+            opened.append(trace)
+
+        def run(self) -> None:
+            pass
+
+    monkeypatch.setattr(nnstep.tui.app, "make_viewer", lambda trace, path: Viewer(trace))
+    return opened
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.section == VIEW], ids=lambda c: c.id)
+def test_view_of_a_bad_trace_fails_before_the_screen(
+    case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], no_app: list
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    make_files(tmp_path, case.files)
+    assert run_main(case.argv) == 2
+    assert_one_line(capsys.readouterr().err, case.message)
+    assert no_app == [], "the viewer must not be built for a bad trace"
+
+
+def test_view_of_an_export_opens_the_viewer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], no_app: list
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert run_main(["run", "--demo", "tutorial", "-n", "2", "--export", "t.json.gz"]) == 0
+    assert run_main(["view", "t.json.gz"]) == 0
+    assert len(no_app) == 1 and len(no_app[0]["records"]) == 22
+    assert capsys.readouterr().err == ""
+
+
+# --- export failures: earlier file intact, no temporary file ------------------------
+
+
+def _raw_writer_failing_with(code: int):  # type: ignore[no-untyped-def]
+    class Failing(io.FileIO):
+        def write(self, data: Any) -> int:
+            raise OSError(code, os.strerror(code))
+
+    return lambda fd, mode="r", *args, **kwargs: io.BufferedWriter(Failing(fd, "w"))
+
+
+@pytest.mark.parametrize(
+    ("patch", "message"),
+    [
+        ("mkstemp-eacces", simulated("folder without write permission")),
+        ("replace-eacces", simulated("folder without write permission")),
+        ("write-enospc", simulated("disk full")),
+        ("write-eacces", simulated("folder without write permission")),
+    ],
+)
+def test_failed_export_keeps_the_earlier_file(
+    patch: str, message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Root can write anywhere and disks are rarely full: the failures are simulated where they happen."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "out.json").write_text(EARLIER)
+    if patch == "mkstemp-eacces":
+        def refuse(*args: object, **kwargs: object) -> None:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+
+        monkeypatch.setattr(trace_module.tempfile, "mkstemp", refuse)
+    elif patch == "replace-eacces":
+        def refuse_replace(*args: object) -> None:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+
+        monkeypatch.setattr(trace_module.os, "replace", refuse_replace)
+    else:
+        code = errno.ENOSPC if patch == "write-enospc" else errno.EACCES
+        monkeypatch.setattr(trace_module.os, "fdopen", _raw_writer_failing_with(code))
+    status = run_main(["run", "--demo", "mazur", "-n", "3", "--export", "out.json"])
+    monkeypatch.undo()
+    out, err = capsys.readouterr()
+    assert status == 2
+    assert_one_line(err, message)
+    assert (tmp_path / "out.json").read_text() == EARLIER
+    assert listing(tmp_path) == ["out.json"], "no temporary file may be left behind"
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root can write into a read-only folder")
+def test_export_into_a_read_only_folder_for_real(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        assert run_main(["run", "--demo", "mazur", "-n", "1", "--export", str(folder / "out.json")]) == 2
+    finally:
+        folder.chmod(0o700)
+    assert_one_line(capsys.readouterr().err, f"nnstep: {folder / 'out.json'}: cannot export (Permission denied)")
+    assert listing(folder) == []
+
+
+def test_exception_inside_an_export_keeps_the_earlier_file(tmp_path: Path) -> None:
+    """A second Ctrl-C (KeyboardInterrupt) mid-export: earlier file intact, no temporary file."""
+    from nnstep.engine import Session, load_demo
+
+    config = load_demo("mazur")
+    session = Session(config)
+    path = tmp_path / "out.json.gz"
+    path.write_text(EARLIER)
+
+    def records():  # type: ignore[no-untyped-def]
+        for _ in range(15):
+            yield session.step()
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        write_trace(path, config.to_dict(), records())
+    assert path.read_text() == EARLIER
+    assert listing(tmp_path) == ["out.json.gz"]
+
+
+# --- Ctrl-C -------------------------------------------------------------------------
+
+
+def _started(process: subprocess.Popen[str]) -> str:
+    """Wait for the first loss line, the sign that training has started."""
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    assert line.startswith("iteration "), line
+    return line
+
+
+def _nnstep(*args: str, cwd: Path) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "nnstep.tui.cli", *args],
+        cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def test_ctrl_c_during_export_writes_what_was_computed(tmp_path: Path) -> None:
+    process = _nnstep("run", "--demo", "tutorial", "-n", "200000", "--export", "out.json", cwd=tmp_path)
+    try:
+        _started(process)
+        time.sleep(0.5)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 130, err
+    assert "Traceback" not in err
+    assert err.strip().splitlines()[-1] == simulated("Ctrl-C")
+    steps = int(out.split("trace: out.json (")[1].split(" steps)")[0])
+    trace = strict_json((tmp_path / "out.json").read_text())
+    assert 0 < len(trace["steps"]) == steps < 11 * 200000
+    stopped = trace["steps"][-1]
+    assert stopped["iteration"] < 200000
+    assert listing(tmp_path) == ["out.json"], "no temporary file may be left behind"
+    assert len(read_trace(tmp_path / "out.json")["records"]) == steps
+
+
+def test_ctrl_c_during_fast_run_exits_130(tmp_path: Path) -> None:
+    process = _nnstep("run", "--demo", "tutorial", "-n", "100000000", cwd=tmp_path)
+    try:
+        _started(process)
+        time.sleep(0.3)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 130, err
+    assert "Traceback" not in err
+    assert out.splitlines()[-1].startswith("stopped: ")
+    assert listing(tmp_path) == []
+
+
+# --- the error table -----------------------------------------------------------------
+
+
+def test_docs_errors_md_is_generated_from_the_tested_table() -> None:
+    """docs/errors.md shows the messages these tests check; regenerate with `python -m tests.bad_inputs`."""
+    assert DOC.read_text(encoding="utf-8") == markdown()
+
+
+def test_trace_loader_errors_are_the_project_error(tmp_path: Path) -> None:
+    path = tmp_path / "t.json"
+    path.write_text('{"format": "nnstep-trace", "version": 1, "config": {}, "steps": []}')
+    with pytest.raises(NnstepError, match="config: missing table"):
+        read_trace(path)
