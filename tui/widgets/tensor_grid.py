@@ -102,7 +102,13 @@ class TensorGrid(Grid):
         room = self.screen.size.height - RESERVED
         snug = sum(heights) <= room
         # Not snug: rows share the height in proportion to what they hold (a vector needs less than a matrix).
-        self.styles.grid_rows = " ".join(f"{h}" if snug else f"{h}fr" for h in heights)
+        if snug:
+            self.styles.grid_rows = " ".join(map(str, heights))
+        elif self.size.height < rows * (MIN_HEIGHT + 1):
+            # Too short to share: fixed rows of at least MIN_HEIGHT and the grid scrolls.
+            self.styles.grid_rows = " ".join(str(max(MIN_HEIGHT, min(h, self.size.height))) for h in heights)
+        else:
+            self.styles.grid_rows = " ".join(f"{h}fr" for h in heights)
         self.styles.height = sum(heights) if snug else "3fr"
         if snug != self.snug:
             self.snug = snug
