@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 import numpy as np
 from rich.console import Group, RenderableType
@@ -21,11 +21,11 @@ from textual.message import Message
 
 from nnstep.engine import NnstepError, Params, StepRecord
 from nnstep.engine.breakpoints import Breakpoint, parse_breakpoint
-from nnstep.engine.gradcheck import FINE, WRONG, check_gradients
-from nnstep.engine.health import layer_health
+from nnstep.engine.gradcheck import check_gradients
 from nnstep.engine.trace import write_trace
 from nnstep.tui.render import fmt
 from nnstep.tui.screens.dialogs import BreakpointList, InputDialog, Report
+from nnstep.tui.screens.reports import HISTORY, gradcheck_report, health_report
 from nnstep.tui.source import TraceSession, batch_of
 
 if TYPE_CHECKING:
@@ -294,36 +294,28 @@ class JobsMixin:
         except Exception as error:  # noqa: BLE001
             self.post_message(JobDone(f"gradient check failed: {error}", error=True))
             return
-        table = Table()
-        for column in ("layer", "dW", "db", "verdict"):
-            table.add_column(column, justify="right" if column != "verdict" else "left")
-        style = {"PASS": "green", "WARN": "yellow", "FAIL": "bold red"}
-        for check in checks:
-            table.add_row(str(check.layer), f"{check.error_W:.2e}", f"{check.error_b:.2e}",
-                          Text(check.verdict, style=style[check.verdict]))
-        body = Group(
-            Text(f"Iteration {iteration + 1}, batch of {len(x)}: largest relative error of the analytic ∂L/∂W, ∂L/∂b\n"
-                 "against central differences (L(θ+ε) − L(θ−ε)) / 2ε in float64."),
-            table,
-            Text(f"PASS below {FINE:g} · FAIL above {WRONG:g} · WARN between", style="dim"),
-        )
+        body = gradcheck_report(checks, iteration, len(x))
         verdicts = ", ".join(f"layer {c.layer} {c.verdict}" for c in checks)
         self.post_message(JobDone(f"gradient check: {verdicts}", report=("Gradient check", body)))
 
     def action_health(self: MainScreen) -> None:
-        """Per-layer gradient health of the current iteration."""
+        """Per-layer gradient health of the current iteration, with its history over recent iterations."""
         if self.running:
             return
         iteration = self._iteration()
-        records = self.session.iteration_records(iteration)
-        health = layer_health(records, self.config.activations)
-        table = Table()
-        for column in ("layer", "‖W‖", "‖dW‖", "‖δ‖", "‖ΔW‖/‖W‖", "dead", "saturated", "warnings"):
-            table.add_column(column, justify="left" if column == "warnings" else "right")
-        for h in health:
-            warnings = Text(", ".join(h.warnings) or "ok", style="bold red" if h.warnings else "green")
-            table.add_row(f"{h.layer} {h.activation}", f"{h.norm_W:.3g}", f"{h.norm_dW:.3g}", f"{h.norm_delta:.3g}",
-                          f"{h.update_ratio:.3g}", f"{h.dead}/{h.units}", f"{h.saturated:.0%}", warnings)
-        body = Group(Text(f"Iteration {iteration + 1}: norms of W, ∂L/∂W and δ per layer, the update ratio "
-                          "‖ΔW‖/‖W‖ (about 1e-3 is healthy), dead ReLU units, saturated sigmoid/tanh outputs."), table)
-        self.app.push_screen(Report("Gradient health", body))
+        first = max(0, iteration - HISTORY + 1)
+        history: dict[int, Sequence[StepRecord]] = {}
+        if isinstance(self.session, TraceSession):
+            for i in range(first, iteration + 1):
+                if records := self.session.iteration_records(i):
+                    history[i] = records
+        else:
+            opi = self.session.ops_per_iteration
+            streamed: dict[int, list[StepRecord]] = {}
+            for record in self.session.iter_records(first * opi, (iteration + 1) * opi):
+                streamed.setdefault(record.iteration - 1, []).append(record)
+            history.update(streamed)
+        if not history:
+            self.say("gradient health: no records of this iteration", error=True)
+            return
+        self.app.push_screen(Report("Gradient health", health_report(history, self.config.activations)))

@@ -83,7 +83,7 @@ class MainScreen(JobsMixin, Screen[None]):
         with Horizontal(id="top"):
             yield NetworkPane(config.sizes, config.activations, config.loss, id="network")
             yield LossPlot(id="loss")
-            if config.sizes[0] == 2 and len(config.x) >= 8:
+            if config.sizes[0] == 2 and len(config.x) >= 4:
                 yield DataPlot(config, id="data")
         yield EquationPane(config.lr, config.activations, id="equation")
         yield TensorGrid(id="tensors")
