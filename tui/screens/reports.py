@@ -70,7 +70,7 @@ def health_report(history: dict[int, Sequence[StepRecord]], activations: tuple[s
     if len(per_iteration) > 1:
         first = min(per_iteration)
         trend = Table(title=f"iterations {first + 1}–{current + 1} (log scale, ✗ non-finite)", title_justify="left")
-        trend.add_column("layer")
+        trend.add_column("layer", min_width=5)
         for column in ("‖dW‖", "‖ΔW‖/‖W‖"):
             trend.add_column(column, no_wrap=True, min_width=len(per_iteration))
         layers: dict[int, list[LayerHealth]] = {}
