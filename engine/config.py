@@ -190,12 +190,15 @@ def _kind(value: Any) -> str:
     if isinstance(value, str):
         return f"string '{value}'" if len(value) < 40 else "a string"
     if isinstance(value, (int, float)):
-        return f"number {value}"
+        text = str(value)
+        return f"number {text}" if len(text) <= 24 else f"a number of {len(text)} digits"
     if isinstance(value, list):
         return "a list"
     if isinstance(value, dict):
         return "a table"
-    return type(value).__name__
+    if value is None:
+        return "null"
+    return type(value).__name__  # TOML dates and times: date, time, datetime
 
 
 def parse_text(text: str, where: str, *, is_json: bool) -> dict[str, Any]:

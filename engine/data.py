@@ -148,9 +148,11 @@ def read_data(
 def _read_csv(
     r: _Reader, data: dict[str, Any], base: Path | None, loss: str
 ) -> tuple[np.ndarray, np.ndarray, bool]:
+    from .config import _kind  # config imports this module, so not at the top
+
     raw_path = data["csv"]
     if not isinstance(raw_path, str):
-        raise r.fail("data.csv", f"must be a path string, got {type(raw_path).__name__}")
+        raise r.fail("data.csv", f"must be a path string, got {_kind(raw_path)}")
     path = (base or Path.cwd()) / raw_path
     if "target" not in data:
         raise r.fail("", "missing key data.target (the CSV columns to predict)")
@@ -171,7 +173,8 @@ def _read_csv(
     except ValueError:  # a NUL character in the path
         raise r.fail("data.csv", f"is not a usable path: {raw_path!r}") from None
     except (OSError, csv.Error) as error:
-        raise r.fail("data.csv", f"names {path}, which cannot be read ({error})") from None
+        why = getattr(error, "strerror", None) or error
+        raise r.fail("data.csv", f"names {path}, which cannot be read ({why})") from None
     where = raw_path
     if not rows:
         raise r.fail("data.csv", f"names {where}, which is empty (no header row)")

@@ -1,0 +1,224 @@
+"""Fuzzing the loaders: whatever the bytes, only NnstepError with a one-line message.
+
+Random bytes, valid files with random edits (cut, inserted tokens, swapped
+numbers) and valid documents with a random value put at a random key go
+through the config, CSV and trace loaders. If one of these fails, some
+half-written or hand-edited file makes nnstep crash with a traceback (or a
+numpy warning) instead of saying what is wrong; hypothesis prints the input.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from nnstep.engine import NnstepError, Session, build_config, load_config, load_demo
+from nnstep.engine.trace import read_trace, write_trace
+from tests.bad_inputs import GOOD_CSV, MAZUR, MAZUR_MODEL, mazur_json
+
+FUZZ = settings(
+    # 200 per property keeps the file near 6 s; NNSTEP_FUZZ_EXAMPLES=5000 for a long hunt.
+    max_examples=int(os.environ.get("NNSTEP_FUZZ_EXAMPLES", "200")),
+    deadline=None,
+    database=None,  # nothing written into the working tree
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+# Tokens that make a file wrong in an interesting way rather than just garbled.
+TOKENS = [
+    "", "0", "-1", "2", "0.5", "1e999", "-1e999", "1e-999", "nan", "inf", "-inf", "NaN", "Infinity", "-Infinity",
+    "9" * 30, "[", "]", "[[", "]]", "{", "}", '"', "'", ",", "=", ":", "\n", "#", "true", "false", "null",
+    "[]", "{}", '""', "x", "relu", "softmax", "cross_entropy", "bce", "explicit", "\x00", "é", "\t", "\r\n",
+    "[model]", "[[model.layers]]", "[data]", "sizes", "W", "b", "y", "csv", "target", "dataset", "n", "version",
+    '"steps"', '"tensors"', '"layer"', '"op"', '"update"', '"loss"', "1.0", "-0", "1_000",
+]
+TUTORIAL = MAZUR_MODEL.replace("[data]", "") + '[data]\ndataset = "random"\nn = 10\n'
+
+
+@st.composite
+def mutated(draw: st.DrawFn, text: str) -> str:
+    """`text` after 1-4 random edits: delete, insert a token, replace a span, truncate, repeat a line."""
+    for _ in range(draw(st.integers(1, 4))):
+        kind = draw(st.sampled_from(["delete", "insert", "replace", "truncate", "repeat", "number"]))
+        i = draw(st.integers(0, len(text)))
+        j = min(len(text), i + draw(st.integers(0, 24)))
+        token = draw(st.sampled_from(TOKENS) | st.text(max_size=6))
+        if kind == "delete":
+            text = text[:i] + text[j:]
+        elif kind == "insert":
+            text = text[:i] + token + text[i:]
+        elif kind == "replace":
+            text = text[:i] + token + text[j:]
+        elif kind == "truncate":
+            text = text[:i]
+        elif kind == "repeat":
+            lines = text.splitlines(keepends=True)
+            if lines:
+                k = draw(st.integers(0, len(lines) - 1))
+                text = "".join(lines[: k + 1] + lines[k:])
+        else:  # swap every occurrence of one digit, which changes shapes, sizes and indices together
+            digit, other = draw(st.sampled_from("0123456789")), draw(st.sampled_from("0123456789"))
+            text = text.replace(digit, other)
+    return text
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every key path inside a parsed JSON/TOML document."""
+    found = [prefix] if prefix else []
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            found += _paths(inner, (*prefix, key))
+    elif isinstance(value, list):
+        for index, inner in enumerate(value[:3]):
+            found += _paths(inner, (*prefix, index))
+    return found
+
+
+@st.composite
+def changed(draw: st.DrawFn, document: Any) -> Any:
+    """A deep copy of `document` with a random value put at (or a key removed from) a random path."""
+    document = json.loads(json.dumps(document))
+    for _ in range(draw(st.integers(1, 3))):
+        path = draw(st.sampled_from(_paths(document)))
+        parent = document
+        for key in path[:-1]:
+            parent = parent[key]
+        if isinstance(parent, dict) and draw(st.booleans()) and draw(st.booleans()):
+            del parent[path[-1]]
+        else:
+            parent[path[-1]] = draw(JSON_VALUES)
+        if not _paths(document):
+            break
+    return document
+
+
+def only_our_error(load: Callable[[], Any]) -> None:
+    """`load()` succeeds or raises NnstepError with one line; anything else fails the test."""
+    try:
+        load()
+    except NnstepError as error:
+        message = str(error)
+        assert message and "\n" not in message and "\r" not in message, repr(message)
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("fuzz")
+
+
+@pytest.fixture(scope="module")
+def trace_text(folder: Path) -> str:
+    """A real export: two iterations of mazur, every op."""
+    config = load_demo("mazur")
+    session = Session(config)
+    path = folder / "base-trace.json"
+    write_trace(path, config.to_dict(), (session.step() for _ in range(22)))
+    return path.read_text(encoding="utf-8")
+
+
+def _write(path: Path, content: str | bytes) -> Path:
+    if isinstance(content, str):
+        content = content.encode("utf-8", "surrogatepass")
+    path.write_bytes(content)
+    return path
+
+
+# --- configs ------------------------------------------------------------------------
+
+
+@FUZZ
+@given(data=st.binary(max_size=600), suffix=st.sampled_from([".toml", ".json"]))
+def test_config_loader_on_random_bytes(folder: Path, data: bytes, suffix: str) -> None:
+    only_our_error(lambda: load_config(_write(folder / f"net{suffix}", data)))
+
+
+@FUZZ
+@given(text=st.one_of(mutated(MAZUR), mutated(TUTORIAL)))
+def test_config_loader_on_edited_toml(folder: Path, text: str) -> None:
+    only_our_error(lambda: load_config(_write(folder / "net.toml", text)))
+
+
+@FUZZ
+@given(text=mutated(mazur_json()))
+def test_config_loader_on_edited_json(folder: Path, text: str) -> None:
+    only_our_error(lambda: load_config(_write(folder / "net.json", text)))
+
+
+@FUZZ
+@given(raw=st.one_of(changed(tomllib.loads(MAZUR)), changed(tomllib.loads(TUTORIAL))))
+def test_config_checker_on_wrong_values(raw: Any) -> None:
+    """Any value of any type at any key: build_config names it or accepts it."""
+    only_our_error(lambda: build_config(raw, "net.toml"))
+
+
+# --- CSV ------------------------------------------------------------------------------
+
+CSV_CONFIG = f'{MAZUR_MODEL}[data]\ncsv = "data.csv"\ntarget = ["t1", "t2"]\n'
+
+
+@FUZZ
+@given(data=st.one_of(st.binary(max_size=400).map(lambda b: b), mutated(GOOD_CSV)))
+def test_csv_loader(folder: Path, data: str | bytes) -> None:
+    _write(folder / "data.csv", data)
+    only_our_error(lambda: load_config(_write(folder / "csv.toml", CSV_CONFIG)))
+
+
+@FUZZ
+@given(config=mutated(CSV_CONFIG))
+def test_csv_config_keys(folder: Path, config: str) -> None:
+    """Edited csv/target/features keys against a good CSV file."""
+    _write(folder / "data.csv", GOOD_CSV)
+    only_our_error(lambda: load_config(_write(folder / "csv.toml", config)))
+
+
+# --- traces ----------------------------------------------------------------------------
+
+
+@FUZZ
+@given(data=st.binary(max_size=600), gz=st.booleans())
+def test_trace_loader_on_random_bytes(folder: Path, data: bytes, gz: bool) -> None:
+    if gz:
+        data = b"\x1f\x8b" + data
+    only_our_error(lambda: read_trace(_write(folder / "t.json", data)))
+
+
+@FUZZ
+@given(data=st.data())
+def test_trace_loader_on_edited_traces(folder: Path, trace_text: str, data: st.DataObject) -> None:
+    text = data.draw(mutated(trace_text))
+    only_our_error(lambda: read_trace(_write(folder / "t.json", text)))
+
+
+@FUZZ
+@given(data=st.data())
+def test_trace_loader_on_wrong_values(folder: Path, trace_text: str, data: st.DataObject) -> None:
+    """Any value at any key of a real trace (config, steps, tensors)."""
+    document = data.draw(changed(json.loads(trace_text)))
+    text = json.dumps(document)
+    only_our_error(lambda: read_trace(_write(folder / "t.json", text)))
+
+
+@FUZZ
+@given(data=st.data())
+def test_trace_loader_on_damaged_gzip(folder: Path, trace_text: str, data: st.DataObject) -> None:
+    packed = bytearray(gzip.compress(trace_text.encode("utf-8"), mtime=0))
+    for _ in range(data.draw(st.integers(1, 4))):
+        i = data.draw(st.integers(0, len(packed) - 1))
+        packed[i] = data.draw(st.integers(0, 255))
+    cut = data.draw(st.integers(2, len(packed)))
+    only_our_error(lambda: read_trace(_write(folder / "t.json.gz", bytes(packed[:cut]))))
