@@ -77,6 +77,7 @@ class MainScreen(JobsMixin, Screen[None]):
         self.digits = PRECISIONS[0]
         self.mode = MODES[0]
         self.stop_event = threading.Event()
+        self._profiled: tuple[int, object] | None = None
 
     def compose(self) -> ComposeResult:
         config = self.config
@@ -100,6 +101,7 @@ class MainScreen(JobsMixin, Screen[None]):
         """Give the tensors the room on a tall terminal; drop the top row on a tiny one."""
         self._fit()
         if self.is_mounted and not self.running:
+            self._profile(self.session.record)
             self.query_one(TensorGrid).tensors = self.tensors_of(self.session.record)
 
     def _fit(self) -> None:
@@ -112,7 +114,14 @@ class MainScreen(JobsMixin, Screen[None]):
     # -- what the panes show ---------------------------------------------------
 
     def show(self, record: StepRecord | None = None, losses: np.ndarray | None = None) -> None:
-        """Assign the current record to every pane (the session's, unless a run hands one over)."""
+        """Assign the current record to every pane (the session's, unless a run hands one over).
+
+        One batched update: the panes change together in a single frame.
+        """
+        with self.app.batch_update():
+            self._show(record, losses)
+
+    def _show(self, record: StepRecord | None, losses: np.ndarray | None) -> None:
         session = self.session
         if record is None and not self.running:
             record = session.record
@@ -123,11 +132,22 @@ class MainScreen(JobsMixin, Screen[None]):
         self.query_one(LossPlot).losses = losses
         self.query_one(TensorGrid).tensors = self.tensors_of(record)
         if not self.running:
-            self.query_one(IterationLog).records = self._so_far(record)
+            so_far = self._so_far(record)
+            self.query_one(IterationLog).records = so_far
+            self._profile(record)
             for plot in self.query(DataPlot):
                 state = session.state
                 plot.params = (state.W, state.b)
         self.update_status(record, losses)
+
+    def _profile(self, record: StepRecord | None) -> None:
+        """Once per iteration: tell the tensor grid what every op of it will show."""
+        iteration = record.iteration - 1 if record else 0
+        if self._profiled == (iteration, self.size):
+            return
+        self._profiled = (iteration, self.size)
+        grid = self.query_one(TensorGrid)
+        grid.set_profiles(tuple(self.tensors_of(r, reference=False) for r in self.session.iteration_records(iteration)))
 
     def _so_far(self, record: StepRecord | None) -> tuple[StepRecord, ...]:
         if record is None:
@@ -165,11 +185,11 @@ class MainScreen(JobsMixin, Screen[None]):
             self.notify(message, severity="error", timeout=8)
         self.update_status(losses=None if self.running else self.session.losses())
 
-    def tensors_of(self, record: StepRecord | None) -> tuple[Tensor, ...]:
+    def tensors_of(self, record: StepRecord | None, reference: bool = True) -> tuple[Tensor, ...]:
         """The record's tensors with their symbols and what each is compared with."""
         if record is None:
             return ()
-        previous = self._previous(record)
+        previous = self._previous(record) if reference else None
         depth = self.config.depth
         result = []
         # Plain SGD's ΔW is just −η·∂L/∂W (the equation says so): on a short terminal it makes room.

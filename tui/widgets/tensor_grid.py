@@ -36,10 +36,25 @@ class TensorGrid(Grid):
             super().__init__()
             self.snug = snug
 
-    tensors: reactive[tuple[Tensor, ...]] = reactive((), layout=True)
-    snug = False
+    tensors: reactive[tuple[Tensor, ...]] = reactive(())
     digits: reactive[int] = reactive(4)
     mode: reactive[str] = reactive("heat")
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.snug = False
+        self.profiles: tuple[tuple[Tensor, ...], ...] = ()
+        self._budget: tuple[tuple[object, ...], int | None] | None = None
+        self._applied: tuple[object, ...] = ()
+
+    def set_profiles(self, profiles: tuple[tuple[Tensor, ...], ...]) -> None:
+        """The tensors of every op of an iteration: panes are snug only if all of them fit.
+
+        Deciding once per iteration keeps the layout still while stepping.
+        """
+        self.profiles = profiles
+        self._budget = None
+        self._arrange()
 
     def watch_tensors(self, tensors: tuple[Tensor, ...]) -> None:
         """Fill the first panes with the new tensors, hide the rest."""
@@ -51,9 +66,11 @@ class TensorGrid(Grid):
         for pane, tensor in zip(panes, tensors):
             pane.digits, pane.mode = self.digits, self.mode
             pane.tensor = tensor
-            pane.display = True
+            if not pane.display:
+                pane.display = True
         for pane in panes[len(tensors):]:
-            pane.display = False
+            if pane.display:
+                pane.display = False
             pane.tensor = None
         self._arrange()
 
@@ -61,12 +78,14 @@ class TensorGrid(Grid):
         """Precision changed: every pane redraws at the new precision."""
         for pane in self.query_children(TensorPane):
             pane.digits = digits
+        self._budget = None
         self._arrange()
 
     def watch_mode(self, mode: str) -> None:
         """Display mode changed for every pane."""
         for pane in self.query_children(TensorPane):
             pane.mode = mode
+        self._budget = None
         self._arrange()
 
     def on_resize(self) -> None:
@@ -79,43 +98,61 @@ class TensorGrid(Grid):
         gutter = len(str(rows - 1)) + 1 if rows > 1 else 0
         return int(gutter + cols * cell + 2)
 
-    def _arrange(self) -> None:
-        count = len(self.tensors)
-        if not count or not self.size.width:
-            return
-        target = max(self._natural_width(t) for t in self.tensors)
-        target = min(max(target, MIN_PANE), MAX_PANE)
-        columns = max(1, min(count, self.size.width // target))
-        if math.ceil(count / columns) * MIN_HEIGHT > self.size.height:
-            # Too tall to fit: narrower panes (they scroll sideways) beat panes off screen.
-            columns = max(columns, min(count, self.size.width // 30))
-        rows = math.ceil(count / columns)
-        self.styles.grid_size_columns = columns
-        self.styles.grid_size_rows = rows
-        # Small tensors get snug panes; when they do not all fit, rows share the height (and scroll).
-        pane_width = self.size.width // columns
-        heights = []
-        for row in range(rows):
-            group = self.tensors[row * columns : (row + 1) * columns]
-            heights.append(max(self._natural_height(t, pane_width) for t in group))
-        # Snug when everything fits in the room the screen could give; the panes above take the rest.
-        room = self.screen.size.height - RESERVED
-        snug = sum(heights) <= room
-        # Not snug: rows share the height in proportion to what they hold (a vector needs less than a matrix).
-        if snug:
-            self.styles.grid_rows = " ".join(map(str, heights))
-        elif self.size.height < rows * (MIN_HEIGHT + 1):
-            # Too short to share: fixed rows of at least MIN_HEIGHT and the grid scrolls.
-            self.styles.grid_rows = " ".join(str(max(MIN_HEIGHT, min(h, self.size.height))) for h in heights)
-        else:
-            self.styles.grid_rows = " ".join(f"{h}fr" for h in heights)
-        self.styles.height = sum(heights) if snug else "3fr"
-        if snug != self.snug:
-            self.snug = snug
-            self.post_message(self.Fitted(snug))
-
     def _natural_height(self, tensor: Tensor, pane_width: int) -> int:
         """Border (the summary sits in it), the rows, and a scrollbar row if the values are wider than the pane."""
         rows = as_matrix(tensor.values).shape[0]
         scrollbar = 1 if self._natural_width(tensor) > pane_width else 0
         return int(max(MIN_HEIGHT, rows + 2 + scrollbar))
+
+    def _layout(self, tensors: tuple[Tensor, ...], width: int, height: int) -> tuple[int, list[int]]:
+        """Columns and the natural height of each grid row for these tensors."""
+        count = len(tensors)
+        target = min(max(max(self._natural_width(t) for t in tensors), MIN_PANE), MAX_PANE)
+        columns = max(1, min(count, width // target))
+        if math.ceil(count / columns) * MIN_HEIGHT > height:
+            # Too tall to fit: narrower panes (they scroll sideways) beat panes off screen.
+            columns = max(columns, min(count, width // 30))
+        pane_width = width // columns
+        heights = [
+            max(self._natural_height(t, pane_width) for t in tensors[row : row + columns])
+            for row in range(0, count, columns)
+        ]
+        return columns, heights
+
+    def _snug_height(self, width: int, room: int) -> int | None:
+        """The height every op of the iteration fits in, if they all fit in `room`; else None."""
+        key = (width, room, self.digits, self.mode, len(self.profiles))
+        if self._budget is None or self._budget[0] != key:
+            profiles = [p for p in self.profiles if p] or [self.tensors]
+            totals = [sum(self._layout(p, width, room)[1]) for p in profiles]
+            self._budget = (key, max(totals) if max(totals) <= room else None)
+        return self._budget[1]
+
+    def _arrange(self) -> None:
+        width, height = self.size.width, self.size.height
+        if not self.tensors or not width:
+            return
+        columns, heights = self._layout(self.tensors, width, height)
+        room = self.screen.size.height - RESERVED
+        budget = self._snug_height(width, room)
+        if budget is not None and sum(heights) > budget:
+            budget = None
+        if budget is not None:
+            rows = " ".join(map(str, heights))
+        elif height < len(heights) * (MIN_HEIGHT + 1):
+            # Too short to share: fixed rows of at least MIN_HEIGHT and the grid scrolls.
+            rows = " ".join(str(max(MIN_HEIGHT, min(h, height))) for h in heights)
+        else:
+            # Rows share the height in proportion to what they hold (a vector needs less than a matrix).
+            rows = " ".join(f"{h}fr" for h in heights)
+        applied = (columns, len(heights), rows, budget)
+        if applied != self._applied:
+            self._applied = applied
+            self.styles.grid_size_columns = columns
+            self.styles.grid_size_rows = len(heights)
+            self.styles.grid_rows = rows
+            self.styles.height = budget if budget is not None else "3fr"
+        snug = budget is not None
+        if snug != self.snug:
+            self.snug = snug
+            self.post_message(self.Fitted(snug))
