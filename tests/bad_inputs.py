@@ -390,6 +390,8 @@ CASES: list[Case] = [
          {"trace.json.gz": gzip.compress(_trace().encode(), mtime=0)[:-12]}),
     Case("view-bad-config", VIEW, "trace whose config does not check", ("view", "trace.json"),
          "nnstep: trace.json: config: missing table [model]", {"trace.json": _trace(config={"seed": 0})}),
+    Case("view-no-steps", VIEW, "trace with no steps (a run interrupted before its first op)", ("view", "trace.json"),
+         "nnstep: trace.json: the trace has no steps (nothing to view)", {"trace.json": _trace(steps=[])}),
     Case("view-step-op", VIEW, "step with an unknown op", ("view", "trace.json"),
          "nnstep: trace.json: steps[0].op is not an op nnstep writes (linear, activation, loss, delta, grad, update)",
          {"trace.json": _trace(step_op="conv")}),
