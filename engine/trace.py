@@ -211,8 +211,6 @@ def read_trace(path: str | Path) -> dict[str, Any]:
     sizes = build_config(config, f"{path}: config").sizes
     if not steps:  # e.g. a run interrupted before its first op: nothing to step through
         raise NnstepError(f"{path}: the trace has no steps (nothing to view)")
-    if not steps:  # e.g. a run interrupted before its first op: nothing to step through
-        raise NnstepError(f"{path}: the trace has no steps (nothing to view)")
     records = [_step_record(path, i, step, sizes) for i, step in enumerate(steps)]
     return {"config": config, "records": records}
 
