@@ -147,7 +147,7 @@ class MainScreen(JobsMixin, Screen[None]):
             return
         self._profiled = (iteration, self.size)
         grid = self.query_one(TensorGrid)
-        grid.set_profiles(tuple(self.tensors_of(r, reference=False) for r in self.session.iteration_records(iteration)))
+        grid.set_profiles(tuple(self.tensors_of(r, compare=False) for r in self.session.iteration_records(iteration)))
 
     def _so_far(self, record: StepRecord | None) -> tuple[StepRecord, ...]:
         if record is None:
@@ -185,11 +185,11 @@ class MainScreen(JobsMixin, Screen[None]):
             self.notify(message, severity="error", timeout=8)
         self.update_status(losses=None if self.running else self.session.losses())
 
-    def tensors_of(self, record: StepRecord | None, reference: bool = True) -> tuple[Tensor, ...]:
+    def tensors_of(self, record: StepRecord | None, compare: bool = True) -> tuple[Tensor, ...]:
         """The record's tensors with their symbols and what each is compared with."""
         if record is None:
             return ()
-        previous = self._previous(record) if reference else None
+        previous = self._previous(record) if compare else None
         depth = self.config.depth
         result = []
         # Plain SGD's ΔW is just −η·∂L/∂W (the equation says so): on a short terminal it makes room.
