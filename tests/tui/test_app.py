@@ -328,3 +328,19 @@ async def test_command_palette_runs_an_action() -> None:
         await pilot.press("enter")
         await pilot.pause(0.3)
         assert app.main.session.position == 10
+
+
+async def test_goto_iteration_jumps_back_and_forth() -> None:
+    """G 50 lands on the first op of iteration 50; G 3 goes back; records match the engine's."""
+    config = load_demo("tutorial")
+    app = make_app(config)
+    reference = Session(config)
+    async with app.run_test(size=(120, 40)) as pilot:
+        for target in (50, 3):
+            await pilot.press("G")
+            await pilot.pause()
+            app.screen.query_one("Input").value = str(target)
+            await pilot.press("enter")
+            await pilot.pause()
+            same_record(app.main.session.record, reference.goto((target - 1) * reference.ops_per_iteration))
+            assert app.main.session.record.iteration == target

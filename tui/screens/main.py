@@ -19,6 +19,7 @@ from textual.widgets import Footer
 
 from nnstep.engine import StepRecord
 from nnstep.tui.render import symbol
+from nnstep.tui.screens.dialogs import InputDialog
 from nnstep.tui.screens.help import HelpScreen
 from nnstep.tui.screens.jobs import JobsMixin
 from nnstep.tui.source import AnySession, TraceSession
@@ -52,11 +53,13 @@ BINDINGS: list[BindingType] = [
     Binding("h", "toggle_mode", "Heat/num", show=False, tooltip="Tensor panes: heatmap+numbers, numbers, heat blocks"),
     Binding("full_stop", "precision", "Digits", key_display=".", show=False, tooltip="Tensor panes: 4, 6 or 2 decimals"),
     Binding("z", "zoom", "Zoom", show=False, tooltip="Zoom the focused tensor pane to the whole screen (tab focuses; z again)"),
+    Binding("G", "goto_iteration", "Go to", key_display="G", show=False,
+            tooltip="Jump to the first op of any iteration, earlier or later (time travel)"),
     Binding("0", "reset", "Reset", show=False, tooltip="Back to before the first op (history is kept)"),
     Binding("question_mark", "help", "Help", key_display="?", tooltip="Keys and what each pane shows"),
     Binding("q", "quit", "Quit", tooltip="Quit nnstep"),
 ]
-MOVES = {"next_op", "previous_op", "next_stage", "finish_iteration", "finish_epoch", "reset", "continue",
+MOVES = {"next_op", "previous_op", "goto_iteration", "next_stage", "finish_iteration", "finish_epoch", "reset", "continue",
          "run_iterations", "grad_check", "health", "export", "add_breakpoint", "list_breakpoints"}
 
 
@@ -267,6 +270,34 @@ class MainScreen(JobsMixin, Screen[None]):
     def action_finish_epoch(self) -> None:
         """Finish the current epoch (or the next one)."""
         self._move("epoch")
+
+    def action_goto_iteration(self) -> None:
+        """Ask for an iteration, then jump to its first op."""
+        if self.running:
+            return
+
+        def check(text: str) -> str | None:
+            return None if text.isdigit() and int(text) >= 1 else "an iteration number, 1 or more"
+
+        def go(text: str | None) -> None:
+            if not text:
+                return
+            iteration = int(text)
+            session = self.session
+            if isinstance(session, TraceSession):
+                position = next((i for i, r in enumerate(session.records) if r.iteration >= iteration), None)
+                if position is None:
+                    self.say(f"the trace has no iteration {iteration}", error=True)
+                    return
+                session.goto(position)
+            else:
+                session.goto((iteration - 1) * session.ops_per_iteration)
+            self.message = f"at the first op of iteration {iteration}"
+            self.show()
+
+        record = self.session.record
+        current = str(record.iteration) if record else "1"
+        self.app.push_screen(InputDialog("Go to iteration", "Iteration (its first op):", current, check), go)
 
     def action_reset(self) -> None:
         """Back to before the first op."""
