@@ -19,6 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from nnstep.engine import demo_names
+
+DEMOS = ", ".join(demo_names())  # whatever demos ship
+
 # The 2-2-2 sigmoid worked example: every config case changes one thing in it.
 MAZUR = """\
 seed = 0
@@ -80,7 +84,7 @@ def mazur_json(**changes: object) -> str:
     return out
 
 
-def with_csv(text: str, data: str) -> dict[str, str]:
+def with_csv(text: str, data: str) -> dict[str, str | bytes | None]:
     """A config reading `data.csv` (columns x1, x2, t1, t2) through [data] lines `text`."""
     return {"net.toml": f"{MAZUR_MODEL}[data]\n{text}", "data.csv": data}
 
@@ -311,7 +315,7 @@ CASES: list[Case] = [
          with_csv('csv = "data.csv"\ntarget = ["t1", "t2"]\n', "x1,x2,x3,t1,t2\n1,2,3,0.1,0.9\n")),
     # Command-line arguments ----------------------------------------------------
     Case("demo", ARGS, "unknown demo name", ("run", "--demo", "mnist"),
-         "nnstep: --demo: no demo named 'mnist' (demos: tutorial, mazur, moons, sine, spiral, xor)"),
+         f"nnstep: --demo: no demo named 'mnist' (demos: {DEMOS})"),
     Case("iterations-zero", ARGS, "--iterations 0", ("run", "--demo", "mazur", "--iterations", "0"),
          "nnstep: --iterations must be >= 1, got 0"),
     Case("iterations-text", ARGS, "--iterations that is not a number", ("run", "--demo", "mazur", "-n", "ten"),
@@ -328,6 +332,10 @@ CASES: list[Case] = [
          "nnstep run: argument --config: not allowed with argument --demo (see nnstep run --help)"),
     Case("view-no-file", ARGS, "`nnstep view` without a file", ("view",),
          "nnstep view: the following arguments are required: TRACE (see nnstep view --help)"),
+    Case("app-config", ARGS, "the app (`nnstep` without a command) on a missing config", ("--config", "net.toml"),
+         "nnstep: net.toml: no such file"),
+    Case("app-demo", ARGS, "the app on an unknown demo", ("--demo", "mnist"),
+         f"nnstep: --demo: no demo named 'mnist' (demos: {DEMOS})"),
     Case("check-config", ARGS, "`nnstep check` of a missing config", ("check", "--config", "net.toml"),
          "nnstep: net.toml: no such file"),
     # Break expressions ---------------------------------------------------------
