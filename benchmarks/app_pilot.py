@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass
 from typing import Any
+
+from textual import events
 
 from nnstep.engine import Config, Session
 from nnstep.tui.app import make_app
@@ -40,8 +43,17 @@ def _probe(app: Any) -> list[float]:
     return frames
 
 
-async def _press_to_frame(pilot: Any, frames: list[float], key: str) -> float:
-    """Seconds from sending `key` to the last frame it caused.
+@dataclass
+class KeyTimes:
+    """What one key press cost: its first frame, its last (the screen settled), how many."""
+
+    first: float
+    settled: float
+    frames: int
+
+
+async def _press_to_frame(pilot: Any, frames: list[float], key: str) -> KeyTimes:
+    """Time from sending `key` to the first and the last frame it caused.
 
     Not `pilot.pause()`: that forces one more frame once the app is idle,
     which would time the pilot's idle detection. Frames come from the app's
@@ -54,12 +66,12 @@ async def _press_to_frame(pilot: Any, frames: list[float], key: str) -> float:
         count = len(frames)
         await asyncio.sleep(0.06)
         if len(frames) == count and count > seen:
-            return frames[-1] - start
+            return KeyTimes(frames[seen] - start, frames[-1] - start, count - seen)
         if time.perf_counter() - start > 5.0:
-            return float("inf")
+            return KeyTimes(float("inf"), float("inf"), count - seen)
 
 
-async def _key_latency(config: Config, key: str, presses: int) -> list[float]:
+async def _key_latency(config: Config, key: str, presses: int) -> list[KeyTimes]:
     app = make_app(config)
     latencies = []
     async with app.run_test(size=SIZE) as pilot:
@@ -94,7 +106,12 @@ async def _continue(config: Config, seconds: float) -> tuple[float, float, float
             await asyncio.sleep(0.25)
             seen = len(frames)
             t0 = time.perf_counter()
-            await pilot.press("full_stop")  # cycles the digits shown: a key the user may press mid-run
+            # "." cycles the digits shown: a key the user may press mid-run. Posted
+            # directly: pilot.press waits for the process to go idle, which a
+            # busy run never does.
+            key = events.Key("full_stop", ".")
+            key.set_sender(app)
+            app.post_message(key)
             while len(frames) == seen and time.perf_counter() - t0 < 2.0:
                 await asyncio.sleep(0.001)
             latencies.append((frames[-1] if len(frames) > seen else time.perf_counter()) - t0)
@@ -122,8 +139,13 @@ def measure(section: Section, quick: bool) -> Section:
     section.detail += [
         f"Terminal {SIZE[0]}×{SIZE[1]}, headless driver; a frame includes turning the update into terminal text.",
         "",
-        "| net | next op (n): median | p95 | back (p): median | p95 | first frame |",
-        "|---|---|---|---|---|---|",
+        "A key's work often takes several frames (the tensor panes are laid out again after they get",
+        "their tensors); *settled* is the last of them, the figure held to the goal; *first* is when the",
+        "screen starts to change.",
+        "",
+        "| net | next op (n) settled: median | p95 | first frame: median | p95 | frames per key | "
+        "back (p) settled: median | p95 | app start → first frame |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     goals = {"tutorial": 0.050, "784-128-10": 0.150}
     for name, config in nets().items():
@@ -133,13 +155,18 @@ def measure(section: Section, quick: bool) -> Section:
         forward = asyncio.run(_key_latency(config, "n", presses))
         # Back from the end of a forward walk: step forward first, then time "p".
         back = asyncio.run(_back_latency(config, presses))
+        settled = [k.settled for k in forward]
+        first_frames = [k.first for k in forward]
+        back_settled = [k.settled for k in back]
         section.detail.append(
-            f"| {name} | {fmt_time(median(forward))} | {fmt_time(p95(forward))} | {fmt_time(median(back))} | "
-            f"{fmt_time(p95(back))} | {fmt_time(first)} |"
+            f"| {name} | {fmt_time(median(settled))} | {fmt_time(p95(settled))} | {fmt_time(median(first_frames))} | "
+            f"{fmt_time(p95(first_frames))} | {median([k.frames for k in forward]):.0f} | "
+            f"{fmt_time(median(back_settled))} | {fmt_time(p95(back_settled))} | {fmt_time(first)} |"
         )
         section.rows.append(
-            Row("3", f"next op, key → frame, {name} (p95)", fmt_time(p95(forward)), f"≤ {goals[name] * 1e3:.0f} ms",
-                p95(forward) <= goals[name], note=f"median {fmt_time(median(forward))}")
+            Row("3", f"next op, key → settled frame, {name} (p95)", fmt_time(p95(settled)),
+                f"≤ {goals[name] * 1e3:.0f} ms", p95(settled) <= goals[name],
+                note=f"median {fmt_time(median(settled))}; first frame p95 {fmt_time(p95(first_frames))}")
         )
         section.rows.append(Row("6", f"app first frame, {name}", fmt_time(first)))
     seconds = 2.0 if quick else 4.0
@@ -173,7 +200,7 @@ def measure(section: Section, quick: bool) -> Section:
     return section
 
 
-async def _back_latency(config: Config, presses: int) -> list[float]:
+async def _back_latency(config: Config, presses: int) -> list[KeyTimes]:
     app = make_app(config)
     latencies = []
     async with app.run_test(size=SIZE) as pilot:

@@ -62,6 +62,15 @@ def per_call(fn: Callable[[], Any], calls: int) -> Callable[[], float]:
     return run
 
 
+def paired_ratio(times: dict[str, list[float]], numerator: str, denominator: str) -> float:
+    """Median over rounds of numerator/denominator, each ratio taken within one round.
+
+    Both were timed back to back, so a burst of load on the machine moves
+    both; pairing them cancels most of it, where a ratio of medians does not.
+    """
+    return statistics.median(a / b for a, b in zip(times[numerator], times[denominator]))
+
+
 def median(values: list[float]) -> float:
     return statistics.median(values)
 
@@ -75,7 +84,7 @@ def one_thread() -> str:
     """Limit BLAS (and torch) to one thread; say what was done."""
     notes = []
     try:
-        from threadpoolctl import threadpool_limits
+        from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
         threadpool_limits(1)
         notes.append("NumPy BLAS limited to 1 thread (threadpoolctl)")
@@ -105,7 +114,7 @@ def machine() -> dict[str, str]:
     try:
         import torch
 
-        torch_version = torch.__version__
+        torch_version = str(torch.__version__)
     except ImportError:
         torch_version = "not installed"
     blas = "unknown"

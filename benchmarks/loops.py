@@ -129,7 +129,9 @@ class TorchLoop:
 
     def weights(self) -> list[np.ndarray]:
         """W⁽ˡ⁾ as NumPy arrays."""
-        return [m.weight.detach().numpy() for m in self.model if hasattr(m, "weight")]
+        from torch import nn
+
+        return [m.weight.detach().numpy() for m in self.model if isinstance(m, nn.Linear)]
 
 
 def check_same_math(config: Config, iterations: int = 20, torch_loop: bool = False) -> float:

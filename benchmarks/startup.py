@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 from .common import Row, Section, fmt_time, interleaved, median
 
@@ -20,6 +21,10 @@ def _timed(argv: list[str]) -> float:
     start = time.perf_counter()
     subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return time.perf_counter() - start
+
+
+def _runner(argv: list[str]) -> Callable[[], float]:
+    return lambda: _timed(argv)
 
 
 def _nnstep() -> list[str]:
@@ -40,7 +45,7 @@ def run(rounds: int = 21, quick: bool = False) -> Section:
     }
     for argv in commands.values():  # warm the file cache
         _timed(argv)
-    times = interleaved({name: (lambda argv=argv: _timed(argv)) for name, argv in commands.items()}, 5 if quick else rounds)
+    times = interleaved({name: _runner(argv) for name, argv in commands.items()}, 5 if quick else rounds)
     m = {name: median(values) for name, values in times.items()}
     base = m['python -c "import numpy"']
     section = Section("Start-up (item 6)")
