@@ -34,6 +34,7 @@ from nnstep.tui.widgets.tensor_pane import Tensor, TensorPane
 from nnstep.tui.widgets.tensor_view import MODES, TensorView
 
 PRECISIONS = (4, 6, 2)
+PARAMETERS = ("W", "b", "W_next", "W_before", "b_before", "vW", "vb")  # the same from batch to batch
 
 # Keys follow pudb/gdb where they fit (n next, c continue, b break); none is a ctrl key.
 BINDINGS: list[BindingType] = [
@@ -196,6 +197,7 @@ class MainScreen(JobsMixin, Screen[None]):
         depth = self.config.depth
         result = []
         # Plain SGD's ΔW is just −η·∂L/∂W (the equation says so): on a short terminal it makes room.
+        same_batch = self.config.batches_per_epoch == 1
         plain_sgd = not (self.config.momentum or self.config.weight_decay)
         skip = ("step_W", "step_b") if plain_sgd and self.size.height < 40 else ()
         for name, values in record.tensors.items():
@@ -203,8 +205,10 @@ class MainScreen(JobsMixin, Screen[None]):
                 continue
             if record.op == "update" and name in ("W", "b"):
                 reference = record.tensors.get(f"{name}_before")
+            elif previous is not None and (same_batch or name in PARAMETERS):
+                reference = previous.tensors.get(name)
             else:
-                reference = previous.tensors.get(name) if previous is not None else None
+                reference = None  # another batch: its rows are other samples, changes would mean nothing
             result.append(Tensor(name, symbol(name, record, depth), values, name in record.writes, reference))
         return tuple(result)
 

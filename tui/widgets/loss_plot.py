@@ -49,10 +49,12 @@ def braille_plot(values: np.ndarray, width: int, height: int, log: bool) -> list
             column = int(round(i * (dots_x - 1) / max(n - 1, 1)))
             y = dot_y(float(ys[i]))
             if previous is not None:
+                last = previous[1]
                 for c in range(previous[0] + 1, column + 1):
                     t = (c - previous[0]) / (column - previous[0])
                     mid = int(round(previous[1] + (y - previous[1]) * t))
-                    plot(c, mid, mid)
+                    plot(c, last, mid)  # a vertical run keeps steep segments unbroken
+                    last = mid
             plot(column, y, y)
             previous = (column, y)
         return ["".join(chr(0x2800 + c) for c in row) for row in grid]
