@@ -95,3 +95,14 @@ def test_trace_session_moves_like_a_session() -> None:
     np.testing.assert_array_equal(params.W[0], live.iteration_records(1)[0].tensors["W"])
     trace.goto(10**6)
     assert trace.at_end and trace.step() is trace.record
+
+
+async def test_change_marks_skip_tensors_of_another_batch() -> None:
+    """With mini-batches, x of iteration 2 holds other samples: no ▴/▾ there, but W is compared."""
+    app = make_app(load_demo("moons"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("i", "n")
+        await pilot.pause()
+        panes = {p.tensor.name: p.tensor for p in app.main.query(TensorPane) if p.display}
+        assert panes["a_prev"].reference is None and panes["z"].reference is None
+        assert panes["W"].reference is not None
