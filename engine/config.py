@@ -310,8 +310,9 @@ def build_config(raw: dict[str, Any], where: str, *, base: Path | None = None, n
 
     np_dtype = np.dtype(dtype)
     layers = _initial_layers(r, model, init, std, sizes, seed, np_dtype)
-    x = _frozen(x.astype(np_dtype))
-    y = _frozen(y.astype(np_dtype))
+    source_key = next((f"data.{k}" for k in ("x", "csv", "dataset") if k in data), "data")
+    x = _cast(r, x, source_key, np_dtype)
+    y = _cast(r, y, "data.y" if "y" in data else source_key, np_dtype)
     if labels is not None:
         labels = _frozen(labels)
     return Config(
@@ -336,6 +337,15 @@ def build_config(raw: dict[str, Any], where: str, *, base: Path | None = None, n
         description=description,
         name=name,
     )
+
+
+def _cast(r: _Reader, array: np.ndarray, key: str, dtype: np.dtype) -> np.ndarray:
+    """`array` as `dtype`, read-only; a value float32 cannot hold is named, not silently inf."""
+    largest = float(np.finfo(dtype).max)
+    if array.size and float(np.abs(array).max()) > largest:
+        value = float(array.flat[int(np.argmax(np.abs(array)))])
+        raise r.fail(key, f"holds {value:g}, too large for dtype {dtype} (largest {largest:.6g})")
+    return _frozen(array.astype(dtype))
 
 
 def _frozen(array: np.ndarray) -> np.ndarray:
@@ -406,5 +416,6 @@ def _initial_layers(
             b = rng.uniform(-bound, bound, fan_out)
         else:
             W, b = np.zeros((fan_out, fan_in)), np.zeros(fan_out)
-        layers.append((_frozen(W.astype(dtype)), _frozen(b.astype(dtype))))
+        key = f"model.layers[{l - 1}]"
+        layers.append((_cast(r, W, f"{key}.W", dtype), _cast(r, b, f"{key}.b", dtype)))
     return tuple(layers)

@@ -160,7 +160,8 @@ def test_config_loader_on_edited_json(folder: Path, text: str) -> None:
 
 
 @FUZZ
-@given(raw=st.one_of(changed(tomllib.loads(MAZUR)), changed(tomllib.loads(TUTORIAL))))
+@given(raw=st.one_of(changed(tomllib.loads(MAZUR)), changed(tomllib.loads(TUTORIAL)),
+                    changed(tomllib.loads('dtype = "float32"\n' + MAZUR))))
 def test_config_checker_on_wrong_values(raw: Any) -> None:
     """Any value of any type at any key: build_config names it or accepts it."""
     only_our_error(lambda: build_config(raw, "net.toml"))
