@@ -16,7 +16,7 @@ from nnstep.engine import StepRecord
 from nnstep.engine.gradcheck import FINE, WRONG, LayerCheck
 from nnstep.engine.health import LayerHealth, layer_health
 
-HISTORY = 40  # iterations of history in the health report
+HISTORY = 30  # iterations of history in the health report
 _BARS = "▁▂▃▄▅▆▇█"
 
 
