@@ -36,6 +36,7 @@ _TOKEN = re.compile(
 _TENSOR = re.compile(r"^(W|b|z|a|delta|dW|db)(\d+)$")
 _SCALARS = ("loss", "iteration", "epoch", "index", "layer", "stage", "op")
 _FUNCS = ("norm", "max", "min", "mean", "dead", "saturated")
+_NAMED = {"stage": STAGES, "op": ("linear", "activation", "loss", "delta", "grad", "update")}
 _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
     "<": lambda a, b: a < b,
     "<=": lambda a, b: a <= b,
@@ -157,10 +158,14 @@ class _Parser:
                 return left
             found = f"'{self.peek.text}'" if self.peek.text else "the end"
             raise self.fail(self.peek.column, f"expected a comparison (<, <=, >, >=, ==, !=), found {found}")
-        op = _COMPARE[self.take().text]
+        op_token = self.take()
+        op = _COMPARE[op_token.text]
+        end = self.peek
         right, right_kind = self.value(stage_names=left_kind == "str")
         if "bool" in (left_kind, right_kind) or (left_kind == "str") != (right_kind == "str"):
             raise self.fail(start.column, "compares values of different kinds")
+        self._check_known(start, op_token.text, end)
+        self._check_known(end, op_token.text, start)
 
         def compare(ctx: _Context) -> bool | None:
             a, b = left(ctx), right(ctx)
@@ -229,6 +234,19 @@ class _Parser:
         self.expect(")")
         reduce = {"norm": np.linalg.norm, "max": np.max, "min": np.min, "mean": np.mean}[func.text]
         return lambda ctx: ctx.reduce(tensor, layer, reduce)
+
+    def _check_known(self, name: _Token, op: str, other: _Token) -> None:
+        """`stage == backwards` or `layer == 7` (of 2) would never hit: say so instead."""
+        if name.kind != "name" or op not in ("==", "!="):
+            return
+        if name.text in _NAMED and other.kind in ("name", "str"):
+            text = other.text[1:-1] if other.kind == "str" else other.text
+            if text not in _NAMED[name.text]:
+                raise self.fail(other.column, f"unknown {name.text} '{text}' ({name.text}s: {', '.join(_NAMED[name.text])})")
+        if name.text == "layer" and other.kind == "num":
+            if not other.text.isdigit():
+                raise self.fail(other.column, f"layer numbers are whole numbers 1..{self.depth}")
+            self._layer(int(other.text), other.column)
 
     def _layer(self, layer: int, column: int) -> int:
         if not 1 <= layer <= self.depth:

@@ -62,6 +62,8 @@ def _options(options: argparse.Namespace, config: Config) -> tuple[list[Breakpoi
         for stage in stages:
             if stage not in STAGES:
                 raise NnstepError(f"--stages: unknown stage '{stage}' (stages: {', '.join(STAGES)})")
+        if not stages:  # "--stages ," would export a trace with no steps
+            raise NnstepError(f"--stages: name at least one stage ({', '.join(STAGES)})")
     breaks = [parse_breakpoint(text, config.activations) for text in options.breaks]
     return breaks, stages
 
