@@ -22,6 +22,27 @@ MIN_HEIGHT = 4  # border and two rows of values
 RESERVED = 13  # rows the screen keeps for the top panes (6), the equation (5), status and footer
 
 
+def share(heights: list[int], room: int) -> list[int]:
+    """Split `room` rows among grid rows that would like `heights`: each gets at least
+    MIN_HEIGHT (or its whole want, if less), the rest goes in proportion to what is still wanted.
+    """
+    given = [min(h, MIN_HEIGHT) for h in heights]
+    wants = [h - g for h, g in zip(heights, given)]
+    spare = room - sum(given)
+    total = sum(wants)
+    if spare > 0 and total:
+        extra = [min(w, spare * w // total) for w in wants]
+        given = [g + e for g, e in zip(given, extra)]
+        leftover = room - sum(given)
+        for i in sorted(range(len(heights)), key=lambda i: wants[i] - extra[i], reverse=True):
+            if leftover <= 0:
+                break
+            if given[i] < heights[i]:
+                given[i] += 1
+                leftover -= 1
+    return given
+
+
 class TensorGrid(Grid):
     """A grid of TensorPanes; the column count follows the width and the tensors' widths."""
 
@@ -99,10 +120,9 @@ class TensorGrid(Grid):
         return int(gutter + cols * cell + 2)
 
     def _natural_height(self, tensor: Tensor, pane_width: int) -> int:
-        """Border (the summary sits in it), the rows, and a scrollbar row if the values are wider than the pane."""
+        """Border (the summary sits in it, the title says what is in view) and the rows."""
         rows = as_matrix(tensor.values).shape[0]
-        scrollbar = 1 if self._natural_width(tensor) > pane_width else 0
-        return int(max(MIN_HEIGHT, rows + 2 + scrollbar))
+        return int(max(MIN_HEIGHT, rows + 2))
 
     def _layout(self, tensors: tuple[Tensor, ...], width: int, height: int) -> tuple[int, list[int]]:
         """Columns and the natural height of each grid row for these tensors."""
@@ -143,8 +163,7 @@ class TensorGrid(Grid):
             # Too short to share: fixed rows of at least MIN_HEIGHT and the grid scrolls.
             rows = " ".join(str(max(MIN_HEIGHT, min(h, height))) for h in heights)
         else:
-            # Rows share the height in proportion to what they hold (a vector needs less than a matrix).
-            rows = " ".join(f"{h}fr" for h in heights)
+            rows = " ".join(map(str, share(heights, height)))
         applied = (columns, len(heights), rows, budget)
         if applied != self._applied:
             self._applied = applied

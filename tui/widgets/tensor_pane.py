@@ -39,6 +39,8 @@ class TensorPane(Vertical):
 
     tensor: reactive[Tensor | None] = reactive(None, layout=False)
     summary = ""
+    _title = ""
+    _window = ""
     digits: reactive[int] = reactive(4)
     mode: reactive[str] = reactive("heat")
 
@@ -51,16 +53,30 @@ class TensorPane(Vertical):
         if tensor is None:
             view.grid = None
             self.border_subtitle = ""
-            self.border_title = ""
+            self.border_title = self._title = ""
             return
         role = "out" if tensor.written else "in"
-        self.border_title = f"{tensor.symbol}  {shape_text(tensor.values)}"
+        self._title = f"{tensor.symbol}  {shape_text(tensor.values)}"
+        self.border_title = self._title + self._window
         self.set_class(tensor.written, "written")
         text = finite_summary(tensor.values)
         self.summary = text
         self.border_subtitle = f"{role} · {text}"
         self.set_class("⚠" in text or "no finite" in text, "non-finite")
         view.grid = Grid(tensor.values, tensor.reference, self.digits, self.mode)
+
+    def on_tensor_view_scrolled(self, message: TensorView.Scrolled) -> None:
+        """Name the rows and columns in view when not all of them fit (there are no scrollbars)."""
+        (r0, r1, rows), (c0, c1, cols) = message.rows, message.columns
+        parts = []
+        if r1 - r0 < rows:
+            parts.append(f"rows {r0}–{r1 - 1} of {rows}" if r1 > r0 else f"{rows} rows")
+        if c1 - c0 < cols:
+            parts.append(f"cols {c0}–{c1 - 1} of {cols}" if c1 > c0 else f"{cols} cols")
+        window = f"  ({', '.join(parts)})" if parts else ""
+        if window != self._window:
+            self._window = window
+            self.border_title = self._title + window
 
     def watch_tensor(self) -> None:
         """New values: redraw title, summary and grid."""

@@ -13,6 +13,7 @@ import numpy as np
 from rich.segment import Segment
 from rich.style import Style
 from textual.geometry import Size
+from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -53,9 +54,20 @@ class TensorView(ScrollView, can_focus=True):
     magenta whatever the mode.
     """
 
+    # No scrollbars: they would cost a row and a column of every pane, and each
+    # one appearing or going forces another layout pass. The pane's title says
+    # which rows and columns are in view; keys and the wheel still scroll.
     DEFAULT_CSS = """
-    TensorView { height: 1fr; scrollbar-size: 1 1; }
+    TensorView { height: 1fr; overflow: hidden hidden; }
     """
+
+    class Scrolled(Message):
+        """The rows and columns in view changed (0-based, stop exclusive), for the pane's title."""
+
+        def __init__(self, rows: tuple[int, int, int], columns: tuple[int, int, int]) -> None:
+            super().__init__()
+            self.rows = rows
+            self.columns = columns
 
     grid: reactive[Grid | None] = reactive(None, layout=False)
 
@@ -65,6 +77,43 @@ class TensorView(ScrollView, can_focus=True):
         self._levels = np.zeros((0, 0), dtype=np.int8)
         self._change = np.zeros((0, 0), dtype=np.int8)
         self._texts: np.ndarray | None = None
+
+    @property
+    def allow_vertical_scroll(self) -> bool:
+        """Scroll whenever there are more rows than fit (there is no scrollbar to ask)."""
+        return self.virtual_size.height > self.scrollable_content_region.height
+
+    @property
+    def allow_horizontal_scroll(self) -> bool:
+        """Scroll whenever there are more columns than fit."""
+        return self.virtual_size.width > self.scrollable_content_region.width
+
+    @property
+    def in_view(self) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
+        """(first, stop, total) of the rows and of the columns in view."""
+        rows, cols = self._matrix.shape
+        region = self.scrollable_content_region
+        x, y = self.scroll_offset
+        first_col = x // self.cell_width
+        visible_cols = max((region.width - self._gutter_width) // self.cell_width, 1)
+        return (y, min(rows, y + region.height), rows), (first_col, min(cols, first_col + visible_cols), cols)
+
+    def _report_view(self) -> None:
+        self.post_message(self.Scrolled(*self.in_view))
+
+    def watch_scroll_x(self, old_value: float, new_value: float) -> None:
+        """Scrolled sideways: redraw and tell the pane."""
+        super().watch_scroll_x(old_value, new_value)
+        self._report_view()
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        """Scrolled up or down: redraw and tell the pane."""
+        super().watch_scroll_y(old_value, new_value)
+        self._report_view()
+
+    def on_resize(self) -> None:
+        """A new size shows other rows and columns."""
+        self._report_view()
 
     def watch_grid(self, grid: Grid | None) -> None:
         """Precompute levels, changes and texts once per step, not per line."""
@@ -84,6 +133,7 @@ class TensorView(ScrollView, can_focus=True):
         rows, cols = self._matrix.shape
         self.virtual_size = Size(self._gutter_width + cols * self.cell_width, rows)
         self.refresh()
+        self._report_view()
 
     @property
     def formatted_cells(self) -> int:
