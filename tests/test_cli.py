@@ -286,3 +286,28 @@ def test_trace_loader_errors_are_the_project_error(tmp_path: Path) -> None:
     path.write_text('{"format": "nnstep-trace", "version": 1, "config": {}, "steps": []}')
     with pytest.raises(NnstepError, match="config: missing table"):
         read_trace(path)
+
+
+@pytest.mark.parametrize("gap", [0.0, 0.03])
+def test_second_ctrl_c_keeps_exit_130_and_a_whole_file(gap: float, tmp_path: Path) -> None:
+    """Two Ctrl-Cs: either the export of the steps so far finished or it was abandoned with the
+    earlier file intact; never a traceback, a partial file, a temporary file, or death by SIGINT
+    (a late second Ctrl-C used to arrive during shutdown and turn 130 into -2)."""
+    (tmp_path / "out.json").write_text(EARLIER)
+    process = _nnstep("run", "--demo", "tutorial", "-n", "200000", "--export", "out.json", cwd=tmp_path)
+    try:
+        _started(process)
+        time.sleep(0.3)
+        process.send_signal(signal.SIGINT)
+        time.sleep(gap)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 130, err
+    assert "Traceback" not in err
+    assert err.strip().splitlines()[-1] == "nnstep: interrupted"
+    assert listing(tmp_path) == ["out.json"], "no temporary file may be left behind"
+    text = (tmp_path / "out.json").read_text()
+    if text != EARLIER:
+        assert strict_json(text)["format"] == "nnstep-trace"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from typing import NoReturn, Sequence
 
@@ -69,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         if args and args[0] in COMMANDS:
-            return _command(args[0], args[1:])
+            return _settle(_command(args[0], args[1:]), argv)
         options = _parser().parse_args(args)
         config = load_source(options.demo, options.config)
         from nnstep.tui.app import make_app
@@ -81,11 +82,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         print("nnstep: interrupted", file=sys.stderr)
-        return 130
+        return _settle(130, argv)
     except BrokenPipeError:
         # The reader went away (`nnstep run | head`): stop quietly, as cat does.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+
+
+def _settle(status: int, argv: Sequence[str] | None) -> int:
+    """After an interrupt, ignore further Ctrl-Cs: one arriving while Python shuts
+    down would otherwise kill it by SIGINT instead of exiting 130. Only for the
+    real command (argv None), never inside a test process."""
+    if status == 130 and argv is None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    return status
 
 
 def _command(name: str, args: list[str]) -> int:
