@@ -73,7 +73,9 @@ def run(quick: bool = False) -> Section:
         section.rows.append(Row("5", f"history memory after 10,000 iterations, {name}", fmt_bytes(history)))
     section.detail += [
         "",
-        "History is `Session.history_bytes`: checkpoints (W, b and momentum every 100 iterations), "
-        "the cached records of up to 8 iterations, and one float64 loss per iteration.",
+        "History is `Session.history_bytes`: checkpoints (W, b and momentum every 100 iterations; the "
+        "spacing doubles when they would pass 64 MiB), the parameters remembered every √spacing "
+        "iterations near where the session has been, the cached records of up to 8 iterations, "
+        "and one float64 loss per iteration.",
     ]
     return section

@@ -8,9 +8,11 @@ history is `Session.history_bytes` after 10,000 iterations.
 
 from __future__ import annotations
 
+from typing import Callable
+
 from nnstep.engine import Session
 
-from .common import Row, Section, fmt_bytes, fmt_time, interleaved, median, per_call, wide_net
+from .common import Row, Section, fmt_bytes, fmt_time, interleaved, median, paired_ratio, per_call, wide_net
 from .loops import BareLoop, check_same_math
 
 HISTORY_ITERATIONS = 10_000
@@ -34,12 +36,15 @@ def _row(label: str, sizes: list[int], rounds: int, measure_history: bool) -> tu
         for _ in range(k * stepping_session.ops_per_iteration):
             stepping_session.step()
 
+    def per_iteration(fn: Callable[[], None]) -> Callable[[], float]:
+        timed = per_call(fn, 1)
+        return lambda: timed() / k
+
     times = interleaved(
-        {"fast": per_call(fast, 1), "stepping": per_call(stepping, 1), "bare": per_call(bare.step, k)}, rounds
+        {"fast": per_iteration(fast), "stepping": per_iteration(stepping), "bare": per_call(bare.step, k)}, rounds
     )
-    fast_t = median(times["fast"]) / k
-    step_t = median(times["stepping"]) / k
-    bare_t = median(times["bare"])
+    fast_t, step_t, bare_t = median(times["fast"]), median(times["stepping"]), median(times["bare"])
+    fast_ratio = paired_ratio(times, "fast", "bare")
     if measure_history:
         session = Session(config)
         session.train(HISTORY_ITERATIONS)
@@ -50,14 +55,14 @@ def _row(label: str, sizes: list[int], rounds: int, measure_history: bool) -> tu
     params = sum(a * b + b for a, b in zip(sizes, sizes[1:]))
     line = (
         f"| {label} | {'→'.join(map(str, sizes))} | {params:,} | {fmt_time(fast_t)} | {fmt_time(bare_t)} | "
-        f"{fast_t / bare_t:.2f}× | {fmt_time(step_t)} | {step_t / bare_t:.2f}× | {history} |"
+        f"{fast_ratio:.2f}× | {fmt_time(step_t)} | {paired_ratio(times, 'stepping', 'bare'):.2f}× | {history} |"
     )
-    return line, fast_t / bare_t
+    return line, fast_ratio
 
 
 def run(quick: bool = False) -> Section:
     """The width and depth tables."""
-    rounds = 5 if quick else 15
+    rounds = 5 if quick else 25
     section = Section("Scaling (item 7)")
     section.detail += [
         "| grows | sizes | parameters | fast path / iteration | bare loop | fast / bare | stepping / iteration | stepping / bare | history after 10,000 iterations |",

@@ -68,6 +68,9 @@ class Session:
         self._max_checkpoints = max(16, HISTORY_BUDGET // max(per_checkpoint, 1))
         self._frontier = 0  # iterations whose resulting parameters are known
         self._frontier_params = self._checkpoints[0]
+        # Where the last iteration trained started from: after a run, the app
+        # shows that iteration's records, so they cost one stepped iteration.
+        self._before_frontier: Params | None = None
         # Parameters at the start of every `_stride`-th iteration passed lately
         # (trained or replayed), a quarter of the budget at most: stepping back
         # then replays a few iterations, not the whole span since a checkpoint.
@@ -226,7 +229,8 @@ class Session:
         """Memory held for time travel: checkpoints, cached records and losses."""
         seen: set[int] = set()
         total = self._losses.buffer_info()[1] * self._losses.itemsize
-        for params in (*self._checkpoints.values(), self._frontier_params, *self._recent.values()):
+        kept = (*self._checkpoints.values(), self._frontier_params, self._before_frontier, *self._recent.values())
+        for params in (p for p in kept if p is not None):
             for a in (*params.W, *params.b, *params.vW, *params.vb):
                 if a is not None and id(a) not in seen:
                     seen.add(id(a))
@@ -311,6 +315,7 @@ class Session:
     def _advance_frontier(self, iteration: int, after: Params, loss: float) -> None:
         if iteration == self._frontier:
             self._losses.append(loss)
+            self._before_frontier = self._frontier_params
             self._frontier += 1
             self._frontier_params = after
             if self._frontier % self._stride == 0:
@@ -337,6 +342,8 @@ class Session:
         """Parameters (and momentum) at the start of `iteration` (0-based)."""
         if iteration == self._frontier:
             return self._frontier_params
+        if iteration == self._frontier - 1 and self._before_frontier is not None:
+            return self._before_frontier
         with _quiet():
             if iteration > self._frontier:
                 while self._frontier < iteration:
