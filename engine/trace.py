@@ -31,6 +31,9 @@ from .records import STAGES, StepRecord, make_record
 FORMAT = "nnstep-trace"
 VERSION = 1
 _NON_FINITE = {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}
+# JSON text of a trace `view` will parse: its numbers take several times this as
+# Python objects. A gzip bomb stops here too, not at a MemoryError.
+MAX_TRACE_TEXT = 2 * 2**30
 
 
 def _tensor_json(value: np.ndarray) -> str:
@@ -153,6 +156,25 @@ def write_trace(path: str | Path, config: dict[str, Any], records: Iterable[Step
     return count
 
 
+def _too_large(size: int) -> str:
+    return (f"the trace is too large to view (over {size / 2**30:.1f} GiB of JSON, the limit is "
+            f"{MAX_TRACE_TEXT / 2**30:.0f} GiB); export fewer steps with --every or --stages")
+
+
+def _gunzip(path: Path, data: bytes) -> bytes:
+    """Decompress in pieces, refusing the file once its text passes MAX_TRACE_TEXT."""
+    out = io.BytesIO()
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(data)) as packed:
+            while chunk := packed.read(1 << 20):
+                out.write(chunk)
+                if out.tell() > MAX_TRACE_TEXT:
+                    raise NnstepError(f"{path}: {_too_large(out.tell())}")
+    except (OSError, EOFError, zlib.error):
+        raise NnstepError(f"{path}: the gzip data is truncated or damaged") from None
+    return out.getvalue()
+
+
 def _decode(value: Any) -> Any:
     if isinstance(value, str):
         return _NON_FINITE.get(value, value)
@@ -172,6 +194,8 @@ def read_trace(path: str | Path) -> dict[str, Any]:
     """
     path = Path(path)
     try:
+        if path.stat().st_size > MAX_TRACE_TEXT:
+            raise NnstepError(f"{path}: {_too_large(path.stat().st_size)}")
         data = path.read_bytes()
     except FileNotFoundError:
         raise NnstepError(f"{path}: no such file") from None
@@ -182,10 +206,9 @@ def read_trace(path: str | Path) -> dict[str, Any]:
     except ValueError:  # a NUL character in the path
         raise NnstepError(f"{path!s}: not a usable path") from None
     if data[:2] == b"\x1f\x8b":
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error):
-            raise NnstepError(f"{path}: the gzip data is truncated or damaged") from None
+        data = _gunzip(path, data)
+    if len(data) > MAX_TRACE_TEXT:
+        raise NnstepError(f"{path}: {_too_large(len(data))}")
     try:
         trace = json.loads(data.decode("utf-8"), parse_constant=lambda name: _NON_FINITE[name])
     except UnicodeDecodeError:

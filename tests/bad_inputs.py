@@ -439,6 +439,9 @@ SIMULATED = [
     (EXPORT, "folder without write permission (EACCES)", "nnstep: out.json: cannot export (Permission denied)", 2),
     (EXPORT, "disk full while writing (ENOSPC)", "nnstep: out.json: cannot export (No space left on device)", 2),
     (CONFIG, "config file without read permission", "nnstep: net.toml: permission denied", 2),
+    (VIEW, "trace over 2 GiB of JSON, or a gzip file that unpacks to more (a gzip bomb)",
+     "nnstep: trace.json.gz: the trace is too large to view (over 2.0 GiB of JSON, the limit is 2 GiB); "
+     "export fewer steps with --every or --stages", 2),
     (ARGS, "Ctrl-C during `nnstep run` (with `--export`: the steps so far are written, atomically)",
      "nnstep: interrupted", 130),
 ]

@@ -127,6 +127,26 @@ def test_view_of_a_bad_trace_fails_before_the_screen(
     assert no_app == [], "the viewer must not be built for a bad trace"
 
 
+@pytest.mark.parametrize("name", ["trace.json", "trace.json.gz"])
+def test_view_refuses_a_trace_too_large_before_reading_it_all(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], no_app: list
+) -> None:
+    """The 2 GiB limit, scaled down: a plain file is refused by its size, a gzip one while unpacking."""
+    monkeypatch.chdir(tmp_path)
+    assert run_main(["run", "--demo", "mazur", "-n", "2", "--export", name]) == 0
+    capsys.readouterr()
+    limit = 2 * 2**30
+    monkeypatch.setattr(trace_module, "MAX_TRACE_TEXT", 1000)
+    assert run_main(["view", name]) == 2
+    err = capsys.readouterr().err
+    row = simulated("trace over 2 GiB")
+    expected = row.replace("trace.json.gz", name).split("(over")[0]
+    assert err.startswith(expected) and "export fewer steps with --every or --stages" in err
+    assert err.count("\n") == 1 and no_app == []
+    monkeypatch.setattr(trace_module, "MAX_TRACE_TEXT", limit)
+    assert run_main(["view", name]) == 0
+
+
 def test_view_of_an_export_opens_the_viewer(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], no_app: list
 ) -> None:
