@@ -13,7 +13,6 @@ from nnstep.tui.source import TraceSession, batch_of
 from nnstep.tui.widgets.data_plot import DataPlot, predict
 from nnstep.tui.widgets.loss_plot import braille_plot
 from nnstep.tui.widgets.tensor_pane import TensorPane
-from nnstep.tui.widgets.tensor_view import TensorView
 from nnstep.tui.render import finite_summary, fmt, number_width
 
 
@@ -50,7 +49,7 @@ async def test_a_784_128_10_network_renders_only_what_is_visible() -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("n")
         await pilot.pause()
-        view = next(p for p in app.main.query(TensorPane) if p.display and p.tensor.name == "W").query_one(TensorView)
+        view = next(p for p in app.main.query(TensorPane) if p.display and p.tensor.name == "W")
         assert view.virtual_size.height == 128
         assert 0 < view.formatted_cells < 2000, view.formatted_cells
         view.scroll_to(x=5000, y=100, animate=False)

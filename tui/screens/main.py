@@ -31,7 +31,7 @@ from nnstep.tui.widgets.network_pane import NetworkPane
 from nnstep.tui.widgets.status_line import Status, StatusLine
 from nnstep.tui.widgets.tensor_grid import TensorGrid
 from nnstep.tui.widgets.tensor_pane import Tensor, TensorPane
-from nnstep.tui.widgets.tensor_view import MODES, TensorView
+from nnstep.tui.widgets.tensor_view import MODES
 
 PRECISIONS = (4, 6, 2)
 PARAMETERS = ("W", "b", "W_next", "W_before", "b_before", "vW", "vb")  # the same from batch to batch
@@ -332,9 +332,9 @@ class MainScreen(JobsMixin, Screen[None]):
             self.say("nothing to zoom before the first op", error=True)
             return
         focused = self.focused
-        pane = next((p for p in panes if focused is not None and focused in p.query(TensorView)), panes[0])
+        pane = focused if isinstance(focused, TensorPane) and focused in panes else panes[0]
         self.maximize(pane, container=False)
-        pane.query_one(TensorView).focus()
+        pane.focus()
 
     def action_help(self) -> None:
         """Show every key and what the panes mean."""

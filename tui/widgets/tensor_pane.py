@@ -1,6 +1,9 @@
-"""One tensor of the current step: its name, shape, role, summary line and values.
+"""One tensor of the current step: its name, shape, role, summary and values, in one bordered widget.
 
-Batch rows: z has shape (B, n_l); W has shape (n_l, n_{l-1}).
+The pane *is* the Line-API grid (a TensorView with a border), not a
+container around one: a container's size change costs Textual another
+layout pass on every step. Batch rows: z has shape (B, n_l); W has shape
+(n_l, n_{l-1}).
 """
 
 from __future__ import annotations
@@ -8,8 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from textual.app import ComposeResult
-from textual.containers import Vertical
 from textual.reactive import reactive
 
 from nnstep.tui.render import finite_summary, shape_text
@@ -27,9 +28,8 @@ class Tensor:
     reference: np.ndarray | None = None
 
 
-class TensorPane(Vertical):
-    """A bordered pane: title `symbol  shape`, the value grid, and in the bottom border
-    `in|out · summary`.
+class TensorPane(TensorView):
+    """A bordered tensor: title `symbol  shape  (rows/cols in view)`, bottom border `in|out · summary`.
 
     The summary (min, max, mean, norm, NaN/inf count) sits in the border, so
     it is always visible however the grid is scrolled and costs no row.
@@ -38,41 +38,39 @@ class TensorPane(Vertical):
     ALLOW_MAXIMIZE = True
 
     tensor: reactive[Tensor | None] = reactive(None, layout=False)
-    summary = ""
-    _title = ""
-    _window = ""
     digits: reactive[int] = reactive(4)
     mode: reactive[str] = reactive("heat")
 
-    def compose(self) -> ComposeResult:
-        yield TensorView()
+    def __init__(self) -> None:
+        super().__init__()
+        self.summary = ""
+        self._title = ""
+        self._window = ""
 
     def _update(self) -> None:
         tensor = self.tensor
-        view = self.query_one(TensorView)
         if tensor is None:
-            view.grid = None
-            self.border_subtitle = ""
-            self.border_title = self._title = ""
+            self.grid = None
+            self.border_title = self.border_subtitle = self._title = ""
             return
         role = "out" if tensor.written else "in"
         self._title = f"{tensor.symbol}  {shape_text(tensor.values)}"
-        self.border_title = self._title + self._window
         self.set_class(tensor.written, "written")
         text = finite_summary(tensor.values)
         self.summary = text
         self.border_subtitle = f"{role} · {text}"
         self.set_class("⚠" in text or "no finite" in text, "non-finite")
-        view.grid = Grid(tensor.values, tensor.reference, self.digits, self.mode)
+        self.grid = Grid(tensor.values, tensor.reference, self.digits, self.mode)
+        self.border_title = self._title + self._window
 
-    def on_tensor_view_scrolled(self, message: TensorView.Scrolled) -> None:
+    def view_changed(self, rows: tuple[int, int, int], columns: tuple[int, int, int]) -> None:
         """Name the rows and columns in view when not all of them fit (there are no scrollbars)."""
-        (r0, r1, rows), (c0, c1, cols) = message.rows, message.columns
+        (r0, r1, total_rows), (c0, c1, total_cols) = rows, columns
         parts = []
-        if r1 - r0 < rows:
-            parts.append(f"rows {r0}–{r1 - 1} of {rows}" if r1 > r0 else f"{rows} rows")
-        if c1 - c0 < cols:
-            parts.append(f"cols {c0}–{c1 - 1} of {cols}" if c1 > c0 else f"{cols} cols")
+        if r1 - r0 < total_rows:
+            parts.append(f"rows {r0}–{r1 - 1} of {total_rows}" if r1 > r0 else f"{total_rows} rows")
+        if c1 - c0 < total_cols:
+            parts.append(f"cols {c0}–{c1 - 1} of {total_cols}" if c1 > c0 else f"{total_cols} cols")
         window = f"  ({', '.join(parts)})" if parts else ""
         if window != self._window:
             self._window = window

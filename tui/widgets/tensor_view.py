@@ -13,7 +13,6 @@ import numpy as np
 from rich.segment import Segment
 from rich.style import Style
 from textual.geometry import Size
-from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -61,14 +60,6 @@ class TensorView(ScrollView, can_focus=True):
     TensorView { height: 1fr; overflow: hidden hidden; }
     """
 
-    class Scrolled(Message):
-        """The rows and columns in view changed (0-based, stop exclusive), for the pane's title."""
-
-        def __init__(self, rows: tuple[int, int, int], columns: tuple[int, int, int]) -> None:
-            super().__init__()
-            self.rows = rows
-            self.columns = columns
-
     grid: reactive[Grid | None] = reactive(None, layout=False)
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
@@ -99,7 +90,10 @@ class TensorView(ScrollView, can_focus=True):
         return (y, min(rows, y + region.height), rows), (first_col, min(cols, first_col + visible_cols), cols)
 
     def _report_view(self) -> None:
-        self.post_message(self.Scrolled(*self.in_view))
+        self.view_changed(*self.in_view)
+
+    def view_changed(self, rows: tuple[int, int, int], columns: tuple[int, int, int]) -> None:
+        """Hook: the rows and columns in view, as (first, stop, total); a pane names them in its title."""
 
     def watch_scroll_x(self, old_value: float, new_value: float) -> None:
         """Scrolled sideways: redraw and tell the pane."""
@@ -141,14 +135,14 @@ class TensorView(ScrollView, can_focus=True):
         return 0 if self._texts is None else sum(text is not None for text in self._texts.ravel())
 
     @property
-    def mode(self) -> str:
-        """The current display mode."""
+    def grid_mode(self) -> str:
+        """The display mode of the values drawn now."""
         return self.grid.mode if self.grid else "heat"
 
     @property
     def cell_width(self) -> int:
         """Characters per cell: the number (right-aligned, so spaced) and the change marker."""
-        if self.mode == "blocks":
+        if self.grid_mode == "blocks":
             return 2
         return number_width(self.grid.digits if self.grid else 4) + 1
 
@@ -191,7 +185,7 @@ class TensorView(ScrollView, can_focus=True):
         change = int(self._change[row, col])
         marker = CHANGED_UP if change > 0 else CHANGED_DOWN if change < 0 else " "
         finite = bool(np.isfinite(value))
-        mode = self.mode
+        mode = self.grid_mode
         if mode == "blocks":
             style = heat_style(int(self._levels[row, col]), bool(change)) if finite else NON_FINITE_STYLE
             return Segment(("!" if not finite else " ") + marker, style)
