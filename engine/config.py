@@ -27,6 +27,7 @@ OPTIMIZERS = ("sgd",)
 DTYPES = ("float64", "float32")
 # Refuse networks and data whose arrays would not fit comfortably in memory.
 MEMORY_LIMIT = 4 * 2**30
+MAX_CONFIG_BYTES = 256 * 2**20
 
 _KEYS: dict[str, tuple[str, ...]] = {
     "": ("seed", "dtype", "description", "model", "loss", "optimizer", "data"),
@@ -225,7 +226,15 @@ def load_config(path: str | Path, *, name: str | None = None) -> Config:
     path = Path(path)
     where = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            # Bounded: `--config /dev/zero` or a 10 GB file must not exhaust memory.
+            data = handle.read(MAX_CONFIG_BYTES + 1)
+        if len(data) > MAX_CONFIG_BYTES:
+            raise NnstepError(
+                f"{where}: larger than {MAX_CONFIG_BYTES // 2**20} MiB, too large for a config "
+                "(put large data in a CSV file: data.csv)"
+            )
+        text = data.decode("utf-8").replace("\r\n", "\n")
     except FileNotFoundError:
         raise NnstepError(f"{where}: no such file") from None
     except IsADirectoryError:
@@ -235,7 +244,9 @@ def load_config(path: str | Path, *, name: str | None = None) -> Config:
     except UnicodeDecodeError:
         raise NnstepError(f"{where}: not a text file (not UTF-8)") from None
     except OSError as error:
-        raise NnstepError(f"{where}: cannot read ({error.strerror})") from None
+        raise NnstepError(f"{where}: cannot read ({error.strerror or error})") from None
+    except ValueError:  # a NUL character in the path
+        raise NnstepError(f"{where}: not a usable path") from None
     raw = parse_text(text, where, is_json=path.suffix.lower() == ".json")
     return build_config(raw, where, base=path.parent, name=name or path.stem)
 

@@ -16,6 +16,10 @@ import numpy as np
 if TYPE_CHECKING:
     from .config import _Reader
 
+# A CSV file's cells become Python strings before they become floats: about
+# ten times the file in memory, so larger files are refused up front.
+MAX_CSV_BYTES = 2**30
+
 DATASETS = {
     "xor": "the four points of XOR, labels 0/1",
     "moons": "two interleaving half circles in 2-D, labels 0/1",
@@ -162,6 +166,10 @@ def _read_csv(
     if not isinstance(target, list) or not target or not all(isinstance(t, str) for t in target):
         raise r.fail("data.target", "must be a list of column names")
     try:
+        size = path.stat().st_size
+        if size > MAX_CSV_BYTES:
+            raise r.fail("data.csv", f"names {path} ({size / 2**30:.1f} GiB), more than the "
+                                     f"{MAX_CSV_BYTES // 2**30} GiB of CSV nnstep reads")
         with path.open(newline="", encoding="utf-8") as handle:
             rows = list(csv.reader(handle))
     except FileNotFoundError:

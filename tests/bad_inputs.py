@@ -439,6 +439,10 @@ SIMULATED = [
     (EXPORT, "folder without write permission (EACCES)", "nnstep: out.json: cannot export (Permission denied)", 2),
     (EXPORT, "disk full while writing (ENOSPC)", "nnstep: out.json: cannot export (No space left on device)", 2),
     (CONFIG, "config file without read permission", "nnstep: net.toml: permission denied", 2),
+    (CONFIG, "config over 256 MiB (or `--config /dev/zero`)",
+     "nnstep: /dev/zero: larger than 256 MiB, too large for a config (put large data in a CSV file: data.csv)", 2),
+    (CSV, "CSV file over 1 GiB",
+     "nnstep: net.toml: data.csv names big.csv (1.5 GiB), more than the 1 GiB of CSV nnstep reads", 2),
     (VIEW, "trace over 2 GiB of JSON, or a gzip file that unpacks to more (a gzip bomb)",
      "nnstep: trace.json.gz: the trace is too large to view (over 2.0 GiB of JSON, the limit is 2 GiB); "
      "export fewer steps with --every or --stages", 2),

@@ -12,12 +12,13 @@ import os
 import pathlib
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from nnstep.engine import NnstepError, load_config
 from nnstep.tui.cli import main
-from tests.bad_inputs import ARGS, CASES, CONFIG, CSV, MAZUR, SIMULATED, Case, make_files
+from tests.bad_inputs import ARGS, CASES, CONFIG, CSV, MAZUR, SIMULATED, Case, make_files, with_csv
 
 CONFIG_CASES = [case for case in CASES if case.section in (CONFIG, CSV, ARGS)]
 
@@ -79,14 +80,14 @@ def test_unreadable_config_simulated(
     """Root reads any file whatever its mode, so the refusal is simulated."""
     monkeypatch.chdir(tmp_path)
     (tmp_path / "net.toml").write_text(MAZUR, encoding="utf-8")
-    real = pathlib.Path.read_text
+    real = pathlib.Path.open
 
-    def refuse(self: Path, *args: object, **kwargs: object) -> str:
+    def refuse(self: Path, *args: Any, **kwargs: Any) -> Any:
         if self.name == "net.toml":
             raise PermissionError(13, "Permission denied", str(self))
-        return real(self, *args, **kwargs)  # type: ignore[arg-type]
+        return real(self, *args, **kwargs)
 
-    monkeypatch.setattr(pathlib.Path, "read_text", refuse)
+    monkeypatch.setattr(pathlib.Path, "open", refuse)
     status = run_main(["run", "--config", "net.toml", "-n", "1"])
     message = next(row[2] for row in SIMULATED if row[1] == "config file without read permission")
     assert status == 2
@@ -125,3 +126,38 @@ def test_single_output_real_targets_are_regression(tmp_path: Path) -> None:
     config = load_config(path)
     assert config.y.tolist() == [[0.25]]
     assert config.labels is None
+
+
+def test_config_from_an_endless_file_is_refused(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--config /dev/zero` reads at most the limit (scaled down here), then says so."""
+    import nnstep.engine.config as config_module
+
+    if not Path("/dev/zero").exists():
+        pytest.skip("no /dev/zero")
+    monkeypatch.setattr(config_module, "MAX_CONFIG_BYTES", 2**20)
+    assert run_main(["run", "--config", "/dev/zero"]) == 2
+    message = next(row[2] for row in SIMULATED if "/dev/zero" in row[1])
+    assert_one_line(capsys.readouterr().err, message.replace("256 MiB", "1 MiB"))
+
+
+def test_csv_too_large_is_refused_before_reading(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A 1.5 GiB CSV, simulated by its size: refused with the size, not read into memory."""
+    import nnstep.engine.data as data_module
+
+    monkeypatch.chdir(tmp_path)
+    make_files(tmp_path, with_csv('csv = "big.csv"\ntarget = ["t1", "t2"]\n', "x1,x2,t1,t2\n1,2,0,1\n"))
+    (tmp_path / "data.csv").rename(tmp_path / "big.csv")
+    real_stat = Path.stat
+
+    def big(self: Path, *args: Any, **kwargs: Any) -> Any:
+        result = real_stat(self, *args, **kwargs)
+        if self.name != "big.csv":
+            return result
+        return os.stat_result((result.st_mode, 0, 0, 1, 0, 0, int(1.5 * 2**30), 0, 0, 0))
+
+    monkeypatch.setattr(Path, "stat", big)
+    assert run_main(["run", "--config", "net.toml"]) == 2
+    message = next(row[2] for row in SIMULATED if row[1] == "CSV file over 1 GiB")
+    assert_one_line(capsys.readouterr().err, message)
