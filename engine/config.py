@@ -238,7 +238,7 @@ def load_config(path: str | Path, *, name: str | None = None) -> Config:
     except FileNotFoundError:
         raise NnstepError(f"{where}: no such file") from None
     except IsADirectoryError:
-        raise NnstepError(f"{where}: is a directory, expected a config file") from None
+        raise NnstepError(f"{where}: is a folder, expected a config file") from None
     except PermissionError:
         raise NnstepError(f"{where}: permission denied") from None
     except UnicodeDecodeError:

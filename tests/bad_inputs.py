@@ -85,8 +85,8 @@ def mazur_json(**changes: object) -> str:
 
 
 def with_csv(text: str, data: str) -> dict[str, str | bytes | None]:
-    """A config reading `data.csv` (columns x1, x2, t1, t2) through [data] lines `text`."""
-    return {"net.toml": f"{MAZUR_MODEL}[data]\n{text}", "data.csv": data}
+    """A config reading `train.csv` (columns x1, x2, t1, t2) through [data] lines `text`."""
+    return {"net.toml": f"{MAZUR_MODEL}[data]\n{text}", "train.csv": data}
 
 
 GOOD_CSV = "x1,x2,t1,t2\n0.05,0.10,0.01,0.99\n0.20,0.30,0.50,0.50\n"
@@ -141,7 +141,7 @@ CASES: list[Case] = [
     Case("missing-file", CONFIG, "config file that does not exist", RUN,
          "nnstep: net.toml: no such file"),
     Case("folder", CONFIG, "config path that is a folder", RUN,
-         "nnstep: net.toml: is a directory, expected a config file", {"net.toml": FOLDER}),
+         "nnstep: net.toml: is a folder, expected a config file", {"net.toml": FOLDER}),
     Case("not-utf8", CONFIG, "config file that is not text", RUN,
          "nnstep: net.toml: not a text file (not UTF-8)", {"net.toml": b"\xff\xfe\x00\x01seed"}),
     Case("broken-toml", CONFIG, "TOML syntax error", RUN,
@@ -284,38 +284,38 @@ CASES: list[Case] = [
          {"net.json": '{"a\\nb": 1}'}),
     # CSV ---------------------------------------------------------------------
     Case("csv-cell", CSV, "a cell that is not a number", RUN,
-         "nnstep: net.toml: data.csv: data.csv line 3, column 2 ('x2'): 'abc' is not a number",
-         with_csv('csv = "data.csv"\ntarget = ["t1", "t2"]\n', "x1,x2,t1,t2\n0.05,0.10,0.01,0.99\n0.2,abc,0.5,0.5\n")),
+         "nnstep: net.toml: data.csv: train.csv line 3, column 2 ('x2'): 'abc' is not a number",
+         with_csv('csv = "train.csv"\ntarget = ["t1", "t2"]\n', "x1,x2,t1,t2\n0.05,0.10,0.01,0.99\n0.2,abc,0.5,0.5\n")),
     Case("csv-nan", CSV, "a NaN cell", RUN,
-         "nnstep: net.toml: data.csv: data.csv line 2, column 3 ('t1'): 'nan' is not finite",
-         with_csv('csv = "data.csv"\ntarget = ["t1", "t2"]\n', "x1,x2,t1,t2\n0.05,0.10,nan,0.99\n")),
+         "nnstep: net.toml: data.csv: train.csv line 2, column 3 ('t1'): 'nan' is not finite",
+         with_csv('csv = "train.csv"\ntarget = ["t1", "t2"]\n', "x1,x2,t1,t2\n0.05,0.10,nan,0.99\n")),
     Case("csv-short-row", CSV, "a row with too few cells", RUN,
-         "nnstep: net.toml: data.csv: data.csv line 3 has 3 cells, the header has 4",
-         with_csv('csv = "data.csv"\ntarget = ["t1", "t2"]\n', "x1,x2,t1,t2\n0.05,0.10,0.01,0.99\n0.2,0.3,0.5\n")),
+         "nnstep: net.toml: data.csv: train.csv line 3 has 3 cells, the header has 4",
+         with_csv('csv = "train.csv"\ntarget = ["t1", "t2"]\n', "x1,x2,t1,t2\n0.05,0.10,0.01,0.99\n0.2,0.3,0.5\n")),
     Case("csv-target", CSV, "target column missing", RUN,
-         "nnstep: net.toml: data.target names column 't3', which data.csv does not have (columns: x1, x2, t1, t2)",
-         with_csv('csv = "data.csv"\ntarget = ["t1", "t3"]\n', GOOD_CSV)),
+         "nnstep: net.toml: data.target names column 't3', which train.csv does not have (columns: x1, x2, t1, t2)",
+         with_csv('csv = "train.csv"\ntarget = ["t1", "t3"]\n', GOOD_CSV)),
     Case("csv-no-target", CSV, "no data.target", RUN,
          "nnstep: net.toml: missing key data.target (the CSV columns to predict)",
-         with_csv('csv = "data.csv"\n', GOOD_CSV)),
+         with_csv('csv = "train.csv"\n', GOOD_CSV)),
     Case("csv-feature", CSV, "features naming a missing column", RUN,
-         "nnstep: net.toml: data.features names column 'x9', which data.csv does not have",
-         with_csv('csv = "data.csv"\ntarget = ["t1", "t2"]\nfeatures = ["x1", "x9"]\n', GOOD_CSV)),
+         "nnstep: net.toml: data.features names column 'x9', which train.csv does not have",
+         with_csv('csv = "train.csv"\ntarget = ["t1", "t2"]\nfeatures = ["x1", "x9"]\n', GOOD_CSV)),
     Case("csv-missing", CSV, "CSV file that does not exist", RUN,
          "nnstep: net.toml: data.csv names gone.csv, which does not exist",
          with_csv('csv = "gone.csv"\ntarget = ["t1", "t2"]\n', GOOD_CSV)),
     Case("csv-empty", CSV, "empty CSV file", RUN,
-         "nnstep: net.toml: data.csv names data.csv, which is empty (no header row)",
-         with_csv('csv = "data.csv"\ntarget = ["t1", "t2"]\n', "")),
+         "nnstep: net.toml: data.csv names train.csv, which is empty (no header row)",
+         with_csv('csv = "train.csv"\ntarget = ["t1", "t2"]\n', "")),
     Case("csv-header-only", CSV, "CSV with a header and no rows", RUN,
          "nnstep: net.toml: data.csv has no rows (empty data)",
-         with_csv('csv = "data.csv"\ntarget = ["t1", "t2"]\n', "x1,x2,t1,t2\n")),
+         with_csv('csv = "train.csv"\ntarget = ["t1", "t2"]\n', "x1,x2,t1,t2\n")),
     Case("csv-binary", CSV, "CSV file that is not text", RUN,
-         "nnstep: net.toml: data.csv names data.csv, which is not UTF-8 text",
-         {"net.toml": f'{MAZUR_MODEL}[data]\ncsv = "data.csv"\ntarget = ["t1"]\n', "data.csv": b"\xff\xfe\x00x1"}),
+         "nnstep: net.toml: data.csv names train.csv, which is not UTF-8 text",
+         {"net.toml": f'{MAZUR_MODEL}[data]\ncsv = "train.csv"\ntarget = ["t1"]\n', "train.csv": b"\xff\xfe\x00x1"}),
     Case("csv-width", CSV, "more feature columns than sizes[0]", RUN,
          "nnstep: net.toml: data.csv has 3 features per row but model.sizes[0] is 2",
-         with_csv('csv = "data.csv"\ntarget = ["t1", "t2"]\n', "x1,x2,x3,t1,t2\n1,2,3,0.1,0.9\n")),
+         with_csv('csv = "train.csv"\ntarget = ["t1", "t2"]\n', "x1,x2,x3,t1,t2\n1,2,3,0.1,0.9\n")),
     # Command-line arguments ----------------------------------------------------
     Case("demo", ARGS, "unknown demo name", ("run", "--demo", "mnist"),
          f"nnstep: --demo: no demo named 'mnist' (demos: {DEMOS})"),

@@ -148,7 +148,7 @@ def test_csv_too_large_is_refused_before_reading(
 
     monkeypatch.chdir(tmp_path)
     make_files(tmp_path, with_csv('csv = "big.csv"\ntarget = ["t1", "t2"]\n', "x1,x2,t1,t2\n1,2,0,1\n"))
-    (tmp_path / "data.csv").rename(tmp_path / "big.csv")
+    (tmp_path / "train.csv").rename(tmp_path / "big.csv")
     real_stat = Path.stat
 
     def big(self: Path, *args: Any, **kwargs: Any) -> Any:
