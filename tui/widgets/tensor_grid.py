@@ -158,12 +158,18 @@ class TensorGrid(Grid):
         if budget is not None and sum(heights) > budget:
             budget = None
         if budget is not None:
-            rows = " ".join(map(str, heights))
+            given = heights
         elif height < len(heights) * (MIN_HEIGHT + 1):
             # Too short to share: fixed rows of at least MIN_HEIGHT and the grid scrolls.
-            rows = " ".join(str(max(MIN_HEIGHT, min(h, height))) for h in heights)
+            given = [max(MIN_HEIGHT, min(h, height)) for h in heights]
         else:
-            rows = " ".join(map(str, share(heights, height)))
+            given = share(heights, height)
+        rows = " ".join(map(str, given))
+        # Tell each pane the size it is about to get, so its title (rows and columns in view)
+        # is right in the first frame instead of a second one after the resize.
+        panes = [p for p in self.query_children(TensorPane) if p.display]
+        for i, pane in enumerate(panes):
+            pane.expect_size(width // columns - 2, given[i // columns] - 2)
         applied = (columns, len(heights), rows, budget)
         if applied != self._applied:
             self._applied = applied

@@ -82,12 +82,19 @@ class TensorView(ScrollView, can_focus=True):
     @property
     def in_view(self) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
         """(first, stop, total) of the rows and of the columns in view."""
-        rows, cols = self._matrix.shape
         region = self.scrollable_content_region
+        return self._in_view(region.width, region.height)
+
+    def _in_view(self, width: int, height: int) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
+        rows, cols = self._matrix.shape
         x, y = self.scroll_offset
         first_col = x // self.cell_width
-        visible_cols = max((region.width - self._gutter_width) // self.cell_width, 1)
-        return (y, min(rows, y + region.height), rows), (first_col, min(cols, first_col + visible_cols), cols)
+        visible_cols = max((width - self._gutter_width) // self.cell_width, 1)
+        return (y, min(rows, y + height), rows), (first_col, min(cols, first_col + visible_cols), cols)
+
+    def expect_size(self, width: int, height: int) -> None:
+        """The layout about to happen gives the content this size: report the view for it now."""
+        self.view_changed(*self._in_view(max(width, 0), max(height, 0)))
 
     def _report_view(self) -> None:
         self.view_changed(*self.in_view)
