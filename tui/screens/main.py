@@ -251,7 +251,11 @@ class MainScreen(JobsMixin, Screen[None]):
                 return
             session.back()
         else:
+            before = session.position
             session.finish(move)
+            if session.position == before:
+                self.say("end of the trace")
+                return
         self.message = ""
         self.show()
 
