@@ -170,8 +170,15 @@ def _read_csv(
         if size > MAX_CSV_BYTES:
             raise r.fail("data.csv", f"names {path} ({size / 2**30:.1f} GiB), more than the "
                                      f"{MAX_CSV_BYTES // 2**30} GiB of CSV nnstep reads")
-        with path.open(newline="", encoding="utf-8") as handle:
-            rows = list(csv.reader(handle))
+        # utf-8-sig: spreadsheet exports start with a byte-order mark, which would
+        # otherwise stick to the first column's name and make it "missing".
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.reader(handle)
+            rows, lines = [], []  # lines: the file line each row ends on, for messages
+            for row in reader:
+                if row or not rows:  # blank lines after the header are skipped
+                    rows.append(row)
+                    lines.append(reader.line_num)
     except FileNotFoundError:
         raise r.fail("data.csv", f"names {path}, which does not exist") from None
     except IsADirectoryError:
@@ -199,15 +206,15 @@ def _read_csv(
     values = np.empty((len(rows) - 1, len(header)))
     for i, row in enumerate(rows[1:]):
         if len(row) != len(header):
-            raise r.fail("", f"data.csv: {where} line {i + 2} has {len(row)} cells, the header has {len(header)}")
+            raise r.fail("", f"data.csv: {where} line {lines[i + 1]} has {len(row)} cells, the header has {len(header)}")
         for j, cell in enumerate(row):
             try:
                 value = float(cell)
             except ValueError:
-                raise r.fail("", f"data.csv: {where} line {i + 2}, column {j + 1} ({header[j]!r}): "
+                raise r.fail("", f"data.csv: {where} line {lines[i + 1]}, column {j + 1} ({header[j]!r}): "
                                  f"{_cell(cell)} is not a number") from None
             if not math.isfinite(value):
-                raise r.fail("", f"data.csv: {where} line {i + 2}, column {j + 1} ({header[j]!r}): "
+                raise r.fail("", f"data.csv: {where} line {lines[i + 1]}, column {j + 1} ({header[j]!r}): "
                                  f"{_cell(cell)} is not finite")
             values[i, j] = value
     x = values[:, [header.index(f) for f in features]]

@@ -161,3 +161,12 @@ def test_csv_too_large_is_refused_before_reading(
     assert run_main(["run", "--config", "net.toml"]) == 2
     message = next(row[2] for row in SIMULATED if row[1] == "CSV file over 1 GiB")
     assert_one_line(capsys.readouterr().err, message)
+
+
+def test_csv_from_a_spreadsheet_loads(tmp_path: Path) -> None:
+    """A byte-order mark and blank lines (spreadsheet exports) are not errors: 'x1' is found."""
+    make_files(tmp_path, with_csv('csv = "train.csv"\ntarget = ["t1", "t2"]\n', ""))
+    (tmp_path / "train.csv").write_bytes(b"\xef\xbb\xbfx1,x2,t1,t2\r\n0.05,0.10,0.01,0.99\r\n\r\n0.2,0.3,0.5,0.5\r\n\r\n")
+    config = load_config(tmp_path / "net.toml")
+    assert config.x.tolist() == [[0.05, 0.10], [0.2, 0.3]]
+    assert config.y.tolist() == [[0.01, 0.99], [0.5, 0.5]]
