@@ -6,6 +6,7 @@ path)` opens an exported trace read-only with the same screen and keys.
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -34,6 +35,9 @@ class NnstepApp(App[None]):
     def on_mount(self) -> None:
         """Open the main screen on the session."""
         self.push_screen(MainScreen(self.session, read_only=self.read_only))
+        # The widgets live as long as the app: keep them out of the collector's full passes,
+        # which otherwise land on a key press now and then as a 50-100 ms stall.
+        self.call_after_refresh(gc.freeze)
 
     @property
     def main(self) -> MainScreen:
