@@ -131,8 +131,8 @@ class _Reader:
     def number(self, value: Any, key: str, *, minimum: float | None = None, strict: bool = False) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise self.fail(key, f"must be a number, got {_kind(value)}")
-        if not math.isfinite(value):
-            raise self.fail(key, f"must be finite, got {value}")
+        if not _finite(value):
+            raise self.fail(key, f"must be finite, got {_shown(value)}")
         if minimum is not None and (value <= minimum if strict else value < minimum):
             sign = ">" if strict else ">="
             raise self.fail(key, f"must be {sign} {minimum:g}, got {value:g}")
@@ -177,12 +177,25 @@ class _Reader:
             for j, cell in enumerate(row):
                 if isinstance(cell, bool) or not isinstance(cell, (int, float)):
                     raise self.fail(f"{cell_key}[{j}]", f"must be a number, got {_kind(cell)}")
-                if not math.isfinite(cell):
-                    raise self.fail(f"{cell_key}[{j}]", f"must be finite, got {cell}")
+                if not _finite(cell):
+                    raise self.fail(f"{cell_key}[{j}]", f"must be finite, got {_shown(cell)}")
         array = np.array(value, dtype=np.float64)
         if ndim == 2 and array.ndim == 1:
             array = array.reshape(0, 0)
         return array
+
+
+def _finite(value: int | float) -> bool:
+    """math.isfinite, but an integer past float range (10**400 from TOML) is not finite, not an OverflowError."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
+def _shown(value: int | float) -> str:
+    text = str(value)
+    return text if len(text) <= 24 else f"a number of {len(text)} digits"
 
 
 def _kind(value: Any) -> str:
@@ -368,11 +381,14 @@ def _check_memory(r: _Reader, sizes: tuple[int, ...], data: dict[str, Any]) -> N
     params = sum(sizes[i] * sizes[i + 1] + sizes[i + 1] for i in range(len(sizes) - 1))
     rows = data.get("n", 0) if isinstance(data.get("n"), int) else 0
     # Parameters, optimizer buffer, gradients and two checkpoints, 8 bytes each.
-    estimate = params * 8 * 6 + rows * max(sizes) * 8 * 4
+    weights, data_bytes = params * 8 * 6, rows * max(sizes) * 8 * 4
+    estimate = weights + data_bytes
     if estimate > MEMORY_LIMIT:
+        # Python integers have no ceiling (sizes = [2, 10**400, 2]); a float has.
+        need = f"about {estimate / 2**30:.1f} GiB of memory" if estimate < 2**100 else "more memory than any computer has"
         raise r.fail(
-            "model.sizes",
-            f"needs about {estimate / 2**30:.1f} GiB of memory, more than the {MEMORY_LIMIT / 2**30:.0f} GiB nnstep allows",
+            "data.n" if data_bytes > weights else "model.sizes",
+            f"needs {need}, more than the {MEMORY_LIMIT / 2**30:.0f} GiB nnstep allows",
         )
 
 

@@ -9,9 +9,11 @@ numpy warning) instead of saying what is wrong; hypothesis prints the input.
 
 from __future__ import annotations
 
+import copy
 import gzip
 import json
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Callable
@@ -35,19 +37,26 @@ FUZZ = settings(
 # Tokens that make a file wrong in an interesting way rather than just garbled.
 TOKENS = [
     "", "0", "-1", "2", "0.5", "1e999", "-1e999", "1e-999", "nan", "inf", "-inf", "NaN", "Infinity", "-Infinity",
-    "9" * 30, "[", "]", "[[", "]]", "{", "}", '"', "'", ",", "=", ":", "\n", "#", "true", "false", "null",
+    "9" * 30, "9" * 400, "9" * 5000, "1e300", "[", "]", "[[", "]]", "{", "}", '"', "'", ",", "=", ":", "\n", "#", "true", "false", "null",
     "[]", "{}", '""', "x", "relu", "softmax", "cross_entropy", "bce", "explicit", "\x00", "é", "\t", "\r\n",
     "[model]", "[[model.layers]]", "[data]", "sizes", "W", "b", "y", "csv", "target", "dataset", "n", "version",
     '"steps"', '"tensors"', '"layer"', '"op"', '"update"', '"loss"', "1.0", "-0", "1_000",
 ]
+NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
+NUMBER_TOKENS = [
+    "0", "1", "2", "3", "-1", "0.5", "-0.5", "1.5", "2.0", "100000", "1e300", "-1e300", "1e999", "1e-320",
+    "3.5e38", "9" * 400, "9" * 5000, "nan", "inf", "NaN", "Infinity", "true", "null", '"1"', "[]", "[1]",
+]
 TUTORIAL = MAZUR_MODEL.replace("[data]", "") + '[data]\ndataset = "random"\nn = 10\n'
+# Class labels (a 1-D y) for cross-entropy: the label checks see the edited values.
+LABELS = MAZUR.replace('kind = "mse"', 'kind = "cross_entropy"').replace("y = [[0.01, 0.99]]", "y = [1]")
 
 
 @st.composite
 def mutated(draw: st.DrawFn, text: str) -> str:
     """`text` after 1-4 random edits: delete, insert a token, replace a span, truncate, repeat a line."""
     for _ in range(draw(st.integers(1, 4))):
-        kind = draw(st.sampled_from(["delete", "insert", "replace", "truncate", "repeat", "number"]))
+        kind = draw(st.sampled_from(["delete", "insert", "replace", "truncate", "repeat", "digits", "renumber", "renumber"]))
         i = draw(st.integers(0, len(text)))
         j = min(len(text), i + draw(st.integers(0, 24)))
         token = draw(st.sampled_from(TOKENS) | st.text(max_size=6))
@@ -64,14 +73,21 @@ def mutated(draw: st.DrawFn, text: str) -> str:
             if lines:
                 k = draw(st.integers(0, len(lines) - 1))
                 text = "".join(lines[: k + 1] + lines[k:])
-        else:  # swap every occurrence of one digit, which changes shapes, sizes and indices together
+        elif kind == "digits":  # swap every occurrence of one digit: shapes, sizes and indices change together
             digit, other = draw(st.sampled_from("0123456789")), draw(st.sampled_from("0123456789"))
             text = text.replace(digit, other)
+        else:  # one number (a size, an index, a cell, the version) becomes another value
+            spans = [m.span() for m in NUMBER.finditer(text)]
+            if spans:
+                a, b = draw(st.sampled_from(spans))
+                text = text[:a] + draw(st.sampled_from(NUMBER_TOKENS)) + text[b:]
     return text
 
 
+# Numbers at the edges: past float range (as integers too), past int64, past float32.
+EDGE_NUMBERS = st.sampled_from([10**400, -(10**400), 2**63, 2**64 + 1, 1e300, -1e300, 1e-320, 3.5e38])
 JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8) | EDGE_NUMBERS,
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
     max_leaves=8,
 )
@@ -92,7 +108,7 @@ def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
 @st.composite
 def changed(draw: st.DrawFn, document: Any) -> Any:
     """A deep copy of `document` with a random value put at (or a key removed from) a random path."""
-    document = json.loads(json.dumps(document))
+    document = copy.deepcopy(document)
     for _ in range(draw(st.integers(1, 3))):
         path = draw(st.sampled_from(_paths(document)))
         parent = document
@@ -148,7 +164,7 @@ def test_config_loader_on_random_bytes(folder: Path, data: bytes, suffix: str) -
 
 
 @FUZZ
-@given(text=st.one_of(mutated(MAZUR), mutated(TUTORIAL)))
+@given(text=st.one_of(mutated(MAZUR), mutated(TUTORIAL), mutated(LABELS)))
 def test_config_loader_on_edited_toml(folder: Path, text: str) -> None:
     only_our_error(lambda: load_config(_write(folder / "net.toml", text)))
 
@@ -160,7 +176,7 @@ def test_config_loader_on_edited_json(folder: Path, text: str) -> None:
 
 
 @FUZZ
-@given(raw=st.one_of(changed(tomllib.loads(MAZUR)), changed(tomllib.loads(TUTORIAL)),
+@given(raw=st.one_of(changed(tomllib.loads(MAZUR)), changed(tomllib.loads(TUTORIAL)), changed(tomllib.loads(LABELS)),
                     changed(tomllib.loads('dtype = "float32"\n' + MAZUR))))
 def test_config_checker_on_wrong_values(raw: Any) -> None:
     """Any value of any type at any key: build_config names it or accepts it."""
