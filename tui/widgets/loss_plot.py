@@ -102,6 +102,9 @@ class LossPlot(Widget):
         finite = losses[np.isfinite(losses)]
         if not finite.size:
             return Text("every loss so far is NaN or inf", style="bold magenta")
+        if len(losses) == 1:
+            return Text.assemble(("one loss so far: ", "dim"), (fmt(losses[0], 9), "bold yellow"),
+                                 ("\nthe curve starts with the next iteration (i, r or c)", "dim"))
         high, low = float(finite.max()), float(finite.min())
         labels = [fmt(high, 3), fmt(low, 3)]
         gutter = max(map(len, labels)) + 1
