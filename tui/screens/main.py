@@ -134,11 +134,11 @@ class MainScreen(JobsMixin, Screen[None]):
         self.query_one(NetworkPane).record = record
         self.query_one(EquationPane).record = record
         self.query_one(LossPlot).losses = losses
+        if not self.running:
+            self._profile(record)  # before the tensors, so the grid arranges them once
         self.query_one(TensorGrid).tensors = self.tensors_of(record)
         if not self.running:
-            so_far = self._so_far(record)
-            self.query_one(IterationLog).records = so_far
-            self._profile(record)
+            self.query_one(IterationLog).records = self._so_far(record)
             for plot in self.query(DataPlot):
                 state = session.state
                 plot.params = (state.W, state.b)
