@@ -99,7 +99,10 @@ def read_data(
             raise r.fail("data.n", "does not apply to the xor dataset (always 4 points)")
         noise = r.number(data.get("noise", 0.1), "data.noise", minimum=0.0)
         classes = sizes[-1] if loss == "cross_entropy" and sizes[-1] > 1 else 2
-        x, y = make_dataset(name, n, noise, classes, sizes[0], seed)
+        with np.errstate(all="ignore"):  # a huge noise overflows: said below, not as numpy warnings
+            x, y = make_dataset(name, n, noise, classes, sizes[0], seed)
+        if not (np.isfinite(x).all() and np.isfinite(y).all()):
+            raise r.fail("data.noise", f"is too large ({noise:g}): the generated data are not finite")
         is_labels = name != "sine"
         target_key = f"data.dataset ('{name}')"
     else:

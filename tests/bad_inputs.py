@@ -264,6 +264,9 @@ CASES: list[Case] = [
          "nnstep: net.toml: data.dataset is an unknown dataset 'mooons' "
          "(did you mean 'moons'? one of: xor, moons, spiral, sine, random)",
          {"net.toml": f'{MAZUR_MODEL}[data]\ndataset = "mooons"\n'}),
+    Case("noise-huge", CONFIG, "a dataset noise so large the data overflow", RUN,
+         "nnstep: net.toml: data.noise is too large (1e+308): the generated data are not finite",
+         {"net.toml": f'{MAZUR_MODEL}[data]\ndataset = "spiral"\nnoise = 1e308\n'}),
     Case("batch-zero", CONFIG, "batch_size = 0", RUN,
          "nnstep: net.toml: data.batch_size must be >= 1, got 0",
          {"net.toml": mazur("batch_size = 1", "batch_size = 0")}),

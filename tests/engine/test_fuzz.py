@@ -48,6 +48,7 @@ NUMBER_TOKENS = [
     "3.5e38", "9" * 400, "9" * 5000, "nan", "inf", "NaN", "Infinity", "true", "null", '"1"', "[]", "[1]",
 ]
 TUTORIAL = MAZUR_MODEL.replace("[data]", "") + '[data]\ndataset = "random"\nn = 10\n'
+SPIRAL = MAZUR_MODEL + '[data]\ndataset = "spiral"\nn = 12\nnoise = 0.1\n'
 # Class labels (a 1-D y) for cross-entropy: the label checks see the edited values.
 LABELS = MAZUR.replace('kind = "mse"', 'kind = "cross_entropy"').replace("y = [[0.01, 0.99]]", "y = [1]")
 
@@ -164,7 +165,7 @@ def test_config_loader_on_random_bytes(folder: Path, data: bytes, suffix: str) -
 
 
 @FUZZ
-@given(text=st.one_of(mutated(MAZUR), mutated(TUTORIAL), mutated(LABELS)))
+@given(text=st.one_of(mutated(MAZUR), mutated(TUTORIAL), mutated(LABELS), mutated(SPIRAL)))
 def test_config_loader_on_edited_toml(folder: Path, text: str) -> None:
     only_our_error(lambda: load_config(_write(folder / "net.toml", text)))
 
@@ -177,6 +178,7 @@ def test_config_loader_on_edited_json(folder: Path, text: str) -> None:
 
 @FUZZ
 @given(raw=st.one_of(changed(tomllib.loads(MAZUR)), changed(tomllib.loads(TUTORIAL)), changed(tomllib.loads(LABELS)),
+                    changed(tomllib.loads(SPIRAL)),
                     changed(tomllib.loads('dtype = "float32"\n' + MAZUR))))
 def test_config_checker_on_wrong_values(raw: Any) -> None:
     """Any value of any type at any key: build_config names it or accepts it."""
