@@ -157,7 +157,14 @@ async def test_nan_is_shown_and_stepping_goes_on(screen_text) -> None:
         z = next(p for p in app.main.query(TensorPane) if p.display and p.tensor.name == "z")
         assert z.has_class("non-finite")
         assert "⚠ 0 NaN 2 inf" in screen_text(app)
-        for _ in range(30):
+        for _ in range(11):
+            await pilot.press("n")
+        await pilot.pause()
+        assert app.main.session.record.op == "linear" and np.isnan(app.main.session.record.tensors["z"]).all()
+        z = next(p for p in app.main.query(TensorPane) if p.display and p.tensor.name == "z")
+        assert z.has_class("non-finite") and z.summary.startswith("⚠ 2 NaN")
+        assert "NaN" in z.render_line(0).text
+        for _ in range(19):
             await pilot.press("n")
         await pilot.pause()
         assert app.main.session.position == 32
