@@ -85,6 +85,8 @@ class JobsMixin:
         if self.running:
             return
         self._start("continue")
+        if not self.breakpoints and not isinstance(self.session, TraceSession):
+            self.say("no breakpoints (b adds one): training until esc or a NaN/inf loss")
         self._run(self._parsed(), FOREVER)
 
     def action_run_iterations(self: MainScreen) -> None:
