@@ -119,7 +119,8 @@ def write_trace(path: str | Path, config: dict[str, Any], records: Iterable[Step
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
-        raise NnstepError(f"{path}: cannot export, the folder {folder} does not exist")
+        what = "is a file, not a folder" if folder.exists() else "does not exist"
+        raise NnstepError(f"{path}: cannot export, the folder {folder} {what}")
     if path.is_dir():
         raise NnstepError(f"{path}: cannot export, it is a folder")
     try:

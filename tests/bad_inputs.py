@@ -359,7 +359,7 @@ CASES: list[Case] = [
     Case("check-config", ARGS, "`nnstep check` of a missing config", ("check", "--config", "net.toml"),
          "nnstep: net.toml: no such file"),
     # Break expressions ---------------------------------------------------------
-    Case("break-malformed", BREAK, "comparison without a right side", ("run", "--demo", "mazur", "--break", "loss <"),
+    Case("break-malformed", BREAK, "comparison without a right side", ("run", "--demo", "mazur", "--break", "loss <", "--export", "out.json"),
          "nnstep: breakpoint 'loss <': column 7: expected a value, found the end"),
     Case("break-unknown-name", BREAK, "unknown name", ("run", "--demo", "mazur", "--break", "los < 0.1"),
          "nnstep: breakpoint 'los < 0.1': column 1: unknown name 'los' "
@@ -445,6 +445,11 @@ CASES: list[Case] = [
     Case("export-no-folder", EXPORT, "a folder that does not exist",
          ("run", "--demo", "mazur", "-n", "1", "--export", "nowhere/out.json"),
          "nnstep: nowhere/out.json: cannot export, the folder nowhere does not exist"),
+    Case("export-under-a-file", EXPORT, "a folder part that is a file",
+         ("run", "--demo", "mazur", "-n", "1", "--export", "notes.txt/out.json"),
+         "nnstep: notes.txt/out.json: cannot export, the folder notes.txt is a file, not a folder", {"notes.txt": "x"}),
+    Case("export-empty", EXPORT, "an empty path", ("run", "--demo", "mazur", "-n", "1", "--export", ""),
+         "nnstep: --export: give a file path, e.g. --export trace.json"),
     Case("export-folder", EXPORT, "a path that is a folder", ("run", "--demo", "mazur", "-n", "1", "--export", "out"),
          "nnstep: out: cannot export, it is a folder", {"out": FOLDER}),
 ]

@@ -56,6 +56,8 @@ def _options(options: argparse.Namespace, config: Config) -> tuple[list[Breakpoi
         raise NnstepError(f"--iterations must be >= 1, got {options.iterations}")
     if options.every < 1:
         raise NnstepError(f"--every must be >= 1, got {options.every}")
+    if options.export is not None and not options.export.strip():  # --export "" would export nothing, silently
+        raise NnstepError("--export: give a file path, e.g. --export trace.json")
     stages = STAGES
     if options.stages:
         stages = tuple(s.strip() for s in options.stages.split(",") if s.strip())
