@@ -334,6 +334,10 @@ CASES: list[Case] = [
     # Command-line arguments ----------------------------------------------------
     Case("demo", ARGS, "unknown demo name", ("run", "--demo", "mnist"),
          f"nnstep: --demo: no demo named 'mnist' (demos: {DEMOS})"),
+    Case("config-empty", ARGS, "an empty --config", ("run", "--config", ""),
+         "nnstep: --config: give a file path, e.g. --config net.toml"),
+    Case("demo-empty", ARGS, "an empty --demo", ("run", "--demo", ""),
+         f"nnstep: --demo: no demo named '' (demos: {DEMOS})"),
     Case("iterations-zero", ARGS, "--iterations 0", ("run", "--demo", "mazur", "--iterations", "0"),
          "nnstep: --iterations must be >= 1, got 0"),
     Case("iterations-text", ARGS, "--iterations that is not a number", ("run", "--demo", "mazur", "-n", "ten"),

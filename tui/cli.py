@@ -62,7 +62,11 @@ def load_source(demo: str | None, config: str | None) -> Config:
     """The Config named by --demo or --config (the tutorial demo by default)."""
     from nnstep.engine import load_config, load_demo
 
-    return load_config(config) if config else load_demo(demo or "tutorial")
+    if config is not None:
+        if not config.strip():  # --config "" must not quietly open the default demo
+            raise NnstepError("--config: give a file path, e.g. --config net.toml")
+        return load_config(config)
+    return load_demo("tutorial" if demo is None else demo)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
