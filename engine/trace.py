@@ -145,6 +145,10 @@ def write_trace(path: str | Path, config: dict[str, Any], records: Iterable[Step
                     text.write(tensors)
                     count += 1
                 text.write("\n]}\n")
+        # mkstemp makes the file 0600; an export is an ordinary file of the user's.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temp_name, 0o666 & ~umask)
         os.replace(temp_name, path)
     except BaseException as error:
         try:
@@ -193,6 +197,8 @@ def read_trace(path: str | Path) -> dict[str, Any]:
     step whose op, layer or tensor shapes do not fit that config — all
     before anything is shown. Tensors are batch rows: z (B, n_l), W (n_l, n_{l-1}).
     """
+    if not str(path).strip():  # Path("") is ".", which would be reported as a folder
+        raise NnstepError("no trace file given (an empty path)")
     path = Path(path)
     try:
         if path.stat().st_size > MAX_TRACE_TEXT:
