@@ -406,6 +406,7 @@ CASES: list[Case] = [
     # Trace files for view --------------------------------------------------------
     Case("view-missing", VIEW, "file that does not exist", ("view", "trace.json"),
          "nnstep: trace.json: no such file"),
+    Case("view-empty-path", VIEW, "an empty path", ("view", ""), "nnstep: no trace file given (an empty path)"),
     Case("view-folder", VIEW, "a folder", ("view", "trace.json"),
          "nnstep: trace.json: is a folder, expected a trace file", {"trace.json": FOLDER}),
     Case("view-truncated", VIEW, "truncated trace (cut off mid-file)", ("view", "trace.json"),
