@@ -11,11 +11,14 @@ memory, which is what a non-streaming export would start from.
 from __future__ import annotations
 
 import gc
+import json
 import os
 import tempfile
 import time
 import tracemalloc
 from pathlib import Path
+
+import numpy as np
 
 from nnstep.engine import Session, load_demo
 from nnstep.engine.trace import write_trace
@@ -36,6 +39,12 @@ def _records_bytes(records: list) -> int:
     return total
 
 
+def _dumps_floats(floats: list[float]) -> float:
+    start = time.perf_counter()
+    json.dumps(floats)
+    return time.perf_counter() - start
+
+
 def run(rounds: int = 7, quick: bool = False) -> Section:
     """Export 1,000 tutorial iterations plain and gzip; return the item 4 rows."""
     config = load_demo("tutorial")
@@ -54,11 +63,13 @@ def run(rounds: int = 7, quick: bool = False) -> Section:
         return time.perf_counter() - start
 
     rounds = 3 if quick else rounds
+    floats = np.random.default_rng(0).standard_normal(200_000).tolist()
     times = interleaved(
         {
             "plain, end to end": lambda: export(plain, True),
             "plain, records in memory": lambda: export(plain, False),
             "gzip, end to end": lambda: export(packed, True),
+            "json.dumps of 200,000 floats": lambda: _dumps_floats(floats),
         },
         rounds,
     )
@@ -78,6 +89,7 @@ def run(rounds: int = 7, quick: bool = False) -> Section:
     os.rmdir(folder)
 
     mb_s = size_plain / m["plain, end to end"] / 1e6
+    ceiling = len(json.dumps(floats)) / m["json.dumps of 200,000 floats"] / 1e6
     section = Section("Trace export (item 4)")
     section.detail += [
         f"1,000 tutorial iterations = {stop:,} records; tensors held in memory by those records: {fmt_bytes(held)}.",
@@ -90,12 +102,18 @@ def run(rounds: int = 7, quick: bool = False) -> Section:
         f"{size_plain / m['plain, records in memory'] / 1e6:.1f} | {fmt_bytes(size_plain)} | {size_plain / stop:.0f} |",
         f"| gzip (level 6), end to end | {fmt_time(m['gzip, end to end'])} | "
         f"{size_plain / m['gzip, end to end'] / 1e6:.1f} | {fmt_bytes(size_packed)} | {size_packed / stop:.0f} |",
+        f"| for scale: `json.dumps` of 200,000 random floats, nothing else | "
+        f"{fmt_time(m['json.dumps of 200,000 floats'])} | {ceiling:.1f} | | |",
+        "",
+        "Shortest round-trip float text (CPython's `float.__repr__`) bounds any standard-library",
+        "JSON writer; the exporter beats that bound only because it converts each shared array once.",
         "",
         f"Peak traced memory during a streamed export: {fmt_bytes(peak_stream)} "
         f"({peak_stream / held:.2f}× the {fmt_bytes(held)} of tensors the 11,000 records hold).",
     ]
     section.rows += [
-        Row("4", "trace export, plain JSON, end to end", f"{mb_s:.1f} MB/s", "≥ 50 MB/s", mb_s >= 50),
+        Row("4", "trace export, plain JSON, end to end", f"{mb_s:.1f} MB/s", "≥ 50 MB/s", mb_s >= 50,
+            note=f"json.dumps of bare floats: {ceiling:.0f} MB/s in the same run"),
         Row("4", "bytes per step, plain / gzip", f"{size_plain / stop:.0f} / {size_packed / stop:.0f} B"),
         Row("4", "gzip export, end to end", f"{size_plain / m['gzip, end to end'] / 1e6:.1f} MB/s of JSON"),
         Row("4", "peak memory during export / records in memory", f"{peak_stream / held:.2f}×", "≤ 2×", peak_stream <= 2 * held),
