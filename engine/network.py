@@ -144,7 +144,7 @@ def iterate(
         tensors = {"y_hat": y_hat, "y": y, "loss": _frozen(np.array(loss))}
         if p is not None:
             tensors["p"] = _frozen(p)
-        emit("loss", None, "loss", formulas["loss", None], tensors, ("loss",))
+        emit("loss", None, "loss", formulas["loss", None], tensors, ("loss", "p") if p is not None else ("loss",))
 
     dW: list[np.ndarray] = [None] * depth  # type: ignore[list-item]
     db: list[np.ndarray] = [None] * depth  # type: ignore[list-item]
