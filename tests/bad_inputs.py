@@ -339,7 +339,7 @@ CASES: list[Case] = [
     Case("demo-empty", ARGS, "an empty --demo", ("run", "--demo", ""),
          f"nnstep: --demo: no demo named '' (demos: {DEMOS})"),
     Case("iterations-zero", ARGS, "--iterations 0", ("run", "--demo", "mazur", "--iterations", "0"),
-         "nnstep: --iterations must be >= 1, got 0"),
+         "nnstep: --iterations must be from 1 to 1,000,000,000, got 0"),
     Case("iterations-text", ARGS, "--iterations that is not a number", ("run", "--demo", "mazur", "-n", "ten"),
          "nnstep run: argument --iterations/-n: invalid int value: 'ten' (see nnstep run --help)"),
     Case("every-zero", ARGS, "--every 0", ("run", "--demo", "mazur", "--every", "0", "--export", "out.json"),

@@ -52,7 +52,7 @@ def test_run_prints_the_loss_and_exits_0(tmp_path: Path, monkeypatch: pytest.Mon
     out, err = capsys.readouterr()
     assert err == ""
     assert "iteration 1/3" in out and "loss 0.298371109" in out
-    assert out.splitlines()[-1].startswith("done: 3 iterations, loss 0.298371 → ")
+    assert out.splitlines()[-1].startswith("done: 3 iterations complete, loss 0.298371 → ")
     assert listing(tmp_path) == []
 
 
@@ -72,7 +72,7 @@ def test_run_stops_at_a_breakpoint_and_exits_0(capsys: pytest.CaptureFixture[str
     assert run_main(["run", "--demo", "mazur", "-n", "50", "--break", "iteration == 3 and stage == backward"]) == 0
     out = capsys.readouterr().out
     assert "breakpoint 'iteration == 3 and stage == backward' hit at step 27 (iteration 3" in out
-    assert "done: 2 iterations" in out  # iteration 3 stopped part-way
+    assert "stopped: 2 iterations complete, stopped in iteration 3" in out
 
 
 # --- the table of bad inputs: break expressions, traces, export paths -------------

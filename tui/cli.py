@@ -88,9 +88,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("nnstep: interrupted", file=sys.stderr)
         return _settle(130, argv)
     except BrokenPipeError:
-        # The reader went away (`nnstep run | head`): stop quietly, as cat does.
+        # The reader went away (`nnstep run | head`): stop quietly with the
+        # status of a program ended by SIGPIPE (128 + 13), as cat would.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 1
+        return 141
 
 
 def _settle(status: int, argv: Sequence[str] | None) -> int:

@@ -23,6 +23,7 @@ from nnstep.engine.records import STAGES
 from nnstep.engine.trace import select, write_trace
 
 PROGRESS_AT = 20_000  # iterations from which a progress bar is worth drawing
+MAX_ITERATIONS = 10**9  # the loss history alone would need 8 GB past this
 CHUNK = 250  # fast-path iterations between checks for Ctrl-C and progress
 
 
@@ -52,8 +53,8 @@ def _catch_sigint(flag: _Interrupt) -> Iterator[None]:
 
 
 def _options(options: argparse.Namespace, config: Config) -> tuple[list[Breakpoint], tuple[str, ...]]:
-    if options.iterations < 1:
-        raise NnstepError(f"--iterations must be >= 1, got {options.iterations}")
+    if not 1 <= options.iterations <= MAX_ITERATIONS:
+        raise NnstepError(f"--iterations must be from 1 to {MAX_ITERATIONS:,}, got {options.iterations}")
     if options.every < 1:
         raise NnstepError(f"--every must be >= 1, got {options.every}")
     if options.export is not None and not options.export.strip():  # --export "" would export nothing, silently
@@ -140,7 +141,9 @@ def run(config: Config, options: argparse.Namespace) -> int:
     if options.health:
         _print_health(session)
     done = session.iterations_done
-    summary = f"{'stopped' if flag.requested else 'done'}: {done} iteration{'s' * (done != 1)}"
+    summary = f"{'stopped' if flag.requested or hit else 'done'}: {done} iteration{'s' * (done != 1)} complete"
+    if hit and hit[0][1].iteration > done:
+        summary += f", stopped in iteration {hit[0][1].iteration}"
     if report.first is not None:
         summary += f", loss {report.first:.6g} → {report.last:.6g}"
     print(summary)
