@@ -62,7 +62,7 @@ def run(quick: bool = False) -> Section:
             session.back()
             walk.append(time.perf_counter() - start)
         history = session.history_bytes
-        checkpoints = sum(p.nbytes for p in session._checkpoints.values())
+        checkpoints = sum(p.nbytes for p in session._checkpoints.values())  # private: a breakdown only
         section.detail.append(
             f"| {name} | {fmt_time(median(cold))} / {fmt_time(p95(cold))} | {fmt_time(median(warm))} | "
             f"{fmt_time(p95(walk))} (max {fmt_time(max(walk))}) | {fmt_bytes(history)} | {fmt_bytes(checkpoints)} |"
