@@ -139,9 +139,9 @@ def measure(section: Section, quick: bool) -> Section:
     section.detail += [
         f"Terminal {SIZE[0]}×{SIZE[1]}, headless driver; a frame includes turning the update into terminal text.",
         "",
-        "A key's work often takes several frames (the tensor panes are laid out again after they get",
-        "their tensors); *settled* is the last of them, the figure held to the goal; *first* is when the",
-        "screen starts to change.",
+        "A key's work can take more than one frame (when the tensor panes are laid out again after they",
+        "get their tensors); *settled* is the last of them, the figure held to the goal; *first* is when",
+        "the screen starts to change.",
         "",
         "| net | next op (n) settled: median | p95 | first frame: median | p95 | frames per key | "
         "back (p) settled: median | p95 | app start → first frame |",
