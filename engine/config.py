@@ -300,7 +300,7 @@ def build_config(raw: dict[str, Any], where: str, *, base: Path | None = None, n
     if len(raw_acts) != depth:
         raise r.fail(
             "model.activations",
-            f"has {len(raw_acts)} entries but model.sizes has {len(sizes)} (needs {depth}, one per layer)",
+            f"has {len(raw_acts)} entr{'y' if len(raw_acts) == 1 else 'ies'} but model.sizes has {len(sizes)} (needs {depth}, one per layer)",
         )
     activations = tuple(
         r.choice(act, f"model.activations[{i}]", ACTIVATIONS, "activation") for i, act in enumerate(raw_acts)
@@ -410,7 +410,7 @@ def _initial_layers(
         if not isinstance(raw_layers, list):
             raise r.fail("model.layers", f"must be a list of tables, got {_kind(raw_layers)}")
         if len(raw_layers) != depth:
-            raise r.fail("model.layers", f"has {len(raw_layers)} entries, expected {depth} (one per layer)")
+            raise r.fail("model.layers", f"has {len(raw_layers)} entr{'y' if len(raw_layers) == 1 else 'ies'}, expected {depth} (one per layer)")
     elif "layers" in model:
         raise r.fail("model.layers", f"is given but model.init is '{init}' (set init = \"explicit\")")
 

@@ -187,7 +187,7 @@ CASES: list[Case] = [
          "nnstep: net.toml: model.layers[0].W is ragged: row 1 has 1 values, row 0 has 2",
          {"net.toml": mazur("W = [[0.15, 0.20], [0.25, 0.30]]", "W = [[0.15, 0.20], [0.25]]")}),
     Case("layer-count", CONFIG, "fewer [[model.layers]] than layers", RUN,
-         "nnstep: net.toml: model.layers has 1 entries, expected 2 (one per layer)",
+         "nnstep: net.toml: model.layers has 1 entry, expected 2 (one per layer)",
          {"net.toml": mazur("[[model.layers]]\nW = [[0.40, 0.45], [0.50, 0.55]]\nb = [0.60, 0.60]\n", "")}),
     Case("unknown-activation", CONFIG, "unknown activation", RUN,
          "nnstep: net.toml: model.activations[1] is an unknown activation 'sigmod' "
@@ -215,7 +215,7 @@ CASES: list[Case] = [
          "nnstep: net.toml: model.sizes[1] must be >= 1, got 0",
          {"net.toml": mazur("sizes = [2, 2, 2]", "sizes = [2, 0, 2]")}),
     Case("lengths", CONFIG, "sizes and activations lengths differ", RUN,
-         "nnstep: net.toml: model.activations has 1 entries but model.sizes has 3 (needs 2, one per layer)",
+         "nnstep: net.toml: model.activations has 1 entry but model.sizes has 3 (needs 2, one per layer)",
          {"net.toml": mazur('activations = ["sigmoid", "sigmoid"]', 'activations = ["sigmoid"]')}),
     Case("softmax-hidden", CONFIG, "softmax on a hidden layer", RUN,
          "nnstep: net.toml: model.activations[0] is softmax, which is allowed on the output layer only",
