@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from . import data as datasets
-from .errors import NnstepError
+from .errors import NnstepError, read_user_file
 from .functions import ACTIVATIONS, LOSSES
 
 INITS = ("xavier", "he", "normal", "zeros", "torch", "explicit")
@@ -238,28 +238,17 @@ def load_config(path: str | Path, *, name: str | None = None) -> Config:
     """Read, parse and check the config file at `path`."""
     path = Path(path)
     where = str(path)
+    data = read_user_file(
+        path,
+        "a config file",
+        MAX_CONFIG_BYTES,
+        lambda size: f"larger than {MAX_CONFIG_BYTES // 2**20} MiB, too large for a config "
+        "(put large data in a CSV file: data.csv)",
+    )
     try:
-        with path.open("rb") as handle:
-            # Bounded: `--config /dev/zero` or a 10 GB file must not exhaust memory.
-            data = handle.read(MAX_CONFIG_BYTES + 1)
-        if len(data) > MAX_CONFIG_BYTES:
-            raise NnstepError(
-                f"{where}: larger than {MAX_CONFIG_BYTES // 2**20} MiB, too large for a config "
-                "(put large data in a CSV file: data.csv)"
-            )
         text = data.decode("utf-8").replace("\r\n", "\n")
-    except FileNotFoundError:
-        raise NnstepError(f"{where}: no such file") from None
-    except IsADirectoryError:
-        raise NnstepError(f"{where}: is a folder, expected a config file") from None
-    except PermissionError:
-        raise NnstepError(f"{where}: permission denied") from None
     except UnicodeDecodeError:
         raise NnstepError(f"{where}: not a text file (not UTF-8)") from None
-    except OSError as error:
-        raise NnstepError(f"{where}: cannot read ({error.strerror or error})") from None
-    except ValueError:  # a NUL character in the path
-        raise NnstepError(f"{where}: not a usable path") from None
     raw = parse_text(text, where, is_json=path.suffix.lower() == ".json")
     return build_config(raw, where, base=path.parent, name=name or path.stem)
 

@@ -25,7 +25,7 @@ from typing import IO, Any, Callable, Iterable, Iterator
 import numpy as np
 
 from .config import build_config
-from .errors import NnstepError
+from .errors import NnstepError, read_user_file
 from .records import STAGES, StepRecord, make_record
 
 FORMAT = "nnstep-trace"
@@ -200,18 +200,7 @@ def read_trace(path: str | Path) -> dict[str, Any]:
     if not str(path).strip():  # Path("") is ".", which would be reported as a folder
         raise NnstepError("no trace file given (an empty path)")
     path = Path(path)
-    try:
-        if path.stat().st_size > MAX_TRACE_TEXT:
-            raise NnstepError(f"{path}: {_too_large(path.stat().st_size)}")
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise NnstepError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise NnstepError(f"{path}: is a folder, expected a trace file") from None
-    except OSError as error:
-        raise NnstepError(f"{path}: cannot read ({error.strerror or error})") from None
-    except ValueError:  # a NUL character in the path
-        raise NnstepError(f"{path!s}: not a usable path") from None
+    data = read_user_file(path, "a trace file", MAX_TRACE_TEXT, _too_large)
     if data[:2] == b"\x1f\x8b":
         data = _gunzip(path, data)
     if len(data) > MAX_TRACE_TEXT:
