@@ -17,6 +17,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 from textual import work
+from textual.worker import get_current_worker
 from textual.message import Message
 
 from nnstep.engine import NnstepError, Params, StepRecord
@@ -113,9 +114,12 @@ class JobsMixin:
     def _run(self: MainScreen, breakpoints: list[Breakpoint], iterations: int) -> None:
         session = self.session
         last = [time.monotonic()]
+        worker = get_current_worker()
 
         def report() -> bool:
-            if self.stop_event.is_set():
+            # The app cancels its workers when it quits by any way (q, ctrl+q, the palette, a crash):
+            # a thread that kept training would keep the process alive after the screen is gone.
+            if self.stop_event.is_set() or worker.is_cancelled:
                 return True
             now = time.monotonic()
             if now - last[0] >= REPORT_EVERY:
@@ -163,10 +167,14 @@ class JobsMixin:
                 return f"stopped after {done} iterations"
             n = min(chunk, iterations - done)
             started = time.monotonic()
-            loss = session.train(n)
+            session.train(n)
             done += n
-            if not np.isfinite(loss):
-                return f"stopped: the loss is {fmt(loss)} at iteration {session.iterations_done}"
+            chunk_losses = session.losses()[-n:]
+            bad = np.flatnonzero(~np.isfinite(chunk_losses))
+            if bad.size:  # a chunk may run past the first inf into NaN: stop where it first went
+                iteration = session.iterations_done - n + int(bad[0]) + 1
+                session.goto((iteration - 1) * session.ops_per_iteration + 2 * self.config.depth)  # its loss op
+                return f"stopped: the loss is {fmt(chunk_losses[bad[0]])} at iteration {iteration} (its loss op)"
             elapsed = time.monotonic() - started
             chunk = max(1, min(chunk * 2, int(n * REPORT_EVERY / 2 / max(elapsed, 1e-6)) or 1))
         return f"ran {iterations} iterations" if iterations < FOREVER else "stopped"
@@ -247,9 +255,11 @@ class JobsMixin:
     def _write(self: MainScreen, path: str) -> None:
         session = self.session
         target = Path(path).expanduser()
+        worker = get_current_worker()
+
         def records() -> Iterator[StepRecord]:
             for record in session.iter_records(0, session.position + 1):
-                if self.stop_event.is_set():
+                if self.stop_event.is_set() or worker.is_cancelled:
                     raise _Cancelled
                 yield record
 

@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer
+from textual.widgets import Footer, Static
 
 from nnstep.engine import StepRecord
 from nnstep.tui.render import symbol
@@ -34,6 +34,7 @@ from nnstep.tui.widgets.tensor_pane import Tensor, TensorPane
 from nnstep.tui.widgets.tensor_view import MODES
 
 PRECISIONS = (4, 6, 2)
+MIN_SIZE = (40, 10)  # columns, rows: the equation, one tensor pane, status and footer (the `tiny` layout)
 PARAMETERS = ("W", "b", "W_next", "W_before", "b_before", "vW", "vb")  # the same from batch to batch
 
 # Keys follow pudb/gdb where they fit (n next, c continue, b break); none is a ctrl key.
@@ -87,7 +88,7 @@ class MainScreen(JobsMixin, Screen[None]):
         config = self.config
         with Horizontal(id="top"):
             yield NetworkPane(config.sizes, config.activations, config.loss, id="network")
-            yield LossPlot(id="loss")
+            yield LossPlot(config.depth, id="loss")
             if config.sizes[0] == 2 and len(config.x) >= 4:
                 yield DataPlot(config, id="data")
         yield EquationPane(config.lr, config.activations, id="equation")
@@ -95,6 +96,7 @@ class MainScreen(JobsMixin, Screen[None]):
         yield IterationLog(config.lr, config.activations, id="log")
         yield StatusLine(id="status")
         yield Footer(compact=True)
+        yield Static(id="too-small")
 
     def on_mount(self) -> None:
         """Show the starting position."""
@@ -108,12 +110,26 @@ class MainScreen(JobsMixin, Screen[None]):
             self._profile(self.session.record)
             self.query_one(TensorGrid).tensors = self.tensors_of(self.session.record)
 
+    def on_screen_resume(self) -> None:
+        """A resize under a dialog reached only the dialog: fit to the size now."""
+        self.on_resize()
+
     def _fit(self) -> None:
-        height = self.size.height
+        width, height = self.size
         self.set_class(height >= 40, "tall")
         self.set_class(height < 20, "tiny")
+        # Below the tiny layout's size the panes would be cut mid-border: say so instead.
+        too_small = width < MIN_SIZE[0] or height < MIN_SIZE[1]
+        self.set_class(too_small, "too-small")
+        if too_small:
+            self.query_one("#too-small", Static).update(
+                f"terminal too small — need at least {MIN_SIZE[0]}×{MIN_SIZE[1]} (now {width}×{height}) · q quits"
+            )
+        palette = width >= 100
         for footer in self.query(Footer):
-            footer.show_command_palette = self.size.width >= 100
+            if footer.show_command_palette != palette:
+                footer.show_command_palette = palette
+                footer.refresh(recompose=True)  # the reactive alone leaves the old keys in place
 
     # -- what the panes show ---------------------------------------------------
 

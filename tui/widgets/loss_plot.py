@@ -76,16 +76,19 @@ class LossPlot(Widget):
 
     losses: reactive[np.ndarray] = reactive(lambda: np.zeros(0), always_update=True)
 
+    def __init__(self, depth: int, **kwargs: str) -> None:
+        """`depth` layers: an iteration is 5·depth + 1 ops, the loss op the (2·depth + 1)-th."""
+        super().__init__(**kwargs)
+        self.depth = depth
+
     def watch_losses(self, losses: np.ndarray) -> None:
         """Title with the current value and iteration."""
         if not len(losses):
             self.border_title = "loss"
             return
         bad = int(np.count_nonzero(~np.isfinite(losses)))
-        title = f"loss {fmt(losses[-1], 6)} · iteration {len(losses)}"
-        if bad:
-            title += f" · ⚠ {bad} non-finite"
-        self.border_title = title
+        warning = f" · ⚠ {bad} NaN/inf" if bad else ""  # before the iteration: a narrow pane cuts the end
+        self.border_title = f"loss {fmt(losses[-1], 6)}{warning} · iteration {len(losses)}"
 
     @property
     def log_scale(self) -> bool:
@@ -98,7 +101,8 @@ class LossPlot(Widget):
         losses = self.losses
         height = self.size.height
         if not len(losses):
-            return Text("no loss yet: the loss op is op 2L + 1 of an iteration", style="dim")
+            ops = 5 * self.depth + 1  # "2L + 1" read as the loss L: say the op number
+            return Text(f"no loss yet: the loss op is op {2 * self.depth + 1} of {ops} in an iteration", style="dim")
         finite = losses[np.isfinite(losses)]
         if not finite.size:
             return Text("every loss so far is NaN or inf", style="bold magenta")

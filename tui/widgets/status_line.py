@@ -42,7 +42,10 @@ class StatusLine(Widget):
         text = Text(f" {s.name}", style="bold")
         if s.read_only:
             text.append(" (trace, read-only)", style="dim")
-        parts = [f"epoch {s.epoch}", f"iteration {s.iteration}", f"step {s.index + 1}" if s.index >= 0 else "not started"]
+        step = f"step {s.index + 1}" if s.index >= 0 else "not started"
+        parts = [f"epoch {s.epoch}", f"iteration {s.iteration}", step]
+        if len(text) + sum(len(p) + 3 for p in parts) > self.size.width:
+            parts = [f"ep {s.epoch}", f"it {s.iteration}", step]  # a narrow terminal: the step must stay in view
         if s.loss is not None:
             parts.append(f"loss {fmt(s.loss, 6)}")
         if s.breakpoints:

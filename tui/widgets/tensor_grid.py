@@ -19,7 +19,6 @@ from nnstep.tui.widgets.tensor_pane import Tensor, TensorPane
 MIN_PANE = 24
 MAX_PANE = 56
 MIN_HEIGHT = 4  # border and two rows of values
-RESERVED = 13  # rows the screen keeps for the top panes (6), the equation (5), status and footer
 
 
 def share(heights: list[int], room: int) -> list[int]:
@@ -148,12 +147,29 @@ class TensorGrid(Grid):
             self._budget = (key, max(totals) if max(totals) <= room else None)
         return self._budget[1]
 
+    def _reserved(self) -> int:
+        """Rows the other widgets of the screen keep at the least: a fixed height, or a fraction's minimum.
+
+        Read from their styles, so a taller top row on a tall terminal (min-height 10, not 6) is
+        counted: with a constant, snug panes pushed the status line below the screen.
+        """
+        reserved = 0
+        for widget in self.screen.children:
+            if widget is self or not widget.display:
+                continue
+            height, least = widget.styles.height, widget.styles.min_height
+            if height is not None and height.is_cells:
+                reserved += int(height.value)
+            elif least is not None and least.is_cells:
+                reserved += int(least.value)
+        return reserved
+
     def _arrange(self) -> None:
         width, height = self.size.width, self.size.height
         if not self.tensors or not width:
             return
         columns, heights = self._layout(self.tensors, width, height)
-        room = self.screen.size.height - RESERVED
+        room = self.screen.size.height - self._reserved()
         budget = self._snug_height(width, room)
         if budget is not None and sum(heights) > budget:
             budget = None
