@@ -39,6 +39,13 @@ class NnstepApp(App[None]):
         # which otherwise land on a key press now and then as a 50-100 ms stall.
         self.call_after_refresh(gc.freeze)
 
+    def on_resize(self) -> None:
+        """Under a dialog the main screen gets no resize event: fit it here, so a terminal
+        too small for any dialog shows the 'too small' message behind it."""
+        for screen in self.screen_stack:
+            if isinstance(screen, MainScreen) and screen is not self.screen and screen.is_mounted:
+                screen.fit()
+
     @property
     def main(self) -> MainScreen:
         """The main screen (under any dialog)."""

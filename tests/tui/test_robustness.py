@@ -89,8 +89,8 @@ async def test_every_size_from_1x1_up_renders_without_error(screen_text) -> None
 
 
 async def test_resize_while_a_dialog_is_open_fits_on_return(screen_text) -> None:
-    """A resize under the help screen reaches only the help screen; closing it must not leave
-    the main screen laid out for the old size (panes cut off, or 'too small' on a big terminal)."""
+    """A resize under the help screen reaches only the help screen: at 20×5 the help box was a
+    mangled strip over the panes, and closing it left the main screen laid out for the old size."""
     app = make_app(load_demo("mazur"))
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("n", "question_mark")
@@ -98,6 +98,8 @@ async def test_resize_while_a_dialog_is_open_fits_on_return(screen_text) -> None
         assert isinstance(app.screen, HelpScreen)
         await pilot.resize_terminal(20, 5)
         await pilot.pause()
+        shown = screen_text(app)
+        assert TOO_SMALL in flat(shown) and "▀" not in shown  # the message, no piece of the help box
         await pilot.press("escape")
         await pilot.pause()
         assert TOO_SMALL in flat(screen_text(app))
@@ -267,6 +269,14 @@ async def test_export_to_a_missing_folder_is_shown_and_nothing_moves(tmp_path: P
     monkeypatch.chdir(tmp_path)
     config = load_demo("mazur")
     app = make_app(config)
+    toasts: list[tuple[str, str]] = []
+    notify = app.notify
+
+    def spy(message: str, **kwargs):
+        toasts.append((message, kwargs.get("severity", "information")))
+        return notify(message, **kwargs)
+
+    monkeypatch.setattr(app, "notify", spy)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("i", "n", "n", "x")
         await pilot.pause()
@@ -276,7 +286,7 @@ async def test_export_to_a_missing_folder_is_shown_and_nothing_moves(tmp_path: P
         await settle(app, pilot)
         status = app.main.query_one(StatusLine).status
         assert status.error and "missing" in status.message and "does not exist" in status.message
-        assert any(n.severity == "error" for n in app._notifications)
+        assert any(severity == "error" and "does not exist" in text for text, severity in toasts)
         reference = Session(config)
         reference.goto(12)
         assert app.main.session.position == 12

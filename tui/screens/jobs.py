@@ -242,7 +242,7 @@ class JobsMixin:
         megabytes = per_iteration * 20 * record.iteration / 1e6  # ~20 characters per number in JSON
         size = f", about {megabytes:,.0f} MB" if megabytes >= 1 else ""
         self.app.push_screen(
-            InputDialog("Export trace", f"Write {record.index + 1} steps{size} as JSON (.gz compresses; esc cancels "
+            InputDialog("Export trace", f"Write {record.index + 1} step{'s' if record.index else ''}{size} as JSON (.gz compresses; esc cancels "
                         "while writing) to:", default),
             lambda path: self._export(path) if path else None,
         )

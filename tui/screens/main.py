@@ -100,12 +100,12 @@ class MainScreen(JobsMixin, Screen[None]):
 
     def on_mount(self) -> None:
         """Show the starting position."""
-        self._fit()
+        self.fit()
         self.show()
 
     def on_resize(self) -> None:
         """Give the tensors the room on a tall terminal; drop the top row on a tiny one."""
-        self._fit()
+        self.fit()
         if self.is_mounted and not self.running:
             self._profile(self.session.record)
             self.query_one(TensorGrid).tensors = self.tensors_of(self.session.record)
@@ -114,13 +114,15 @@ class MainScreen(JobsMixin, Screen[None]):
         """A resize under a dialog reached only the dialog: fit to the size now."""
         self.on_resize()
 
-    def _fit(self) -> None:
-        width, height = self.size
+    def fit(self) -> None:
+        """Layout classes for the screen size: tall, tiny, or too small for any layout."""
+        width, height = self.app.size  # under a dialog this screen's own size lags behind
         self.set_class(height >= 40, "tall")
         self.set_class(height < 20, "tiny")
         # Below the tiny layout's size the panes would be cut mid-border: say so instead.
         too_small = width < MIN_SIZE[0] or height < MIN_SIZE[1]
         self.set_class(too_small, "too-small")
+        self.app.set_class(too_small, "too-small")  # dialogs and toasts hide too (nnstep.tcss)
         if too_small:
             self.query_one("#too-small", Static).update(
                 f"terminal too small — need at least {MIN_SIZE[0]}×{MIN_SIZE[1]} (now {width}×{height}) · q quits"
