@@ -220,13 +220,14 @@ class _Parser:
         if func.text in ("dead", "saturated"):
             if arg.kind != "num" or not arg.text.isdigit():
                 raise self.fail(arg.column, f"{func.text}() takes a layer number, e.g. {func.text}(1)")
-            layer = self._layer(int(arg.text), arg.column)
+            units_layer = self._layer(int(arg.text), arg.column)
             self.expect(")")
             name = func.text
-            return lambda ctx: ctx.units(name, layer)
+            return lambda ctx: ctx.units(name, units_layer)
         match = _TENSOR.match(arg.text)
+        layer: int | None = None
         if arg.text == "y_hat":
-            tensor, layer = "y_hat", None
+            tensor = "y_hat"
         elif match:
             tensor, layer = match.group(1), self._layer(int(match.group(2)), arg.column)
         else:

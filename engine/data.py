@@ -177,7 +177,8 @@ def _read_csv(
         # otherwise stick to the first column's name and make it "missing".
         with path.open(newline="", encoding="utf-8-sig") as handle:
             reader = csv.reader(handle)
-            rows, lines = [], []  # lines: the file line each row ends on, for messages
+            rows: list[list[str]] = []
+            lines: list[int] = []  # lines: the file line each row ends on, for messages
             for row in reader:
                 if row or not rows:  # blank lines after the header are skipped
                     rows.append(row)

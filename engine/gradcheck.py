@@ -61,7 +61,8 @@ def numeric_gradients(
     W = [w.astype(np.float64) for w in params.W]
     b = [v.astype(np.float64) for v in params.b]
     x, y = x.astype(np.float64), y.astype(np.float64)
-    grads_W, grads_b = [], []
+    grads_W: list[np.ndarray] = []
+    grads_b: list[np.ndarray] = []
     for group, grads in ((W, grads_W), (b, grads_b)):
         for l, tensor in enumerate(group):
             grad = np.zeros_like(tensor)

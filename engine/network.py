@@ -148,6 +148,7 @@ def iterate(
 
     dW: list[np.ndarray] = [None] * depth  # type: ignore[list-item]
     db: list[np.ndarray] = [None] * depth  # type: ignore[list-item]
+    g_delta = g  # δ of the layer above, once there is one
     for l in reversed(range(depth)):
         delta = activation_backward(acts[l], g, z[l], a[l + 1])
         if emit:
@@ -182,6 +183,6 @@ def iterate(
             tensors = {"W_before": W[l], "dW": dW[l], "step_W": _frozen(step_W), "W": W_l,
                        "b_before": b[l], "db": db[l], "step_b": _frozen(step_b), "b": b_l}
             if vW is not None:
-                tensors["vW"], tensors["vb"] = vW, vb
+                tensors["vW"], tensors["vb"] = vW, vb  # type: ignore[assignment]  # both set together
             emit("update", l + 1, "update", formulas["update", l + 1], tensors, ("W", "b"))
     return Params(tuple(new_W), tuple(new_b), tuple(new_vW), tuple(new_vb)), float(loss)

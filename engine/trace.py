@@ -130,7 +130,7 @@ def write_trace(path: str | Path, config: dict[str, Any], records: Iterable[Step
     count = 0
     try:
         with os.fdopen(handle, "wb") as raw:
-            out: IO[bytes] = gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0) if path.suffix == ".gz" else raw
+            out: IO[bytes] | gzip.GzipFile = gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0) if path.suffix == ".gz" else raw
             with io.TextIOWrapper(out, encoding="utf-8", write_through=False) as text:
                 header = json.dumps({"format": FORMAT, "version": VERSION, "config": config}, ensure_ascii=False, allow_nan=False)
                 text.write(header[:-1] + ', "steps": [')
