@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from nnstep.tui.screens.main import MainScreen
 
 REPORT_EVERY = 0.1  # seconds between progress frames during a run
+CHUNK_SECONDS = 0.01  # fast-path training between two pauses for the UI thread
+YIELD_SECONDS = 0.001
 CHECK_LIMIT = 20_000  # parameters: above this an in-app finite-difference check takes too long
 FOREVER = 10**9
 
@@ -176,7 +178,11 @@ class JobsMixin:
                 session.goto((iteration - 1) * session.ops_per_iteration + 2 * self.config.depth)  # its loss op
                 return f"stopped: the loss is {fmt(chunk_losses[bad[0]])} at iteration {iteration} (its loss op)"
             elapsed = time.monotonic() - started
-            chunk = max(1, min(chunk * 2, int(n * REPORT_EVERY / 2 / max(elapsed, 1e-6)) or 1))
+            # Chunks of about CHUNK_SECONDS, then a short sleep: the UI thread
+            # gets the GIL at once instead of waiting out Python's switch
+            # interval many times per frame, so keys stay quick during a run.
+            chunk = max(1, min(chunk * 2, int(n * CHUNK_SECONDS / max(elapsed, 1e-6)) or 1))
+            time.sleep(YIELD_SECONDS)
         return f"ran {iterations} iterations" if iterations < FOREVER else "stopped"
 
     def on_progress(self: MainScreen, message: Progress) -> None:
