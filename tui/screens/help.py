@@ -17,8 +17,8 @@ equation   the formula of this op in the tutorial's notation; below it the batch
            form the engine computes, with every operand's shape; then one number of
            the op worked out with the values filled in (unit 1 of sample 1)
 tensors    one pane per tensor the op reads (in) or writes (out): shape; in the bottom
-           border min, max, mean μ, norm ‖·‖ and NaN/inf count (narrow panes: ↓min ↑max
-           μmean ‖norm‖, fewer digits); values on a diverging heatmap (blue < 0 < red);
+           border min, max, mean μ, norm ‖·‖ and NaN/inf count; values on a diverging
+           heatmap (blue < 0 < red);
            ▴/▾ mark cells that went up/down since the previous iteration's same op
            (for an update: since before the update). NaN/inf cells are magenta.
            tab focuses a pane; arrows / page keys scroll a large tensor

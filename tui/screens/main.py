@@ -93,7 +93,7 @@ class MainScreen(JobsMixin, Screen[None]):
                 yield DataPlot(config, id="data")
         yield EquationPane(config.lr, config.activations, id="equation")
         yield TensorGrid(id="tensors")
-        yield IterationLog(config.lr, config.activations, id="log", classes="slack")
+        yield IterationLog(config.lr, config.activations, id="log")
         yield StatusLine(id="status")
         yield Footer(compact=True)
         yield Static(id="too-small")
@@ -179,7 +179,6 @@ class MainScreen(JobsMixin, Screen[None]):
     def on_tensor_grid_fitted(self, message: TensorGrid.Fitted) -> None:
         """Snug tensor panes leave room: the iteration log takes it (on a tall terminal)."""
         self.set_class(message.snug, "snug")
-        self.query_one(IterationLog).styles.height = message.rest if message.rest is not None else "1fr"
 
     def update_status(self, record: StepRecord | None = None, losses: np.ndarray | None = None) -> None:
         """Refresh the status line (position, loss, breakpoints, job, message)."""

@@ -87,10 +87,9 @@ class TensorGrid(Grid):
     class Fitted(Message):
         """The panes now fit snugly (True) or share the height and scroll (False)."""
 
-        def __init__(self, snug: bool, rest: int | None = None) -> None:
+        def __init__(self, snug: bool) -> None:
             super().__init__()
             self.snug = snug
-            self.rest = rest  # rows under snug panes for the log (tall screen), else None
 
     tensors: reactive[tuple[Tensor, ...]] = reactive(())
     digits: reactive[int] = reactive(4)
@@ -99,7 +98,6 @@ class TensorGrid(Grid):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.snug = False
-        self._rest: int | None = None
         self.profiles: tuple[tuple[Tensor, ...], ...] = ()
         self._budget: tuple[tuple[object, ...], int | None] | None = None
         self._applied: tuple[object, ...] = ()
@@ -237,8 +235,8 @@ class TensorGrid(Grid):
         """
         reserved = 0
         for widget in self.screen.children:
-            if widget is self or not widget.display or widget.has_class("slack"):
-                continue  # (a "slack" widget, the log, takes what the panes leave: not reserved)
+            if widget is self or not widget.display:
+                continue
             height, least = widget.styles.height, widget.styles.min_height
             if height is not None and height.is_cells:
                 reserved += int(height.value)
@@ -291,9 +289,6 @@ class TensorGrid(Grid):
             self.styles.grid_rows = rows
             self.styles.height = budget if budget is not None else "3fr"
         snug = budget is not None
-        # The log gets exactly the rows left, not a share of them with the network and loss
-        # panes: with `1fr` those grew and shrank by a row or two from op to op.
-        rest = room - sum(given) if snug and log else None
-        if (snug, rest) != (self.snug, self._rest):
-            self.snug, self._rest = snug, rest
-            self.post_message(self.Fitted(snug, rest))
+        if snug != self.snug:
+            self.snug = snug
+            self.post_message(self.Fitted(snug))

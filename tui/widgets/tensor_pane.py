@@ -72,11 +72,9 @@ class TensorPane(TensorView):
         tensor = self.tensor
         if tensor is None:
             return
-        # The grid's width for the pane, not the size of the moment: a resize event from an
-        # earlier layout arriving late made the summary depend on timing. Zoomed, the screen's.
-        width = self.size.width if self.is_maximized or not self._width else self._width
+        width = self._width or self.size.width or 80
         # The border keeps a corner, a rule and a space each side of the subtitle.
-        self.border_subtitle = fitted_summary(tensor.values, self._role, (width or 80) - 6)
+        self.border_subtitle = fitted_summary(tensor.values, self._role, width - 6)
 
     def expect_size(self, width: int, height: int) -> None:
         """The layout about to happen: fit the summary to the new width now too."""
@@ -87,8 +85,10 @@ class TensorPane(TensorView):
         super().expect_size(width, height)
 
     def on_resize(self) -> None:
-        """Zoomed in or out (z): the summary may grow or must shrink."""
-        self._fit_summary()  # (Textual calls TensorView.on_resize as well: handlers run up the MRO)
+        """A new width may need a shorter (or allow a longer) summary."""
+        if self.size.width != self._width:
+            self._width = self.size.width
+            self._fit_summary()  # (Textual calls TensorView.on_resize as well: handlers run up the MRO)
 
     def view_changed(self, rows: tuple[int, int, int], columns: tuple[int, int, int]) -> None:
         """Name the rows and columns in view when not all of them fit (there are no scrollbars)."""
