@@ -115,52 +115,6 @@ def finite_summary(array: np.ndarray, digits: int = 3) -> str:
     return text
 
 
-def _short(value: float, sig: int) -> str:
-    """`value` to `sig` significant digits, exponent without padding (6.9e-19, not 6.90e-19)."""
-    text = f"{value:.{sig}g}"
-    return text.replace("e-0", "e-").replace("e+0", "e").replace("e+", "e")
-
-
-def fitted_summary(array: np.ndarray, role: str, room: int) -> str:
-    """The summary as long as fits in `room` characters: labels, then digits, then stats are dropped.
-
-    The NaN/inf count comes first and is kept whole at any width (it is the
-    reason a pane turns magenta); min and max go last. Forms, widest first:
-    `in · min -0.063 max 0.063 μ 0 ‖·‖ 0.23`, `in ↓-0.063 ↑0.063 μ0 ‖0.23‖`, `↓-0.06 ↑0.06`.
-    """
-    if array.size == 0:
-        return f"{role} · empty"[: max(room, 5)]
-    values = np.asarray(array, dtype=np.float64)
-    finite = np.isfinite(values)
-    bad = int(values.size - np.count_nonzero(finite))
-    good = values[finite]
-    forms: list[str] = []
-    if good.size and values.size == 1:
-        value = float(good[0])
-        forms = [f"{role} · value {value:.9g}", f"{role} · {value:.6g}", f"{value:.6g}", f"{value:.4g}", f"{value:.2g}"]
-    elif good.size:
-        with np.errstate(all="ignore"):
-            low, high = float(good.min()), float(good.max())
-            mean, norm = float(good.mean()), float(np.linalg.norm(good))
-        if abs(mean) < 1e-12 * max(abs(low), abs(high)):
-            mean = 0.0  # rounding noise of a mean that is zero (a softmax gradient's): "6.94e-19" says more than it should
-        for sig in (3, 2):
-            lo, hi, mu, nm = (_short(v, sig) for v in (low, high, mean, norm))
-            forms += [f"{role} · min {lo} max {hi} μ {mu} ‖·‖ {nm}", f"{role} ↓{lo} ↑{hi} μ{mu} ‖{nm}‖", f"↓{lo} ↑{hi} μ{mu} ‖{nm}‖"]
-        for sig in (3, 2):
-            lo, hi, nm = (_short(v, sig) for v in (low, high, norm))
-            forms += [f"↓{lo} ↑{hi} ‖{nm}‖", f"↓{lo} ↑{hi}"]
-    if bad:
-        nan = int(np.count_nonzero(np.isnan(values)))
-        head = [f"⚠ {nan} NaN {bad - nan} inf", f"⚠{nan} NaN {bad - nan} inf", f"⚠{nan}NaN {bad - nan}inf", f"⚠{bad}"]
-        finite_forms = forms or ["no finite values", "no finite"]
-        forms = [f"{head[0]} · {f}" for f in finite_forms] + [f"{head[0]} {f}" for f in finite_forms] + head
-    for form in forms:
-        if len(form) <= room:
-            return form
-    return forms[-1] if forms else f"{role} · no finite values"
-
-
 def fmt(value: float, digits: int = 4) -> str:
     """A number that fits `number_width(digits)` characters; NaN and ±inf spelled out."""
     value = float(value)

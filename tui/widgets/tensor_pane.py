@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from textual.reactive import reactive
 
-from nnstep.tui.render import finite_summary, fitted_summary, shape_text
+from nnstep.tui.render import finite_summary, shape_text
 from nnstep.tui.widgets.tensor_view import Grid, TensorView
 
 
@@ -32,9 +32,7 @@ class TensorPane(TensorView):
     """A bordered tensor: title `symbol  shape  (rows/cols in view)`, bottom border `in|out · summary`.
 
     The summary (min, max, mean, norm, NaN/inf count) sits in the border, so
-    it is always visible however the grid is scrolled and costs no row. A
-    narrow pane gets a shorter form (↓min ↑max μmean ‖norm‖, fewer digits)
-    rather than one cut with "…"; the NaN/inf count is never dropped.
+    it is always visible however the grid is scrolled and costs no row.
     """
 
     ALLOW_MAXIMIZE = True
@@ -48,8 +46,6 @@ class TensorPane(TensorView):
         self.summary = ""
         self._title = ""
         self._window = ""
-        self._width = 0
-        self._role = "in"
 
     def _update(self) -> None:
         tensor = self.tensor
@@ -62,33 +58,10 @@ class TensorPane(TensorView):
         self.set_class(tensor.written, "written")
         text = finite_summary(tensor.values)
         self.summary = text
-        self._role = role
-        self._fit_summary()
+        self.border_subtitle = f"{role} · {text}"
         self.set_class("⚠" in text or "no finite" in text, "non-finite")
         self.grid = Grid(tensor.values, tensor.reference, self.digits, self.mode)
         self.border_title = self._title + self._window
-
-    def _fit_summary(self) -> None:
-        tensor = self.tensor
-        if tensor is None:
-            return
-        width = self._width or self.size.width or 80
-        # The border keeps a corner, a rule and a space each side of the subtitle.
-        self.border_subtitle = fitted_summary(tensor.values, self._role, width - 6)
-
-    def expect_size(self, width: int, height: int) -> None:
-        """The layout about to happen: fit the summary to the new width now too."""
-        outer = width + 2
-        if outer != self._width:
-            self._width = outer
-            self._fit_summary()
-        super().expect_size(width, height)
-
-    def on_resize(self) -> None:
-        """A new width may need a shorter (or allow a longer) summary."""
-        if self.size.width != self._width:
-            self._width = self.size.width
-            self._fit_summary()  # (Textual calls TensorView.on_resize as well: handlers run up the MRO)
 
     def view_changed(self, rows: tuple[int, int, int], columns: tuple[int, int, int]) -> None:
         """Name the rows and columns in view when not all of them fit (there are no scrollbars)."""

@@ -179,11 +179,10 @@ class TensorView(ScrollView, can_focus=True):
         gutter = self._gutter_width
         avail = max(width - gutter, 0)
         cw = self.cell_width
-        # Whole columns only: a number cut at the edge ("0.3" of 0.3535) reads as another value.
         first = scroll_x // cw
-        last = min(cols, first + max(avail // cw, 1))
+        last = min(cols, (scroll_x + avail) // cw + 1)
         segments = [self._cell(row, col) for col in range(first, last)]
-        strip = Strip(segments).crop(0, avail)
+        strip = Strip(segments).crop(scroll_x - first * cw, scroll_x - first * cw + avail)
         if gutter:
             strip = Strip([Segment(f"{row:>{gutter - 1}} ", _GUTTER), *strip])
         return strip.extend_cell_length(width).crop(0, width)
