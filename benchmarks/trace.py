@@ -22,6 +22,7 @@ import numpy as np
 
 from nnstep.engine import Session, load_demo
 from nnstep.engine.trace import write_trace
+from nnstep.engine.records import unique_nbytes
 
 from .common import Row, Section, fmt_bytes, fmt_time, interleaved, median
 
@@ -29,14 +30,7 @@ ITERATIONS = 1000
 
 
 def _records_bytes(records: list) -> int:
-    seen: set[int] = set()
-    total = 0
-    for record in records:
-        for array in record.tensors.values():
-            if id(array) not in seen:
-                seen.add(id(array))
-                total += array.nbytes
-    return total
+    return unique_nbytes(array for record in records for array in record.tensors.values())
 
 
 def _dumps_floats(floats: list[float]) -> float:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 
@@ -54,6 +54,17 @@ class StepRecord:
             "writes": list(self.writes),
             "tensors": {name: value.tolist() for name, value in self.tensors.items()},
         }
+
+
+def unique_nbytes(arrays: Iterable[np.ndarray | None]) -> int:
+    """Bytes held by these arrays, each counted once however often it is shared."""
+    seen: set[int] = set()
+    total = 0
+    for array in arrays:
+        if array is not None and id(array) not in seen:
+            seen.add(id(array))
+            total += array.nbytes
+    return total
 
 
 def make_record(

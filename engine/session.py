@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from array import array
 from collections import OrderedDict
+from itertools import chain
 from dataclasses import dataclass
 from math import isqrt
 from types import MappingProxyType
@@ -27,7 +28,7 @@ import numpy as np
 
 from .config import Config
 from .network import Params, batch_rows, iterate
-from .records import StepRecord
+from .records import StepRecord, unique_nbytes
 
 UNITS = ("op", "stage", "iteration", "epoch")
 HISTORY_BUDGET = 64 * 2**20  # bytes of parameter checkpoints kept for time travel
@@ -227,21 +228,11 @@ class Session:
     @property
     def history_bytes(self) -> int:
         """Memory held for time travel: checkpoints, cached records and losses."""
-        seen: set[int] = set()
-        total = self._losses.buffer_info()[1] * self._losses.itemsize
         kept = (*self._checkpoints.values(), self._frontier_params, self._before_frontier, *self._recent.values())
-        for params in (p for p in kept if p is not None):
-            for a in (*params.W, *params.b, *params.vW, *params.vb):
-                if a is not None and id(a) not in seen:
-                    seen.add(id(a))
-                    total += a.nbytes
-        for records in self._cache.values():
-            for record in records:
-                for a in record.tensors.values():
-                    if id(a) not in seen:
-                        seen.add(id(a))
-                        total += a.nbytes
-        return total
+        parameters = (a for p in kept if p is not None for a in (*p.W, *p.b, *p.vW, *p.vb))
+        tensors = (a for records in self._cache.values() for r in records for a in r.tensors.values())
+        losses = self._losses.buffer_info()[1] * self._losses.itemsize
+        return losses + unique_nbytes(chain(parameters, tensors))
 
     def iteration_params(self, iteration: int) -> Params:
         """Parameters and momentum at the start of `iteration` (0-based)."""
