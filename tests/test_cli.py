@@ -257,15 +257,20 @@ def _nnstep(*args: str, cwd: Path) -> subprocess.Popen[str]:
     )
 
 
-def test_ctrl_c_during_export_writes_what_was_computed(tmp_path: Path) -> None:
-    process = _nnstep("run", "--demo", "tutorial", "-n", "200000", "--export", "out.json", cwd=tmp_path)
+def _interrupt(process: subprocess.Popen, after: float) -> tuple[str, str]:
+    """Ctrl-C once, `after` seconds into the run; the process's output."""
     try:
         _started(process)
-        time.sleep(0.5)
+        time.sleep(after)
         process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=60)
+        return process.communicate(timeout=60)
     finally:
         process.kill()
+
+
+def test_ctrl_c_during_export_writes_what_was_computed(tmp_path: Path) -> None:
+    process = _nnstep("run", "--demo", "tutorial", "-n", "200000", "--export", "out.json", cwd=tmp_path)
+    out, err = _interrupt(process, after=0.5)
     assert process.returncode == 130, err
     assert "Traceback" not in err
     assert err.strip().splitlines()[-1] == simulated("Ctrl-C")
@@ -280,13 +285,7 @@ def test_ctrl_c_during_export_writes_what_was_computed(tmp_path: Path) -> None:
 
 def test_ctrl_c_during_fast_run_exits_130(tmp_path: Path) -> None:
     process = _nnstep("run", "--demo", "tutorial", "-n", "100000000", cwd=tmp_path)
-    try:
-        _started(process)
-        time.sleep(0.3)
-        process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=60)
-    finally:
-        process.kill()
+    out, err = _interrupt(process, after=0.3)
     assert process.returncode == 130, err
     assert "Traceback" not in err
     assert out.splitlines()[-1].startswith("stopped: ")
