@@ -13,6 +13,7 @@ import json
 import math
 import tomllib
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +21,11 @@ import numpy as np
 
 from . import data as datasets
 from .errors import NnstepError, read_user_file
-from .functions import ACTIVATIONS, LOSSES
+from .schedule import PARAMETERS, Schedule, build_schedule
+from .functions import ACTIVATIONS, LEAKY_SLOPE, LOSSES
+from .optim import OPTIMIZERS, Optimizer
 
 INITS = ("xavier", "he", "normal", "zeros", "torch", "explicit")
-OPTIMIZERS = ("sgd",)
 DTYPES = ("float64", "float32")
 # Refuse networks and data whose arrays would not fit comfortably in memory.
 MEMORY_LIMIT = 4 * 2**30
@@ -31,10 +33,11 @@ MAX_CONFIG_BYTES = 256 * 2**20
 
 _KEYS: dict[str, tuple[str, ...]] = {
     "": ("seed", "dtype", "description", "model", "loss", "optimizer", "data"),
-    "model": ("sizes", "activations", "init", "std", "layers"),
+    "model": ("sizes", "activations", "init", "std", "layers", "dropout", "freeze", "negative_slope"),
     "model.layers": ("W", "b"),
-    "loss": ("kind",),
-    "optimizer": ("kind", "lr", "momentum", "weight_decay", "nesterov"),
+    "loss": ("kind", "l1"),
+    "optimizer": ("kind", "lr", "betas", "eps", "weight_decay", "amsgrad", "alpha", "centered", "momentum",
+                  "dampening", "nesterov"),
     "data": ("x", "y", "dataset", "n", "noise", "csv", "target", "features", "batch_size", "shuffle"),
 }
 
@@ -50,10 +53,7 @@ class Config:
     sizes: tuple[int, ...]
     activations: tuple[str, ...]
     loss: str
-    lr: float
-    momentum: float
-    weight_decay: float
-    nesterov: bool
+    optimizer: Optimizer
     init: str
     std: float
     layers: tuple[tuple[np.ndarray, np.ndarray], ...]
@@ -67,6 +67,24 @@ class Config:
     source: str
     description: str = ""
     name: str = "config"
+    dropout: tuple[float, ...] = ()
+    freeze: frozenset[str] = frozenset()
+    negative_slope: float = LEAKY_SLOPE
+    l1: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not self.dropout:  # built in code without dropout: none on any layer
+            object.__setattr__(self, "dropout", (0.0,) * self.depth)
+
+    @property
+    def lr(self) -> float:
+        """η, the optimizer's learning rate."""
+        return self.optimizer.lr
+
+    @cached_property
+    def schedule(self) -> Schedule:
+        """The ops of one iteration of this network (schedule.py)."""
+        return build_schedule(self)
 
     @property
     def depth(self) -> int:
@@ -87,17 +105,14 @@ class Config:
             "model": {
                 "sizes": list(self.sizes),
                 "activations": list(self.activations),
+                "dropout": list(self.dropout),
+                "freeze": sorted(self.freeze),
+                "negative_slope": self.negative_slope,
                 "init": "explicit",
                 "layers": [{"W": W.tolist(), "b": b.tolist()} for W, b in self.layers],
             },
-            "loss": {"kind": self.loss},
-            "optimizer": {
-                "kind": "sgd",
-                "lr": self.lr,
-                "momentum": self.momentum,
-                "weight_decay": self.weight_decay,
-                "nesterov": self.nesterov,
-            },
+            "loss": {"kind": self.loss, "l1": self.l1},
+            "optimizer": self.optimizer.to_dict(),
             "data": {
                 "x": self.x.tolist(),
                 "y": self.y.tolist() if self.labels is None else self.labels.tolist(),
@@ -302,15 +317,12 @@ def build_config(raw: dict[str, Any], where: str, *, base: Path | None = None, n
         raise r.fail("", "missing key loss.kind")
     loss = r.choice(loss_table["kind"], "loss.kind", LOSSES, "loss")
 
-    r.choice(optimizer.get("kind", "sgd"), "optimizer.kind", OPTIMIZERS, "optimizer")
-    if "lr" not in optimizer:
-        raise r.fail("", "missing key optimizer.lr")
-    lr = r.number(optimizer["lr"], "optimizer.lr", minimum=0.0, strict=True)
-    momentum = r.number(optimizer.get("momentum", 0.0), "optimizer.momentum", minimum=0.0)
-    weight_decay = r.number(optimizer.get("weight_decay", 0.0), "optimizer.weight_decay", minimum=0.0)
-    nesterov = r.boolean(optimizer.get("nesterov", False), "optimizer.nesterov")
-    if nesterov and momentum == 0.0:
-        raise r.fail("optimizer.nesterov", "needs optimizer.momentum > 0")
+    optimizer_part = _optimizer(r, optimizer)
+    dropout, freeze, slope = _model_parts(r, model, depth)
+    l1 = r.number(loss_table.get("l1", 0.0), "loss.l1", minimum=0.0)
+    if loss == "bce_with_logits" and activations[-1] != "identity":
+        raise r.fail(f"model.activations[{depth - 1}]", f"is {activations[-1]}, but bce_with_logits takes logits: "
+                     "use identity on the output layer (the loss applies the sigmoid)")
 
     init = r.choice(model.get("init", "xavier"), "model.init", INITS, "init")
     std = r.number(model.get("std", 0.1), "model.std", minimum=0.0, strict=True)
@@ -332,10 +344,7 @@ def build_config(raw: dict[str, Any], where: str, *, base: Path | None = None, n
         sizes=sizes,
         activations=activations,
         loss=loss,
-        lr=lr,
-        momentum=momentum,
-        weight_decay=weight_decay,
-        nesterov=nesterov,
+        optimizer=optimizer_part,
         init=init,
         std=std,
         layers=layers,
@@ -349,7 +358,92 @@ def build_config(raw: dict[str, Any], where: str, *, base: Path | None = None, n
         source=where,
         description=description,
         name=name,
+        dropout=dropout,
+        freeze=freeze,
+        negative_slope=slope,
+        l1=l1,
     )
+
+
+# Which optimizers each [optimizer] key applies to (kind and lr apply to all).
+_APPLIES = {
+    "betas": ("adam", "adamw"),
+    "eps": ("adam", "adamw", "rmsprop"),
+    "amsgrad": ("adam", "adamw"),
+    "alpha": ("rmsprop",),
+    "centered": ("rmsprop",),
+    "momentum": ("sgd", "rmsprop"),
+    "dampening": ("sgd",),
+    "nesterov": ("sgd",),
+}
+
+
+def _optimizer(r: _Reader, table: dict[str, Any]) -> Optimizer:
+    """The optimizer part of an [optimizer] table, with torch's defaults for what it omits."""
+    kind = r.choice(table.get("kind", "sgd"), "optimizer.kind", tuple(OPTIMIZERS), "optimizer")
+    for key in table:
+        if key in _APPLIES and kind not in _APPLIES[key]:
+            raise r.fail(f"optimizer.{key}", f"does not apply to {kind} (it applies to {', '.join(_APPLIES[key])})")
+    cls = OPTIMIZERS[kind]
+    defaults = cls()
+    values: dict[str, Any] = {}
+    for key, default in defaults.hyperparameters().items():
+        full = f"optimizer.{key}"
+        if key not in table:
+            continue
+        value = table[key]
+        if isinstance(default, bool):
+            values[key] = r.boolean(value, full)
+        elif key == "betas":
+            if not isinstance(value, list) or len(value) != 2:
+                raise r.fail(full, f"must be a list of two numbers [β₁, β₂], got {_kind(value)}")
+            betas = tuple(r.number(v, f"{full}[{i}]", minimum=0.0) for i, v in enumerate(value))
+            for i, beta in enumerate(betas):
+                if beta >= 1.0:
+                    raise r.fail(f"{full}[{i}]", f"must be < 1, got {beta:g}")
+            values[key] = betas
+        else:
+            strict = key in ("lr", "eps")
+            values[key] = r.number(value, full, minimum=0.0, strict=strict)
+    if "alpha" in values and values["alpha"] > 1.0:
+        raise r.fail("optimizer.alpha", f"must be <= 1, got {values['alpha']:g}")
+    part = cls(**values)
+    if isinstance(part, OPTIMIZERS["sgd"]) and part.nesterov:  # type: ignore[attr-defined]
+        if not part.momentum or part.dampening:  # type: ignore[attr-defined]
+            raise r.fail("optimizer.nesterov", "needs optimizer.momentum > 0 and optimizer.dampening = 0")
+    return part
+
+
+def _model_parts(r: _Reader, model: dict[str, Any], depth: int) -> tuple[tuple[float, ...], frozenset[str], float]:
+    """model.dropout (one p per layer, the output's 0), model.freeze and model.negative_slope."""
+    dropout = (0.0,) * depth
+    if "dropout" in model:
+        raw = model["dropout"]
+        if not isinstance(raw, list):
+            raise r.fail("model.dropout", f"must be a list of probabilities, one per layer, got {_kind(raw)}")
+        if len(raw) != depth:
+            raise r.fail("model.dropout", f"has {len(raw)} entr{'y' if len(raw) == 1 else 'ies'}, expected {depth} (one per layer)")
+        dropout = tuple(r.number(p, f"model.dropout[{i}]", minimum=0.0) for i, p in enumerate(raw))
+        for i, p in enumerate(dropout):
+            if p >= 1.0:
+                raise r.fail(f"model.dropout[{i}]", f"must be < 1 (the probability of dropping a unit), got {p:g}")
+        if dropout[-1]:
+            raise r.fail(f"model.dropout[{depth - 1}]", f"must be 0: the output layer is not dropped out, got {dropout[-1]:g}")
+    names = [f"{P}{l}" for l in range(1, depth + 1) for P in PARAMETERS]
+    freeze: set[str] = set()
+    raw_freeze = model.get("freeze", [])
+    if not isinstance(raw_freeze, list):
+        raise r.fail("model.freeze", f"must be a list of parameter names such as \"b1\", got {_kind(raw_freeze)}")
+    for i, name in enumerate(raw_freeze):
+        if not isinstance(name, str):
+            raise r.fail(f"model.freeze[{i}]", f"must be a parameter name such as \"W1\", got {_kind(name)}")
+        if name not in names:
+            hint = difflib.get_close_matches(name, names, n=1, cutoff=0.5)
+            tip = f"did you mean '{hint[0]}'? " if hint else ""
+            raise r.fail(f"model.freeze[{i}]", f"names no parameter of this network: '{name}' ({tip}parameters: {', '.join(names)})")
+        freeze.add(name)
+    slope = r.number(model.get("negative_slope", LEAKY_SLOPE), "model.negative_slope")
+    return dropout, frozenset(freeze), slope
 
 
 def _cast(r: _Reader, array: np.ndarray, key: str, dtype: np.dtype) -> np.ndarray:

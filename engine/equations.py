@@ -1,8 +1,9 @@
-"""The formula of each op, in the tutorial's notation (NOTATION.md), layer filled in.
+"""The formula of each op, in the tutorial's notation (NOTATION.md), layer and values filled in.
 
 The tutorial writes one sample as a column vector: z⁽ˡ⁾ = W⁽ˡ⁾a⁽ˡ⁻¹⁾ + b⁽ˡ⁾.
 The engine stores a batch as rows (z = a W ᵀ + b); the equations keep the
-tutorial's form, which is what a student checks a number against.
+tutorial's form, which is what a student checks a number against. The
+update's formula belongs to the optimizer part (optim.py).
 """
 
 from __future__ import annotations
@@ -17,6 +18,10 @@ def sup(layer: int) -> str:
     return f"⁽{str(layer).translate(_SUPERSCRIPT)}⁾"
 
 
+def _g(value: float) -> str:
+    return f"{value:g}"
+
+
 def _input(layer: int) -> str:
     return "x" if layer == 1 else f"a{sup(layer - 1)}"
 
@@ -25,47 +30,57 @@ def linear(layer: int) -> str:
     return f"z{sup(layer)} = W{sup(layer)}{_input(layer)} + b{sup(layer)}"
 
 
-def activation(layer: int, depth: int, name: str) -> str:
+def activation(layer: int, depth: int, name: str, slope: float = 0.01) -> str:
     s = sup(layer)
     rhs = f"z{s}" if name == "identity" else f"{SYMBOLS[name]}(z{s})"
+    if name == "leaky_relu":
+        rhs += f",  slope {_g(slope)} for z ≤ 0"
     return f"ŷ = a{s} = {rhs}" if layer == depth else f"a{s} = {rhs}"
 
 
-def loss(kind: str) -> str:
+def dropout(layer: int, p: float) -> str:
+    s = sup(layer)
+    return f"ã{s} = a{s} ∘ m{s}/(1 − {_g(p)}),  m{s}ᵢ = 1 with probability {_g(1 - p)}, else 0"
+
+
+def loss(kind: str, l1: float = 0.0) -> str:
     if kind == "mse":
-        return "L = (1/n) Σ (ŷᵢ − yᵢ)²"
-    if kind == "cross_entropy":
-        return "L = −(1/B) Σ yᵢ log softmax(ŷ)ᵢ"
-    return "L = −(1/n) Σ [yᵢ log ŷᵢ + (1 − yᵢ) log(1 − ŷᵢ)]"
+        text = "L = (1/n) Σ (ŷᵢ − yᵢ)²"
+    elif kind == "cross_entropy":
+        text = "L = −(1/B) Σ yᵢ log softmax(ŷ)ᵢ"
+    elif kind == "bce_with_logits":
+        text = "L = −(1/n) Σ [yᵢ log σ(ŷᵢ) + (1 − yᵢ) log(1 − σ(ŷᵢ))]"
+    else:
+        text = "L = −(1/n) Σ [yᵢ log ŷᵢ + (1 − yᵢ) log(1 − ŷᵢ)]"
+    if l1:
+        text = text.replace("L = ", "L = L_data + λ Σₗ Σ|W⁽ˡ⁾|,  L_data = ", 1) + f",  λ = {_g(l1)}"
+    return text
 
 
 def _derivative(name: str, layer: int) -> str:
     return f" ∘ {SYMBOLS[name]}′(z{sup(layer)})" if name not in ("identity", "softmax") else ""
 
 
-def delta(layer: int, depth: int, name: str, loss_kind: str) -> str:
+def delta(layer: int, depth: int, name: str, loss_kind: str, slope: float = 0.01, p: float = 0.0) -> str:
     s = sup(layer)
     if layer < depth:
-        return f"δ{s} = (W{sup(layer + 1)})ᵀδ{sup(layer + 1)}{_derivative(name, layer)}"
+        back = f"(W{sup(layer + 1)})ᵀδ{sup(layer + 1)}"
+        if p:
+            back = f"({back} ∘ m{s}/(1 − {_g(p)}))"
+        return f"δ{s} = {back}{_derivative(name, layer)}"
     if loss_kind == "cross_entropy" and name == "identity":
         return f"δ{s} = ∂L/∂z{s} = (softmax(ŷ) − y)/B"
+    if loss_kind == "bce_with_logits" and name == "identity":
+        return f"δ{s} = ∂L/∂z{s} = (σ(ŷ) − y)/n"
     if loss_kind == "mse" and name == "identity":
-        return f"δ{s} = ∂L/∂z{s} = (2/n)(ŷ − y)"
+        return f"δ{s} = ∂L/∂z{s} = (ŷ − y)·(2/n)"
     if name == "softmax":
         return f"δ{s} = ∂L/∂z{s} = ŷ ∘ (∂L/∂ŷ − Σⱼ ŷⱼ ∂L/∂ŷⱼ)"
     return f"δ{s} = ∂L/∂z{s} = ∂L/∂ŷ{_derivative(name, layer)}"
 
 
-def grad(layer: int) -> str:
+def grad(layer: int, l1: float = 0.0) -> str:
     s = sup(layer)
     inp = "x" if layer == 1 else f"a{sup(layer - 1)}"
-    return f"∂L/∂W{s} = δ{s}({inp})ᵀ,  ∂L/∂b{s} = δ{s}  (summed over the batch)"
-
-
-def update(layer: int, momentum: float, weight_decay: float, nesterov: bool) -> str:
-    s = sup(layer)
-    g = f"∂L/∂W{s}" if weight_decay == 0 else f"(∂L/∂W{s} + λW{s})"
-    if momentum == 0:
-        return f"W{s} := W{s} − η·{g},  b{s} := b{s} − η·∂L/∂b{s}"
-    step = f"(g + μv{s})" if nesterov else f"v{s}"
-    return f"v{s} := μv{s} + g,  g = {g};  W{s} := W{s} − η·{step}  (b{s} likewise)"
+    penalty = f" + {_g(l1)}·sign(W{s})" if l1 else ""
+    return f"∂L/∂W{s} = δ{s}({inp})ᵀ{penalty},  ∂L/∂b{s} = δ{s}  (summed over the batch)"

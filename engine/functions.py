@@ -10,8 +10,10 @@ from __future__ import annotations
 import numpy as np
 
 ACTIVATIONS = ("identity", "sigmoid", "tanh", "relu", "leaky_relu", "softmax")
-LOSSES = ("mse", "cross_entropy", "bce")
-LEAKY_SLOPE = 0.01
+LOSSES = ("mse", "cross_entropy", "bce", "bce_with_logits")
+LEAKY_SLOPE = 0.01  # torch.nn.LeakyReLU's default negative_slope
+# torch clamps BCE's p(1 − p) at its EPSILON 1e-12 stored as a float32.
+_BCE_EPSILON = float(np.float32(1e-12))
 
 # How each activation is written in an equation (NOTATION.md uses σ for sigmoid).
 SYMBOLS = {
@@ -42,8 +44,8 @@ def log_softmax(z: np.ndarray) -> np.ndarray:
     return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
 
 
-def activate(name: str, z: np.ndarray) -> np.ndarray:
-    """a = f(z) for the activation called `name`."""
+def activate(name: str, z: np.ndarray, slope: float = LEAKY_SLOPE) -> np.ndarray:
+    """a = f(z) for the activation called `name` (`slope`: leaky_relu's negative_slope)."""
     if name == "relu":
         return np.maximum(z, 0.0)
     if name == "sigmoid":
@@ -53,13 +55,15 @@ def activate(name: str, z: np.ndarray) -> np.ndarray:
     if name == "identity":
         return z
     if name == "leaky_relu":
-        return np.where(z > 0, z, z * LEAKY_SLOPE)
+        return np.where(z > 0, z, z * slope)
     if name == "softmax":
         return softmax(z)
     raise ValueError(f"unknown activation {name!r}")
 
 
-def activation_backward(name: str, g: np.ndarray, z: np.ndarray, a: np.ndarray) -> np.ndarray:
+def activation_backward(
+    name: str, g: np.ndarray, z: np.ndarray, a: np.ndarray, slope: float = LEAKY_SLOPE
+) -> np.ndarray:
     """∂L/∂z from g = ∂L/∂a, the pre-activation z and the activation a.
 
     Uses the same expressions as PyTorch's backward kernels: sigmoid and tanh
@@ -75,15 +79,20 @@ def activation_backward(name: str, g: np.ndarray, z: np.ndarray, a: np.ndarray) 
     if name == "identity":
         return g
     if name == "leaky_relu":
-        return np.where(z > 0, g, g * LEAKY_SLOPE)
+        return np.where(z > 0, g, g * slope)
     if name == "softmax":
         return a * (g - (g * a).sum(axis=1, keepdims=True))
     raise ValueError(f"unknown activation {name!r}")
 
 
-def _clamped_log(p: np.ndarray) -> np.ndarray:
-    # torch.nn.BCELoss clamps each log at -100; 1e-300 keeps log(0) silent.
-    return np.maximum(np.log(np.maximum(p, 1e-300)), -100.0)
+def _clamp_log(log: np.ndarray) -> np.ndarray:
+    # torch.nn.BCELoss clamps each log at -100.
+    return np.maximum(log, -100.0)
+
+
+def log_sigmoid(z: np.ndarray) -> np.ndarray:
+    """log σ(z) = min(z, 0) − log1p(exp(−|z|)), exact for extreme z (torch's log_sigmoid)."""
+    return np.minimum(z, 0.0) - np.log1p(np.exp(-np.abs(z)))
 
 
 def loss_value(kind: str, y_hat: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -91,7 +100,8 @@ def loss_value(kind: str, y_hat: np.ndarray, y: np.ndarray) -> np.ndarray:
 
     mse: mean over all elements; cross_entropy: y_hat are logits, y are
     target rows (one-hot or probabilities), mean over the batch; bce: y_hat
-    are probabilities, mean over all elements.
+    are probabilities, mean over all elements; bce_with_logits: y_hat are
+    logits, mean over all elements. Each is written as torch writes it.
     """
     if kind == "cross_entropy":
         return -(y * log_softmax(y_hat)).sum() / y_hat.shape[0]
@@ -99,8 +109,14 @@ def loss_value(kind: str, y_hat: np.ndarray, y: np.ndarray) -> np.ndarray:
         d = y_hat - y
         return (d * d).sum() / d.size
     if kind == "bce":
-        terms = y * _clamped_log(y_hat) + (1.0 - y) * _clamped_log(1.0 - y_hat)
-        return -terms.sum() / terms.size
+        # torch: (y − 1)·max(log1p(−p), −100) − y·max(log p, −100); log1p keeps
+        # a tiny p's loss tiny (log(1 − p) would round it to −0.0).
+        with np.errstate(divide="ignore"):
+            terms = (y - 1.0) * _clamp_log(np.log1p(-y_hat)) - y * _clamp_log(np.log(y_hat))
+        return terms.sum() / terms.size
+    if kind == "bce_with_logits":
+        terms = (1.0 - y) * y_hat - log_sigmoid(y_hat)
+        return terms.sum() / terms.size
     raise ValueError(f"unknown loss {kind!r}")
 
 
@@ -110,10 +126,13 @@ def loss_grad(kind: str, y_hat: np.ndarray, y: np.ndarray) -> np.ndarray:
         p = softmax(y_hat)
         return (p * y.sum(axis=1, keepdims=True) - y) / y_hat.shape[0]
     if kind == "mse":
-        return 2.0 * (y_hat - y) / y_hat.size
+        # (ŷ − y)·(2/n) as autograd computes it: 2·(ŷ − y) overflows first.
+        return (y_hat - y) * (2.0 / y_hat.size)
     if kind == "bce":
-        # torch: grad * (input - target) / max((1 - input) * input, 1e-12)
-        return (y_hat - y) / np.maximum((1.0 - y_hat) * y_hat, 1e-12) / y_hat.size
+        # torch: grad · (p − y) / max((1 − p)·p, EPSILON)
+        return (y_hat - y) / np.maximum((1.0 - y_hat) * y_hat, _BCE_EPSILON) / y_hat.size
+    if kind == "bce_with_logits":
+        return (sigmoid(y_hat) - y) / y_hat.size
     raise ValueError(f"unknown loss {kind!r}")
 
 

@@ -1,7 +1,9 @@
 """Gradient check: analytic dW, db against central finite differences (float64).
 
 Batch rows: W⁽ˡ⁾ has shape (n_l, n_{l-1}); the check uses one batch and the
-parameters as they stand, and never changes them.
+parameters as they stand, and never changes them. It runs in evaluation
+mode: dropout is off (a random mask would make L(θ ± ε) two different
+functions), the L1 penalty is part of L.
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .config import Config
-from .functions import activate, loss_value
-from .network import Params, iterate
+from .functions import loss_value
+from .network import Params, forward, iterate
+from .schedule import OpSpec
 
 FINE = 1e-7  # below: the gradient is right
 WRONG = 1e-4  # above: the gradient is wrong
@@ -25,7 +28,7 @@ class LayerCheck:
     layer: int
     error_W: float
     error_b: float
-    kinks: int = 0  # ReLU pre-activations within ε of 0 from this layer on
+    kinks: int = 0  # ReLU pre-activations that a ±ε change of a parameter can carry across 0, this layer on
 
     @property
     def error(self) -> float:
@@ -38,10 +41,10 @@ class LayerCheck:
 
 
 def _loss(config: Config, W: list[np.ndarray], b: list[np.ndarray], x: np.ndarray, y: np.ndarray) -> float:
-    a = x
-    for l in range(config.depth):
-        a = activate(config.activations[l], a @ W[l].T + b[l])
-    return float(loss_value(config.loss, a, y))
+    loss = float(loss_value(config.loss, forward(config, W, b, x), y))
+    if config.l1:
+        loss += config.l1 * sum(float(np.abs(w).sum()) for w in W)
+    return loss
 
 
 def relative_error(analytic: np.ndarray, numeric: np.ndarray) -> float:
@@ -80,24 +83,32 @@ def numeric_gradients(
 
 def check_gradients(config: Config, params: Params, x: np.ndarray, y: np.ndarray) -> list[LayerCheck]:
     """Compare the engine's dW, db on batch (x, y) with finite differences, per layer."""
-    config64 = replace(config, dtype="float64")
+    config64 = replace(config, dtype="float64", dropout=(0.0,) * config.depth)
     params64 = Params(
         tuple(w.astype(np.float64) for w in params.W),
         tuple(v.astype(np.float64) for v in params.b),
-        params.vW,
-        params.vb,
+        params.state,
+        params.t,
     )
     analytic: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     kinks: dict[int, int] = {}
+    eps = 1e-5
 
-    def emit(stage, layer, op, equation, tensors, writes) -> None:  # type: ignore[no-untyped-def]
-        if op == "grad":
-            analytic[layer] = (tensors["dW"], tensors["db"])
-        if op == "linear" and config.activations[layer - 1] in ("relu", "leaky_relu"):
-            kinks[layer] = int(np.sum(np.abs(tensors["z"]) < 1e-4))
+    def emit(spec: OpSpec, tensors: dict) -> None:
+        layer = spec.layer
+        if spec.op == "grad":
+            analytic[layer] = (tensors["dW"], tensors["db"])  # type: ignore[index]
+        if spec.op == "linear" and config.activations[layer - 1] in ("relu", "leaky_relu"):  # type: ignore[index]
+            # A ±ε change of one weight moves z by at most ε·max|a_prev|; a
+            # unit closer than that to 0 straddles the kink, where the
+            # analytic gradient takes relu′(0) = 0 (as autograd does).
+            # Changes in lower layers reach z amplified by the weights between:
+            # 10× that, and never under 1e-4.
+            reach = max(1e-4, 10 * eps * (1.0 + float(np.abs(tensors["a_prev"]).max(initial=0.0))))
+            kinks[layer] = int(np.sum(np.abs(tensors["z"]) <= reach))  # type: ignore[index]
 
     iterate(config64, params64, x.astype(np.float64), y.astype(np.float64), emit)
-    numeric_W, numeric_b = numeric_gradients(config64, params64, x, y)
+    numeric_W, numeric_b = numeric_gradients(config64, params64, x, y, eps)
     return [
         LayerCheck(
             l,

@@ -2,61 +2,71 @@
 
 Batch rows: z⁽ˡ⁾ = a⁽ˡ⁻¹⁾ W⁽ˡ⁾ᵀ + b⁽ˡ⁾ has shape (B, n_l); W⁽ˡ⁾ has shape
 (n_l, n_{l-1}). The same function serves the stepping path (with `emit`,
-one call per op) and the fast path (without), so both give bit-identical
-parameters by construction. Parameter arrays are never changed in place:
-each update makes new arrays, so earlier records and checkpoints can share
-them without copies.
+one call per op of the config's schedule) and the fast path (without), so
+both give bit-identical parameters by construction. Parameter and state
+arrays are never changed in place: each update makes new arrays, so earlier
+records and checkpoints can share them without copies.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Callable
+from types import MappingProxyType
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from . import equations as eq
 from .config import Config
 from .functions import activate, activation_backward, loss_and_grad
+from .schedule import PARAMETERS, OpSpec, state_key
 
-# emit(stage, layer, op, equation, tensors, writes)
-Emit = Callable[[str, "int | None", str, str, dict, tuple], None]
+# emit(spec, tensors): one op of the schedule and its tensors (exactly spec.tensors).
+Emit = Callable[[OpSpec, dict], None]
+_NO_STATE: Mapping[str, np.ndarray] = MappingProxyType({})
+_DROPOUT_STREAM = 0x64726F70  # "drop": keeps dropout masks apart from the batch permutations
 
 
 @dataclass(frozen=True)
 class Params:
-    """Parameters and SGD momentum buffers between two iterations (read-only arrays)."""
+    """Parameters and optimizer state between two iterations (read-only arrays).
+
+    W[l-1] is W⁽ˡ⁾ (n_l, n_{l-1}), b[l-1] is b⁽ˡ⁾ (n_l,). `state[l-1]` maps
+    the optimizer's state keys of layer l (m_W, v_W, v_b, …) to arrays; `t`
+    counts the optimizer steps taken (Adam's bias correction uses it).
+    """
 
     W: tuple[np.ndarray, ...]
     b: tuple[np.ndarray, ...]
-    vW: tuple[np.ndarray | None, ...]
-    vb: tuple[np.ndarray | None, ...]
+    state: tuple[Mapping[str, np.ndarray], ...] = ()
+    t: int = 0
 
     @classmethod
     def initial(cls, config: Config) -> Params:
-        """The config's initial W⁽ˡ⁾ (n_l, n_{l-1}) and b⁽ˡ⁾ (n_l,), no momentum yet."""
-        depth = config.depth
+        """The config's initial W⁽ˡ⁾ and b⁽ˡ⁾, no optimizer state yet."""
         return cls(
             W=tuple(W for W, _ in config.layers),
             b=tuple(b for _, b in config.layers),
-            vW=(None,) * depth,
-            vb=(None,) * depth,
+            state=(_NO_STATE,) * config.depth,
         )
+
+    def arrays(self) -> list[np.ndarray]:
+        """Every array held: parameters and optimizer state."""
+        return [*self.W, *self.b, *(a for layer in self.state for a in layer.values())]
 
     @property
     def nbytes(self) -> int:
-        """Bytes held by the arrays, buffers included."""
-        arrays = [*self.W, *self.b, *self.vW, *self.vb]
-        return sum(a.nbytes for a in arrays if a is not None)
+        """Bytes held by the arrays, optimizer state included."""
+        return sum(a.nbytes for a in self.arrays())
 
 
 def batch_rows(config: Config, iteration: int) -> np.ndarray | slice:
     """Which rows of the data iteration `iteration` (0-based) trains on.
 
-    Each epoch has its own permutation from a generator seeded with
-    (seed, epoch), so any iteration's batch is known without replaying the
-    ones before it. A full batch is taken in file order.
+    Batches are slices of the data in order — the last one of an epoch may be
+    short — taken from a new permutation each epoch, drawn from a generator
+    seeded with (seed, epoch), so any iteration's batch is known without
+    replaying the ones before it. Without shuffling, or with one batch per
+    epoch, the rows are taken in file order.
     """
     per_epoch = config.batches_per_epoch
     epoch, j = divmod(iteration, per_epoch)
@@ -68,24 +78,32 @@ def batch_rows(config: Config, iteration: int) -> np.ndarray | slice:
     return order[start:stop]
 
 
-def _sgd(
-    config: Config, p: np.ndarray, g: np.ndarray, v: np.ndarray | None, keep_step: bool
-) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-    """torch.optim.SGD for one tensor: returns (new p, the step added to p or None, new buffer)."""
-    if config.weight_decay:
-        g = g + config.weight_decay * p
-    if config.momentum:
-        v = g.copy() if v is None else v * config.momentum + g
-        g = g + config.momentum * v if config.nesterov else v
-    if keep_step:
-        step = -config.lr * g
-        return p + step, step, v
-    # Without a record to show the step, p − η·g is written into the array
-    # holding η·g: one new array instead of two, 3 % of a 784→128→10
-    # iteration. Bit-identical: −(η·g) is exact, and p + (−s) is p − s.
-    new_p = config.lr * g
-    np.subtract(p, new_p, out=new_p)
-    return new_p, None, v
+def row_indices(config: Config, iteration: int) -> np.ndarray:
+    """The data rows of iteration `iteration` (0-based) as an int64 array."""
+    rows = batch_rows(config, iteration)
+    if isinstance(rows, slice):
+        return np.arange(len(config.x), dtype=np.int64)[rows]
+    return rows.astype(np.int64)
+
+
+def dropout_mask(config: Config, iteration: int, layer: int, shape: tuple[int, ...]) -> np.ndarray:
+    """Layer `layer`'s mask in 0-based `iteration` (1 kept, 0 dropped), from (seed, iteration, layer).
+
+    Each unit is kept with probability 1 − p, as nn.Dropout in training mode.
+    Seeded per iteration and layer, so replays and time travel draw the same mask.
+    """
+    p = config.dropout[layer - 1]
+    rng = np.random.default_rng([config.seed, _DROPOUT_STREAM, iteration, layer])
+    return (rng.random(shape) >= p).astype(np.dtype(config.dtype))
+
+
+def forward(config: Config, W: Sequence[np.ndarray], b: Sequence[np.ndarray], x: np.ndarray) -> np.ndarray:
+    """ŷ for inputs x (B, n_0) in evaluation mode: no dropout, as model.eval() in torch."""
+    a = x
+    slope = config.negative_slope
+    for l, name in enumerate(config.activations):
+        a = activate(name, a @ W[l].T + b[l], slope)
+    return a
 
 
 def _frozen(array: np.ndarray) -> np.ndarray:
@@ -93,96 +111,137 @@ def _frozen(array: np.ndarray) -> np.ndarray:
     return array
 
 
-@lru_cache(maxsize=32)
-def _formulas(
-    acts: tuple[str, ...], loss: str, momentum: float, weight_decay: float, nesterov: bool
-) -> dict[tuple[str, int | None], str]:
-    """Every op's equation, keyed by (op, layer), for one kind of network.
-
-    The formulas never change between iterations; building them afresh for
-    each stepped iteration took a tenth of its time (benchmarks/NOTES.md).
-    """
-    depth = len(acts)
-    formulas: dict[tuple[str, int | None], str] = {("loss", None): eq.loss(loss)}
-    for l in range(1, depth + 1):
-        formulas["linear", l] = eq.linear(l)
-        formulas["activation", l] = eq.activation(l, depth, acts[l - 1])
-        formulas["delta", l] = eq.delta(l, depth, acts[l - 1], loss)
-        formulas["grad", l] = eq.grad(l)
-        formulas["update", l] = eq.update(l, momentum, weight_decay, nesterov)
-    return formulas
-
-
 def iterate(
-    config: Config, params: Params, x: np.ndarray, y: np.ndarray, emit: Emit | None = None
+    config: Config,
+    params: Params,
+    x: np.ndarray,
+    y: np.ndarray,
+    emit: Emit | None = None,
+    *,
+    iteration: int = 0,
+    rows: np.ndarray | None = None,
 ) -> tuple[Params, float]:
-    """Train on one batch (x: (B, n_0), y: (B, n_L)); return new params and the loss.
+    """Train on one batch (x: (B, n_0), y: (B, n_L)) of 0-based `iteration`; return new params and the loss.
 
-    With `emit`, every op is reported with its equation and its tensors, all
-    made read-only; without it, this is the fast path.
+    With `emit`, every op of `config.schedule` is reported with its tensors,
+    all made read-only (`rows`, the batch's data rows, goes on the first op);
+    without it, this is the fast path.
     """
     depth = config.depth
     acts = config.activations
+    slope = config.negative_slope
+    dropout = config.dropout
     W, b = params.W, params.b
-    if emit:
-        formulas = _formulas(acts, config.loss, config.momentum, config.weight_decay, config.nesterov)
-    a = [x]
+    ops = iter(config.schedule.ops) if emit else None
+
+    def send(tensors: dict) -> None:
+        emit(next(ops), tensors)  # type: ignore[misc, arg-type]
+
+    a = [x]  # inputs of each layer: x, then a⁽ˡ⁾ (or ã⁽ˡ⁾ after dropout)
     z = []
+    post = []  # a⁽ˡ⁾ before dropout: what the activation's derivative reads
+    masks: list[np.ndarray | None] = [None] * depth  # 1 kept, 0 dropped
+    noise: list[np.ndarray | None] = [None] * depth  # mask/(1 − p): what torch multiplies by
     for l in range(depth):
         z.append(a[l] @ W[l].T + b[l])
         if emit:
-            emit("forward", l + 1, "linear", formulas["linear", l + 1],
-                 {"a_prev": a[l], "W": W[l], "b": b[l], "z": _frozen(z[l])}, ("z",))
-        a.append(activate(acts[l], z[l]))
+            tensors = {"a_prev": a[l], "W": W[l], "b": b[l], "z": _frozen(z[l])}
+            if l == 0:
+                tensors = {"rows": _frozen(np.asarray(rows if rows is not None else row_indices(config, iteration))), **tensors}
+            send(tensors)
+        post.append(activate(acts[l], z[l], slope))
         if emit:
-            emit("forward", l + 1, "activation", formulas["activation", l + 1],
-                 {"z": z[l], "a": _frozen(a[l + 1])}, ("a",))
+            send({"z": z[l], "a": _frozen(post[l])})
+        if dropout[l]:
+            masks[l] = mask = _frozen(dropout_mask(config, iteration, l + 1, post[l].shape))
+            # torch on the CPU: noise = mask/(1 − p), output = input·noise.
+            noise[l] = mask / (1.0 - dropout[l])
+            a.append(post[l] * noise[l])
+            if emit:
+                send({"a": post[l], "mask": mask, "a_drop": _frozen(a[l + 1])})
+        else:
+            a.append(post[l])
 
     y_hat = a[depth]
     loss, g, p = loss_and_grad(config.loss, y_hat, y, one_hot=config.labels is not None)
+    data_loss = loss
+    penalty = None
+    if config.l1:
+        total_abs = np.abs(W[0]).sum()
+        for W_l in W[1:]:
+            total_abs = total_abs + np.abs(W_l).sum()
+        penalty = config.l1 * total_abs
+        loss = data_loss + penalty
     if emit:
-        tensors = {"y_hat": y_hat, "y": y, "loss": _frozen(np.array(loss))}
+        tensors = {"y_hat": y_hat, "y": y}
+        if penalty is not None:
+            tensors["data_loss"] = _frozen(np.array(data_loss))
+            tensors["penalty"] = _frozen(np.array(penalty))
+        tensors["loss"] = _frozen(np.array(loss))
         if p is not None:
             tensors["p"] = _frozen(p)
-        emit("loss", None, "loss", formulas["loss", None], tensors, ("loss", "p") if p is not None else ("loss",))
+        tensors["dL_dy_hat"] = _frozen(g)
+        send(tensors)
 
     dW: list[np.ndarray] = [None] * depth  # type: ignore[list-item]
     db: list[np.ndarray] = [None] * depth  # type: ignore[list-item]
     g_delta = g  # δ of the layer above, once there is one
     for l in reversed(range(depth)):
-        delta = activation_backward(acts[l], g, z[l], a[l + 1])
+        if noise[l] is not None:
+            g = g * noise[l]
+        delta = activation_backward(acts[l], g, z[l], post[l], slope)
         if emit:
             if l == depth - 1:
-                inputs = {"dL_dy_hat": _frozen(g), "z": z[l]}
+                inputs = {"dL_dy_hat": g, "z": z[l]}
+            elif masks[l] is not None:
+                inputs = {"W_next": W[l + 1], "delta_next": g_delta, "mask": masks[l], "z": z[l]}
             else:
                 inputs = {"W_next": W[l + 1], "delta_next": g_delta, "z": z[l]}
-            emit("backward", l + 1, "delta", formulas["delta", l + 1],
-                 {**inputs, "delta": _frozen(delta)}, ("delta",))
+            send({**inputs, "delta": _frozen(delta)})
         dW[l] = delta.T @ a[l]
+        if config.l1:
+            dW[l] = dW[l] + config.l1 * np.sign(W[l])
         db[l] = delta.sum(axis=0)
         if emit:
-            emit("backward", l + 1, "grad", formulas["grad", l + 1],
-                 {"delta": delta, "a_prev": a[l], "dW": _frozen(dW[l]), "db": _frozen(db[l])}, ("dW", "db"))
+            tensors = {"delta": delta, "a_prev": a[l]}
+            if config.l1:
+                tensors["W"] = W[l]
+            send({**tensors, "dW": _frozen(dW[l]), "db": _frozen(db[l])})
         if l:
             g = delta @ W[l]
             g_delta = delta
 
-    new_W, new_b, new_vW, new_vb = [], [], [], []
+    optimizer = config.optimizer
+    frozen = config.freeze
+    t = params.t + 1
+    new_W, new_b, new_state = [], [], []
     for l in range(depth):
-        W_l, step_W, vW = _sgd(config, W[l], dW[l], params.vW[l], emit is not None)
-        b_l, step_b, vb = _sgd(config, b[l], db[l], params.vb[l], emit is not None)
-        for array in (W_l, b_l, vW, vb):
-            if array is not None:
-                _frozen(array)
-        new_W.append(W_l)
-        new_b.append(b_l)
-        new_vW.append(vW)
-        new_vb.append(vb)
+        layer_state = params.state[l] if params.state else _NO_STATE
+        state: dict[str, np.ndarray] = {}
+        tensors = {}
+        after = {}
+        for P, value, grad in (("W", W[l], dW[l]), ("b", b[l], db[l])):
+            if f"{P}{l + 1}" in frozen:
+                after[P] = value
+                tensors[P] = value
+                continue
+            own = {name: layer_state[state_key(name, P)] for name in optimizer.state_names()
+                   if state_key(name, P) in layer_state}
+            new_value, new, shown = optimizer.step(value, grad, own, t)
+            after[P] = _frozen(new_value)
+            for name, array in new.items():
+                state[state_key(name, P)] = _frozen(array)
+            if emit:
+                tensors[f"{P}_before"] = value
+                tensors[f"d{P}"] = grad
+                for name, array in shown.items():
+                    if name != "step":
+                        tensors[state_key(name, P)] = _frozen(array)
+                tensors[f"step_{P}"] = _frozen(shown["step"])
+                tensors[P] = after[P]
+        new_W.append(after["W"])
+        new_b.append(after["b"])
+        new_state.append(MappingProxyType(state) if state else _NO_STATE)
         if emit:
-            assert step_W is not None and step_b is not None  # _sgd keeps the steps when emitting
-            tensors = {"W_before": W[l], "dW": dW[l], "step_W": _frozen(step_W), "W": W_l,
-                       "b_before": b[l], "db": db[l], "step_b": _frozen(step_b), "b": b_l}
-            if vW is not None:
-                tensors["vW"], tensors["vb"] = vW, vb  # type: ignore[assignment]  # both set together
-            emit("update", l + 1, "update", formulas["update", l + 1], tensors, ("W", "b"))
-    return Params(tuple(new_W), tuple(new_b), tuple(new_vW), tuple(new_vb)), float(loss)
+            send(tensors)
+    return Params(tuple(new_W), tuple(new_b), tuple(new_state), t), float(loss)

@@ -12,7 +12,7 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
-STAGES = ("forward", "loss", "backward", "update")
+from .schedule import STAGES
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,9 +2,8 @@
 
 Batch rows: z⁽ˡ⁾ has shape (B, n_l), W⁽ˡ⁾ shape (n_l, n_{l-1}).
 
-The position is a global op index (-1 before the first op). One iteration
-is 5L + 1 ops: linear and activation for l = 1…L, the loss, delta and grad
-for l = L…1, update for l = 1…L. Training is deterministic, so the session
+The position is a global op index (-1 before the first op); the config's
+schedule (schedule.py) says which op each index is. Training is deterministic, so the session
 keeps only parameter checkpoints every `checkpoint_every` iterations plus
 the records of a few recent iterations; any other iteration is recomputed
 from the nearest checkpoint with the fast path. Checkpoints stay within
@@ -27,10 +26,9 @@ from typing import Callable, Iterator
 import numpy as np
 
 from .config import Config
-from .network import Params, batch_rows, iterate
+from .network import Params, batch_rows, iterate, row_indices
 from .records import StepRecord, unique_nbytes
-
-UNITS = ("op", "stage", "iteration", "epoch")
+from .schedule import UNITS, OpSpec
 HISTORY_BUDGET = 64 * 2**20  # bytes of parameter checkpoints kept for time travel
 # A diverging run is something to show, not to warn about on stderr (which
 # would also tear the app's screen): overflow becomes inf and NaN silently.
@@ -58,14 +56,16 @@ class Session:
 
     def __init__(self, config: Config, *, checkpoint_every: int = 100, cache_iterations: int = 8) -> None:
         self.config = config
-        self.ops_per_iteration = 5 * config.depth + 1
+        self.schedule = config.schedule
+        self.ops_per_iteration = len(self.schedule)
         self.checkpoint_every = checkpoint_every
         self._cache_size = cache_iterations
         self._one_batch = config.batches_per_epoch == 1
         self._checkpoints: dict[int, Params] = {0: Params.initial(config)}
         # At most HISTORY_BUDGET bytes of checkpoints (and never fewer than 16):
         # past that, spacing doubles and every other checkpoint goes.
-        per_checkpoint = 2 * self._checkpoints[0].nbytes  # with momentum buffers
+        # Parameters plus the optimizer's state (Adam keeps two or three arrays per parameter).
+        per_checkpoint = (1 + len(config.optimizer.state_names())) * self._checkpoints[0].nbytes
         self._max_checkpoints = max(16, HISTORY_BUDGET // max(per_checkpoint, 1))
         self._frontier = 0  # iterations whose resulting parameters are known
         self._frontier_params = self._checkpoints[0]
@@ -102,7 +102,7 @@ class Session:
     @property
     def iterations_done(self) -> int:
         """Iterations whose update stage is complete at the current position."""
-        return (self._position + 1) // self.ops_per_iteration
+        return self.schedule.iterations_done(self._position)
 
     def record_at(self, index: int) -> StepRecord:
         """The record at any index, recomputed from a checkpoint when needed."""
@@ -139,35 +139,12 @@ class Session:
         """
         if unit not in UNITS:
             raise ValueError(f"unknown unit {unit!r}; one of {UNITS}")
-        target = self._end_of(unit, self._position)
+        per_epoch = self.config.batches_per_epoch
+        target = self.schedule.end_of(unit, self._position, per_epoch)
         if target == self._position:
-            target = self._end_of(unit, self._position + 1)
+            target = self.schedule.end_of(unit, self._position + 1, per_epoch)
         self._position = target
         return self.record  # type: ignore[return-value]
-
-    def _end_of(self, unit: str, index: int) -> int:
-        index = max(index, 0)
-        opi = self.ops_per_iteration
-        if unit == "op":
-            return index
-        if unit == "iteration":
-            return (index // opi + 1) * opi - 1
-        if unit == "epoch":
-            per_epoch = self.config.batches_per_epoch
-            return ((index // opi) // per_epoch + 1) * per_epoch * opi - 1
-        stage = self._stage_of(index % opi)
-        end = index
-        while (end + 1) % opi and self._stage_of((end + 1) % opi) == stage:
-            end += 1
-        return end
-
-    def _stage_of(self, op: int) -> str:
-        depth = self.config.depth
-        if op < 2 * depth:
-            return "forward"
-        if op == 2 * depth:
-            return "loss"
-        return "backward" if op < 4 * depth + 1 else "update"
 
     def train(self, iterations: int) -> float:
         """Fast path: run whole iterations without a record per op.
@@ -204,11 +181,10 @@ class Session:
     @property
     def state(self) -> NetworkState:
         """W and b as they stand at the current position."""
-        opi = self.ops_per_iteration
-        iteration, op = divmod(max(self._position, 0), opi)
+        iteration, op = self.schedule.locate(max(self._position, 0))
         params = self._params_before(iteration)
         W, b = list(params.W), list(params.b)
-        first_update = 4 * self.config.depth + 1
+        first_update = self.schedule.first("update")
         if self._position >= 0 and op >= first_update:
             records = self.iteration_records(iteration)
             for record in records[first_update : op + 1]:
@@ -218,9 +194,7 @@ class Session:
 
     def losses(self) -> np.ndarray:
         """Loss of every iteration up to the current position's (if its loss op is passed)."""
-        opi = self.ops_per_iteration
-        seen = (self._position - 2 * self.config.depth) // opi + 1 if self._position >= 0 else 0
-        seen = max(seen, 0)
+        seen = self.schedule.losses_seen(self._position)
         if seen:
             self._params_before(seen)
         return np.frombuffer(self._losses, dtype=np.float64, count=seen).copy()
@@ -229,17 +203,17 @@ class Session:
     def history_bytes(self) -> int:
         """Memory held for time travel: checkpoints, cached records and losses."""
         kept = (*self._checkpoints.values(), self._frontier_params, self._before_frontier, *self._recent.values())
-        parameters = (a for p in kept if p is not None for a in (*p.W, *p.b, *p.vW, *p.vb))
+        parameters = (a for p in kept if p is not None for a in p.arrays())
         tensors = (a for records in self._cache.values() for r in records for a in r.tensors.values())
         losses = self._losses.buffer_info()[1] * self._losses.itemsize
         return losses + unique_nbytes(chain(parameters, tensors))
 
     def iteration_params(self, iteration: int) -> Params:
-        """Parameters and momentum at the start of `iteration` (0-based)."""
+        """Parameters and optimizer state at the start of `iteration` (0-based)."""
         return self._params_before(iteration)
 
     def iteration_records(self, iteration: int) -> tuple[StepRecord, ...]:
-        """All 5L + 1 records of iteration `iteration` (0-based), cached."""
+        """All the records of iteration `iteration` (0-based), one per op of the schedule, cached."""
         records = self._cache.get(iteration)
         if records is not None:
             self._cache.move_to_end(iteration)
@@ -290,17 +264,18 @@ class Session:
         epoch = iteration // self.config.batches_per_epoch + 1
         records: list[StepRecord] = []
 
-        def emit(stage: str, layer: int | None, op: str, equation: str, tensors: dict, writes: tuple) -> None:
+        def emit(spec: OpSpec, tensors: dict) -> None:
             # Not make_record: iterate() emits only read-only arrays (checked for
             # every op by tests/engine/test_perf_invariants.py), and setting the
             # flag again on each tensor was a fifth of the stepping path's time.
             records.append(
-                StepRecord(base + len(records), iteration + 1, epoch, stage, layer, op, equation,
-                           MappingProxyType(tensors), writes)
+                StepRecord(base + spec.offset, iteration + 1, epoch, spec.stage, spec.layer, spec.op, spec.formula,
+                           MappingProxyType(tensors), spec.writes)
             )
 
         with _quiet():
-            after, loss = iterate(self.config, params, x, y, emit)
+            after, loss = iterate(self.config, params, x, y, emit, iteration=iteration,
+                                  rows=row_indices(self.config, iteration))
         return tuple(records), after, loss
 
     def _advance_frontier(self, iteration: int, after: Params, loss: float) -> None:
@@ -339,7 +314,7 @@ class Session:
             if iteration > self._frontier:
                 while self._frontier < iteration:
                     x, y = self._batch(self._frontier)
-                    after, loss = iterate(self.config, self._frontier_params, x, y)
+                    after, loss = iterate(self.config, self._frontier_params, x, y, iteration=self._frontier)
                     self._advance_frontier(self._frontier, after, loss)
                 return self._frontier_params
             start = iteration - iteration % self.checkpoint_every
@@ -351,7 +326,7 @@ class Session:
                 self._recent.move_to_end(start)
             for i in range(start, iteration):
                 x, y = self._batch(i)
-                params, _ = iterate(self.config, params, x, y)
+                params, _ = iterate(self.config, params, x, y, iteration=i)
                 if (i + 1) % self._stride == 0:
                     self._remember(i + 1, params)
         return params

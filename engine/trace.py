@@ -1,9 +1,14 @@
 """The JSON trace: write step records atomically and stream them; read them back.
 
-Format (version 1)::
+Format (version 2)::
 
-    {"format": "nnstep-trace", "version": 1, "config": {...resolved config...},
+    {"format": "nnstep-trace", "version": 2, "config": {...resolved config...},
      "steps": [{"index": 0, "iteration": 1, ..., "tensors": {"z": [[...]]}}, ...]}
+
+Each step is one op of the config's schedule (schedule.py): its tensors are
+exactly the op's reads and writes, the optimizer's state included (m_W, v_W,
+…), a dropout op's mask, and the batch's data rows (`rows`, integers) on
+each iteration's first op. Version 1 (SGD only, no dropout) still reads.
 
 Strict JSON: NaN and ±inf are written as the strings "NaN", "Infinity",
 "-Infinity". Tensors are batch rows as the engine holds them (z: (B, n_l),
@@ -24,12 +29,14 @@ from typing import IO, Any, Callable, Iterable, Iterator
 
 import numpy as np
 
-from .config import build_config
+from .config import Config, build_config
 from .errors import NnstepError, read_user_file
 from .records import STAGES, StepRecord, make_record
+from .schedule import OPS, STAGE_OF
 
 FORMAT = "nnstep-trace"
-VERSION = 1
+VERSION = 2
+READS = (1, 2)  # versions this nnstep reads
 _NON_FINITE = {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}
 # JSON text of a trace `view` will parse: its numbers take several times this as
 # Python objects. A gzip bomb stops here too, not at a MemoryError.
@@ -219,34 +226,36 @@ def read_trace(path: str | Path) -> dict[str, Any]:
     if not isinstance(trace, dict) or trace.get("format") != FORMAT:
         raise NnstepError(f"{path}: not an nnstep trace (no \"format\": \"{FORMAT}\")")
     version = trace.get("version")
-    if type(version) is not int or version != VERSION:  # 1.0 and true are not version 1
+    if type(version) is not int or version not in READS:  # 1.0 and true are not version 1
         shown = json.dumps(version) if len(repr(version)) < 40 else "(too long to show)"
-        raise NnstepError(f"{path}: trace version {shown} is not supported (this nnstep reads version {VERSION})")
+        raise NnstepError(f"{path}: trace version {shown} is not supported (this nnstep reads versions "
+                          f"{', '.join(map(str, READS))})")
     config, steps = trace.get("config"), trace.get("steps")
     if not isinstance(config, dict) or not isinstance(steps, list):
         raise NnstepError(f"{path}: not a valid trace (needs a \"config\" object and a \"steps\" list)")
     if isinstance(config.get("data"), dict) and "csv" in config["data"]:
         raise NnstepError(f"{path}: config data.csv is not allowed in a trace (its data are stored inline)")
-    sizes = build_config(config, f"{path}: config").sizes
+    built = build_config(config, f"{path}: config")
     if not steps:  # e.g. a run interrupted before its first op: nothing to step through
         raise NnstepError(f"{path}: the trace has no steps (nothing to view)")
-    records = [_step_record(path, i, step, sizes) for i, step in enumerate(steps)]
-    return {"config": config, "records": records}
+    records = [_step_record(path, i, step, built, version) for i, step in enumerate(steps)]
+    return {"config": config, "records": records, "version": version}
 
 
-# The stage of each op, and the tensors of it that the viewer reads.
-_OPS = {
-    "linear": ("forward", ("a_prev", "W", "b", "z")),
-    "activation": ("forward", ("z", "a")),
-    "loss": ("loss", ("y_hat", "y", "loss")),
-    "delta": ("backward", ("z", "delta")),
-    "grad": ("backward", ("delta", "a_prev", "dW", "db")),
-    "update": ("update", ("W", "b", "dW", "db")),
+# Version 1: the tensors of each op that the viewer reads (its schedule was fixed: SGD, no dropout).
+_V1_TENSORS = {
+    "linear": ("a_prev", "W", "b", "z"),
+    "activation": ("z", "a"),
+    "loss": ("y_hat", "y", "loss"),
+    "delta": ("z", "delta"),
+    "grad": ("delta", "a_prev", "dW", "db"),
+    "update": ("W", "b"),
 }
 
 
-def _step_record(path: Path, i: int, step: Any, sizes: tuple[int, ...]) -> StepRecord:
-    """One step of the trace, checked against the network of its config."""
+def _step_record(path: Path, i: int, step: Any, config: Config, version: int) -> StepRecord:
+    """One step of the trace, checked against the schedule of its config."""
+    sizes = config.sizes
     where = f"{path}: steps[{i}]"
     if not isinstance(step, dict):
         raise NnstepError(f"{where} is not an object")
@@ -258,10 +267,10 @@ def _step_record(path: Path, i: int, step: Any, sizes: tuple[int, ...]) -> StepR
         if type(value) is not int or value < least:
             raise NnstepError(f"{where}.{key} must be a whole number >= {least}")
     op, stage, layer = step["op"], step["stage"], step["layer"]
-    if not isinstance(op, str) or op not in _OPS:
-        raise NnstepError(f"{where}.op is not an op nnstep writes ({', '.join(_OPS)})")
-    if stage != _OPS[op][0]:
-        raise NnstepError(f"{where}.stage must be '{_OPS[op][0]}' for op '{op}'")
+    if not isinstance(op, str) or op not in OPS:
+        raise NnstepError(f"{where}.op is not an op nnstep writes ({', '.join(OPS)})")
+    if stage != STAGE_OF[op]:
+        raise NnstepError(f"{where}.stage must be '{STAGE_OF[op]}' for op '{op}'")
     depth = len(sizes) - 1
     if op == "loss" and layer is not None:
         raise NnstepError(f"{where}.layer must be null for the loss")
@@ -278,12 +287,21 @@ def _step_record(path: Path, i: int, step: Any, sizes: tuple[int, ...]) -> StepR
     arrays = {}
     for name, value in tensors.items():
         try:
-            array = np.array(_decode(value), dtype=np.float64)
+            array = np.array(_decode(value), dtype=np.int64 if name == "rows" else np.float64)
         except (TypeError, ValueError, OverflowError, RecursionError):
             raise NnstepError(f"{where}.tensors.{name} is not an array of numbers (ragged, or not numbers)") from None
         array.flags.writeable = False
         arrays[name] = array
-    for name in _OPS[op][1]:
+    if version == 1:
+        required = _V1_TENSORS[op]
+    else:
+        schedule = config.schedule
+        spec = schedule.spec(step["index"])
+        if (spec.op, spec.layer) != (op, layer):
+            raise NnstepError(f"{where} is op {op!r} of layer {layer}, but index {step['index']} of this network is "
+                              f"op {spec.op!r} of layer {spec.layer}")
+        required = spec.tensors
+    for name in required:
         if name not in arrays:
             raise NnstepError(f"{where}.tensors has no {name!r}, which a {op} step holds")
     _check_shapes(where, op, layer, arrays, sizes)
@@ -298,10 +316,15 @@ def _check_shapes(where: str, op: str, layer: int | None, arrays: dict[str, np.n
             raise NnstepError(f"{where}.tensors.loss must be a single number")
     else:
         n, n_prev = sizes[layer], sizes[layer - 1]
-        expected = {"z": n, "a": n, "delta": n, "a_prev": n_prev}
-        for name, shape in (("W", (n, n_prev)), ("dW", (n, n_prev)), ("b", (n,)), ("db", (n,))):
-            if name in arrays and arrays[name].shape != shape:
-                raise NnstepError(f"{where}.tensors.{name} has shape {arrays[name].shape}, expected {shape} (layer {layer})")
+        expected = {"z": n, "a": n, "mask": n, "a_drop": n, "delta": n, "a_prev": n_prev}
+        for name, array in arrays.items():
+            # W, dW, W_before, step_W and the optimizer's m_W, v_W, … all have W's shape; likewise for b.
+            kind = "W" if name in ("W", "dW") or name.endswith("_W") else "b" if name in ("b", "db") or name.endswith("_b") else ""
+            shape = (n, n_prev) if kind == "W" else (n,) if kind == "b" else None
+            if shape is not None and array.shape != shape:
+                raise NnstepError(f"{where}.tensors.{name} has shape {array.shape}, expected {shape} (layer {layer})")
+    if "rows" in arrays and arrays["rows"].ndim != 1:
+        raise NnstepError(f"{where}.tensors.rows must be a list of row numbers")
     for name, width in expected.items():
         if name in arrays and (arrays[name].ndim != 2 or arrays[name].shape[1] != width):
             raise NnstepError(

@@ -17,6 +17,8 @@ from rich.style import Style
 from nnstep.engine.records import StepRecord
 
 _SUPERSCRIPT = str.maketrans("0123456789+-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻")
+# How the optimizers' state is written (engine/optim.py names it m_W, v_hat_W, …).
+STATE_SYMBOLS = {"m": "m", "v": "v", "v_max": "vₘₐₓ", "m_hat": "m̂", "v_hat": "v̂", "g_avg": "ḡ", "buf": "buf"}
 
 
 def sup(layer: int) -> str:
@@ -28,7 +30,8 @@ def symbol(name: str, record: StepRecord, depth: int) -> str:
     """How the tutorial writes tensor `name` of `record` (W → W⁽¹⁾, a_prev → x)."""
     layer = record.layer
     if layer is None:
-        return {"y_hat": "ŷ", "y": "y", "loss": "L", "p": "softmax(ŷ)"}.get(name, name)
+        return {"y_hat": "ŷ", "y": "y", "loss": "L", "p": "softmax(ŷ)", "data_loss": "L_data", "penalty": "λΣ|W|",
+                "dL_dy_hat": "∂L/∂ŷ", "rows": "rows"}.get(name, name)
     s, nxt = sup(layer), sup(layer + 1)
     prev = "x" if layer == 1 else f"a{sup(layer - 1)}"
     table = {
@@ -47,12 +50,20 @@ def symbol(name: str, record: StepRecord, depth: int) -> str:
         "b_before": f"b{s} before",
         "step_W": f"ΔW{s}",
         "step_b": f"Δb{s}",
-        "vW": f"v{s} (W)",
+        "vW": f"v{s} (W)",  # version-1 traces: SGD's momentum buffer
         "vb": f"v{s} (b)",
+        "mask": f"m{s}",
+        "a_drop": f"ã{s}",
+        "rows": "rows",
     }
     if record.op == "update" and name in ("W", "b"):
-        return f"{table[name]} after"
-    return table.get(name, name)
+        return f"{table[name]} after" if f"step_{name}" in record.tensors else f"{table[name]} (frozen)"
+    if name in table:
+        return table[name]
+    state, _, param = name.rpartition("_")
+    if param in ("W", "b") and state:  # optimizer state: m_W → m (W⁽ˡ⁾)
+        return f"{STATE_SYMBOLS.get(state, state)} ({param}{s})"
+    return name
 
 
 def shape_text(array: np.ndarray) -> str:
@@ -89,7 +100,11 @@ def operand_shapes(record: StepRecord, lr: float) -> str:
     if op == "grad":
         return f"batch rows: dW = δᵀ·a, db = Σ δ   {s('dW')} = {s('delta')}ᵀ·{s('a_prev')},  {s('db')}"
     if op == "update":
-        return f"W {s('W')} := W − η·dW {s('dW')},  b {s('b')} := b − η·db {s('db')},   η = {lr:g}"
+        parts = [f"{P} {s(P)} := {P} + Δ{P} (from d{P} {s('d' + P)})" if f"step_{P}" in record.tensors
+                 else f"{P} {s(P)} frozen" for P in ("W", "b")]
+        return ",  ".join(parts) + f",   η = {lr:g}"
+    if op == "dropout":
+        return f"element-wise: ã = a ∘ m/(1 − p)   {s('a_drop')} = {s('a')} ∘ {s('mask')}"
     return ""
 
 

@@ -149,5 +149,5 @@ def batch_of(session: AnySession, iteration: int) -> tuple[Params, np.ndarray, n
         return None
     W = tuple(linear[l].tensors["W"] for l in range(1, depth + 1))
     b = tuple(linear[l].tensors["b"] for l in range(1, depth + 1))
-    params = Params(W, b, (None,) * depth, (None,) * depth)
+    params = Params(W, b)
     return params, linear[1].tensors["a_prev"], loss.tensors["y"]

@@ -76,6 +76,8 @@ def worked_example(record: StepRecord, lr: float, activations: tuple[str, ...] =
             return (f"∂L/∂W{s}{_sub(0, 0)} = {over}δ{s}{_sub(0)}·{a_name}{_sub(0)} = "
                     f"{_sum(products, rows)} = {_n(dW[0, 0])}")
         if record.op == "update":
+            if "step_W" not in t:
+                return f"W{s} frozen: W{s}{_sub(0, 0)} stays {_n(t['W'][0, 0])}"
             before, after, step = t["W_before"], t["W"], t["step_W"]
             if "vW" in t or not np.isclose(step[0, 0], -lr * t["dW"][0, 0]):
                 return f"W{s}{_sub(0, 0)} := {_n(before[0, 0])} + ({_n(step[0, 0])}) = {_n(after[0, 0])}"

@@ -28,8 +28,8 @@ def test_every_demo_passes(demo: str) -> None:
 def test_a_wrong_activation_derivative_fails(monkeypatch: pytest.MonkeyPatch) -> None:
     right = functions.activation_backward
 
-    def wrong(name, g, z, a):  # sigmoid′ = a instead of a(1 − a)
-        return g * a if name == "sigmoid" else right(name, g, z, a)
+    def wrong(name, g, z, a, slope=0.01):  # sigmoid′ = a instead of a(1 − a)
+        return g * a if name == "sigmoid" else right(name, g, z, a, slope)
 
     monkeypatch.setattr(network, "activation_backward", wrong)
     results = first_batch_check(load_demo("mazur"))

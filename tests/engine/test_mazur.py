@@ -53,4 +53,4 @@ def test_equations_are_in_the_tutorial_notation(iteration) -> None:
     assert iteration[("linear", 1)].equation == "z⁽¹⁾ = W⁽¹⁾x + b⁽¹⁾"
     assert iteration[("linear", 2)].equation == "z⁽²⁾ = W⁽²⁾a⁽¹⁾ + b⁽²⁾"
     assert iteration[("delta", 1)].equation == "δ⁽¹⁾ = (W⁽²⁾)ᵀδ⁽²⁾ ∘ σ′(z⁽¹⁾)"
-    assert iteration[("update", 2)].equation.startswith("W⁽²⁾ := W⁽²⁾ − η·∂L/∂W⁽²⁾")
+    assert iteration[("update", 2)].equation.startswith("W⁽²⁾ := W⁽²⁾ − 0.5·∂L/∂W⁽²⁾")

@@ -31,8 +31,8 @@ MAZUR_EQUATIONS = [
     "∂L/∂W⁽²⁾ = δ⁽²⁾(a⁽¹⁾)ᵀ,  ∂L/∂b⁽²⁾ = δ⁽²⁾  (summed over the batch)",
     "δ⁽¹⁾ = (W⁽²⁾)ᵀδ⁽²⁾ ∘ σ′(z⁽¹⁾)",
     "∂L/∂W⁽¹⁾ = δ⁽¹⁾(x)ᵀ,  ∂L/∂b⁽¹⁾ = δ⁽¹⁾  (summed over the batch)",
-    "W⁽¹⁾ := W⁽¹⁾ − η·∂L/∂W⁽¹⁾,  b⁽¹⁾ := b⁽¹⁾ − η·∂L/∂b⁽¹⁾",
-    "W⁽²⁾ := W⁽²⁾ − η·∂L/∂W⁽²⁾,  b⁽²⁾ := b⁽²⁾ − η·∂L/∂b⁽²⁾",
+    "W⁽¹⁾ := W⁽¹⁾ − 0.5·∂L/∂W⁽¹⁾  (b⁽¹⁾ frozen: unchanged)",
+    "W⁽²⁾ := W⁽²⁾ − 0.5·∂L/∂W⁽²⁾  (b⁽²⁾ frozen: unchanged)",
 ]
 
 

@@ -216,10 +216,10 @@ class MainScreen(JobsMixin, Screen[None]):
         result = []
         # Plain SGD's ΔW is just −η·∂L/∂W (the equation says so): on a short terminal it makes room.
         same_batch = self.config.batches_per_epoch == 1
-        plain_sgd = not (self.config.momentum or self.config.weight_decay)
+        plain_sgd = not (self.config.optimizer.state_names() or self.config.optimizer.weight_decay)
         skip = ("step_W", "step_b") if plain_sgd and self.size.height < 40 else ()
         for name, values in record.tensors.items():
-            if name in skip:
+            if name in skip or name == "rows":  # the batch's row numbers: data, not a tensor to study
                 continue
             if record.op == "update" and name in ("W", "b"):
                 reference = record.tensors.get(f"{name}_before")

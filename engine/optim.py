@@ -1,0 +1,257 @@
+"""Optimizers as parts: SGD, Adam, AdamW and RMSprop, each exactly as torch.optim computes it.
+
+An optimizer is a frozen dataclass whose fields are its hyperparameters. It
+declares the state it keeps per parameter tensor (`state_names`), its update
+formula with the values filled in (`formula`), how one number of the update
+works out (`worked`), and `step`, which applies one update to one tensor.
+Nothing else in nnstep knows what an optimizer does: the schedule asks it
+for names and formulas, the network asks it for steps.
+
+Shapes: a parameter P is W⁽ˡ⁾ (n_l, n_{l-1}) or b⁽ˡ⁾ (n_l,); its gradient g
+and every state tensor have P's shape. `step` never changes an array in
+place: it returns new ones, so records and checkpoints can share them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar, Mapping
+
+import numpy as np
+
+State = Mapping[str, np.ndarray]
+
+
+def num(value: float) -> str:
+    """A hyperparameter as a person writes it: 0.9, 1e-08, 0.001."""
+    return f"{value:g}"
+
+
+def _lerp(start: np.ndarray, end: np.ndarray, weight: float) -> np.ndarray:
+    """torch.lerp on the CPU: start + w·(end − start) for w < 0.5, else end − (end − start)·(1 − w)."""
+    if weight < 0.5:
+        return start + weight * (end - start)
+    return end - (end - start) * (1.0 - weight)
+
+
+@dataclass(frozen=True)
+class Optimizer:
+    """What every optimizer part declares. Subclasses add their hyperparameters as fields."""
+
+    kind: ClassVar[str] = ""
+    # Short names of the state kept per parameter, in display order: for P = W
+    # the record's tensors are f"{name}_W" (e.g. m_W, v_W). `shown` adds
+    # values computed for the record only (Adam's m̂, v̂).
+    state: ClassVar[tuple[str, ...]] = ()
+    shown: ClassVar[tuple[str, ...]] = ()
+    symbols: ClassVar[dict[str, str]] = {}
+
+    lr: float = 0.001
+    weight_decay: float = 0.0
+
+    def hyperparameters(self) -> dict[str, Any]:
+        """Every hyperparameter by its config key, with its value."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The [optimizer] table that makes this optimizer again."""
+        return {"kind": self.kind, **{k: list(v) if isinstance(v, tuple) else v for k, v in self.hyperparameters().items()}}
+
+    def state_names(self) -> tuple[str, ...]:
+        """The state kept between iterations, given these hyperparameters."""
+        return self.state
+
+    def record_names(self) -> tuple[str, ...]:
+        """State plus the values an update record shows (e.g. m̂, v̂)."""
+        return self.state_names() + self.shown
+
+    def step(self, p: np.ndarray, g: np.ndarray, state: State, t: int) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """One update of tensor `p` with gradient `g` at step t (1-based).
+
+        Returns (new p, new state, values to show: new state plus any extras).
+        """
+        raise NotImplementedError
+
+    def formula(self, P: str) -> str:
+        """The update of parameter P (e.g. "W⁽²⁾"), hyperparameters filled in."""
+        raise NotImplementedError
+
+    def worked(self, P: str, tensors: Mapping[str, np.ndarray], t: int, cell: tuple[int, ...], fmt: Any) -> str:
+        """One number of the update worked out: P⁽ˡ⁾ᵢⱼ := … = value (fmt formats a number)."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class SGD(Optimizer):
+    """torch.optim.SGD: weight decay, momentum with dampening, Nesterov."""
+
+    kind: ClassVar[str] = "sgd"
+    symbols: ClassVar[dict[str, str]] = {"v": "v"}
+    lr: float = 0.01
+    momentum: float = 0.0
+    dampening: float = 0.0
+    nesterov: bool = False
+
+    def state_names(self) -> tuple[str, ...]:
+        return ("v",) if self.momentum else ()
+
+    def step(self, p, g, state, t):  # type: ignore[no-untyped-def]
+        if self.weight_decay:
+            g = g + self.weight_decay * p
+        new: dict[str, np.ndarray] = {}
+        if self.momentum:
+            v = state.get("v")
+            # torch: the buffer starts as a copy of the first gradient.
+            v = g.copy() if v is None else v * self.momentum + (1.0 - self.dampening) * g
+            new["v"] = v
+            g = g + self.momentum * v if self.nesterov else v
+        step = -self.lr * g
+        return p + step, new, {**new, "step": step}
+
+    def formula(self, P: str) -> str:
+        lr = num(self.lr)
+        g = f"∂L/∂{P}" if not self.weight_decay else f"(∂L/∂{P} + {num(self.weight_decay)}·{P})"
+        if not self.momentum:
+            return f"{P} := {P} − {lr}·{g}"
+        mu = num(self.momentum)
+        damp = f"(1 − {num(self.dampening)})·" if self.dampening else ""
+        applied = f"(g + {mu}·v)" if self.nesterov else "v"
+        return f"g = {g};  v := {mu}·v + {damp}g;  {P} := {P} − {lr}·{applied}"
+
+    def worked(self, P, tensors, t, cell, fmt):  # type: ignore[no-untyped-def]
+        before, after, step = tensors[f"{P}_before"], tensors[P], tensors[f"step_{P}"]
+        if self.momentum or self.weight_decay:
+            return f"{fmt(before[cell])} + ({fmt(step[cell])}) = {fmt(after[cell])}  (the step −η·(…) applied)"
+        grad = tensors[f"d{P}"]
+        return f"{fmt(before[cell])} − {num(self.lr)}·{fmt(grad[cell])} = {fmt(after[cell])}"
+
+
+@dataclass(frozen=True)
+class Adam(Optimizer):
+    """torch.optim.Adam (and AdamW with decoupled weight decay); amsgrad keeps the largest v."""
+
+    kind: ClassVar[str] = "adam"
+    shown: ClassVar[tuple[str, ...]] = ("m_hat", "v_hat")
+    symbols: ClassVar[dict[str, str]] = {"m": "m", "v": "v", "v_max": "v̂ₘₐₓ", "m_hat": "m̂", "v_hat": "v̂"}
+    decoupled: ClassVar[bool] = False
+    lr: float = 0.001
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+    amsgrad: bool = False
+
+    def state_names(self) -> tuple[str, ...]:
+        return ("m", "v", "v_max") if self.amsgrad else ("m", "v")
+
+    def step(self, p, g, state, t):  # type: ignore[no-untyped-def]
+        beta1, beta2 = self.betas
+        if self.weight_decay:
+            if self.decoupled:
+                p = p * (1.0 - self.lr * self.weight_decay)
+            else:
+                g = g + self.weight_decay * p
+        m, v = state.get("m"), state.get("v")
+        m = _lerp(np.zeros_like(g) if m is None else m, g, 1.0 - beta1)
+        v = (np.zeros_like(g) if v is None else v) * beta2 + (1.0 - beta2) * (g * g)
+        new = {"m": m, "v": v}
+        bias1 = 1.0 - beta1**t
+        bias2 = 1.0 - beta2**t
+        step_size = self.lr / bias1
+        second = v
+        if self.amsgrad:
+            previous = state.get("v_max")
+            second = v if previous is None else np.maximum(previous, v)
+            new["v_max"] = second
+        denom = np.sqrt(second) / math.sqrt(bias2) + self.eps
+        step = (-step_size) * (m / denom)
+        shown = {**new, "m_hat": m / bias1, "v_hat": second / bias2, "step": step}
+        return p + step, new, shown
+
+    def formula(self, P: str) -> str:
+        b1, b2 = (num(b) for b in self.betas)
+        lr = num(self.lr)
+        g = f"∂L/∂{P}"
+        if self.weight_decay and not self.decoupled:
+            g = f"(∂L/∂{P} + {num(self.weight_decay)}·{P})"
+        v_used = "vₘₐₓ" if self.amsgrad else "v"
+        keep = ",  vₘₐₓ := max(vₘₐₓ, v)" if self.amsgrad else ""
+        decay = f"{P} := (1 − {lr}·{num(self.weight_decay)})·{P};  " if self.weight_decay and self.decoupled else ""
+        return (f"{decay}g = {g};  m := {b1}·m + (1 − {b1})·g,  v := {b2}·v + (1 − {b2})·g²{keep};  "
+                f"m̂ = m/(1 − {b1}ᵗ),  v̂ = {v_used}/(1 − {b2}ᵗ);  "
+                f"{P} := {P} − {lr}·m̂/(√v̂ + {num(self.eps)})")
+
+    def worked(self, P, tensors, t, cell, fmt):  # type: ignore[no-untyped-def]
+        before, after = tensors[f"{P}_before"], tensors[P]
+        m_hat, v_hat = tensors[f"m_hat_{P}"][cell], tensors[f"v_hat_{P}"][cell]
+        start = fmt(before[cell])
+        if self.weight_decay and self.decoupled:
+            start = f"(1 − {num(self.lr)}·{num(self.weight_decay)})·{start}"
+        return (f"{start} − {num(self.lr)}·{fmt(m_hat)}/(√{fmt(v_hat)} + {num(self.eps)}) = {fmt(after[cell])}"
+                f"  (t = {t})")
+
+
+@dataclass(frozen=True)
+class AdamW(Adam):
+    """torch.optim.AdamW: Adam whose weight decay shrinks W directly (default 0.01)."""
+
+    kind: ClassVar[str] = "adamw"
+    decoupled: ClassVar[bool] = True
+    weight_decay: float = 0.01
+
+
+@dataclass(frozen=True)
+class RMSprop(Optimizer):
+    """torch.optim.RMSprop: square average, optionally centered, optionally with momentum."""
+
+    kind: ClassVar[str] = "rmsprop"
+    symbols: ClassVar[dict[str, str]] = {"v": "v", "g_avg": "ḡ", "buf": "buf"}
+    lr: float = 0.01
+    alpha: float = 0.99
+    eps: float = 1e-8
+    momentum: float = 0.0
+    centered: bool = False
+
+    def state_names(self) -> tuple[str, ...]:
+        return ("v",) + (("g_avg",) if self.centered else ()) + (("buf",) if self.momentum else ())
+
+    def step(self, p, g, state, t):  # type: ignore[no-untyped-def]
+        if self.weight_decay:
+            g = g + self.weight_decay * p
+        zeros = np.zeros_like(g)
+        v = state.get("v", zeros) * self.alpha + (1.0 - self.alpha) * (g * g)
+        new = {"v": v}
+        if self.centered:
+            g_avg = _lerp(state.get("g_avg", zeros), g, 1.0 - self.alpha)
+            new["g_avg"] = g_avg
+            avg = np.sqrt(v - g_avg * g_avg) + self.eps
+        else:
+            avg = np.sqrt(v) + self.eps
+        if self.momentum:
+            buf = state.get("buf", zeros) * self.momentum + g / avg
+            new["buf"] = buf
+            step = -self.lr * buf
+        else:
+            step = -self.lr * (g / avg)
+        return p + step, new, {**new, "step": step}
+
+    def formula(self, P: str) -> str:
+        a, lr, eps = num(self.alpha), num(self.lr), num(self.eps)
+        g = f"∂L/∂{P}" if not self.weight_decay else f"(∂L/∂{P} + {num(self.weight_decay)}·{P})"
+        text = f"g = {g};  v := {a}·v + (1 − {a})·g²;  "
+        denom = f"(√v + {eps})"
+        if self.centered:
+            text += f"ḡ := {a}·ḡ + (1 − {a})·g;  "
+            denom = f"(√(v − ḡ²) + {eps})"
+        if self.momentum:
+            return text + f"buf := {num(self.momentum)}·buf + g/{denom};  {P} := {P} − {lr}·buf"
+        return text + f"{P} := {P} − {lr}·g/{denom}"
+
+    def worked(self, P, tensors, t, cell, fmt):  # type: ignore[no-untyped-def]
+        before, after, step = tensors[f"{P}_before"], tensors[P], tensors[f"step_{P}"]
+        if self.momentum or self.centered or self.weight_decay:
+            return f"{fmt(before[cell])} + ({fmt(step[cell])}) = {fmt(after[cell])}"
+        grad, v = tensors[f"d{P}"][cell], tensors[f"v_{P}"][cell]
+        return (f"{fmt(before[cell])} − {num(self.lr)}·{fmt(grad)}/(√{fmt(v)} + {num(self.eps)}) = {fmt(after[cell])}")
+
+
+OPTIMIZERS: dict[str, type[Optimizer]] = {cls.kind: cls for cls in (SGD, Adam, AdamW, RMSprop)}
