@@ -31,6 +31,15 @@ def wide_net(sizes: list[int], batch: int = 64, seed: int = 0) -> Config:
     return build_config(raw, "benchmark", name="x".join(map(str, sizes)))
 
 
+def adam_tutorial() -> Config:
+    """The tutorial net trained by Adam (lr 0.01, torch's other defaults): the optimizer goal's net."""
+    from dataclasses import replace
+
+    from nnstep.engine.optim import Adam
+
+    return replace(load_demo("tutorial"), optimizer=Adam(lr=0.01), name="tutorial-adam")
+
+
 def nets() -> dict[str, Config]:
     """The three nets issue 5 names: tutorial, xor and 784→128→10 with batch 64."""
     return {"tutorial": load_demo("tutorial"), "xor": load_demo("xor"), "784-128-10": wide_net([784, 128, 10])}

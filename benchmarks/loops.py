@@ -11,6 +11,7 @@ before any timing), so the ratio measures only the engine's overhead.
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import numpy as np
@@ -38,16 +39,32 @@ _BACKWARD: dict[str, Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]]
 }
 
 
+_EPSILON = float(np.float32(1e-12))
+
+
 class BareLoop:
-    """One SGD iteration per `step()` on the config's first batch, in plain NumPy.
+    """One iteration per `step()` on the config's first batch, in plain NumPy.
 
     Supports what the benchmark nets use: relu/identity/tanh/sigmoid,
-    cross-entropy on logits with one-hot targets, BCE, plain or momentum SGD.
+    cross-entropy on logits with one-hot targets, BCE, plain or momentum SGD,
+    and Adam — each updated in place, with preallocated state.
     """
 
     def __init__(self, config: Config) -> None:
-        if config.weight_decay or config.nesterov or config.loss == "mse":
+        opt = config.optimizer
+        if opt.kind not in ("sgd", "adam") or opt.weight_decay or getattr(opt, "nesterov", False) \
+                or getattr(opt, "dampening", 0.0) or getattr(opt, "amsgrad", False) or config.loss == "mse" \
+                or config.l1 or config.freeze or any(config.dropout):
             raise ValueError("the bare loop covers the benchmark nets only")
+        self.adam = opt.kind == "adam"
+        if self.adam:
+            self.beta1, self.beta2 = opt.betas  # type: ignore[attr-defined]
+            self.eps = opt.eps  # type: ignore[attr-defined]
+            self.mW = [np.zeros_like(W) for W, _ in config.layers]
+            self.mb = [np.zeros_like(b) for _, b in config.layers]
+            self.sW = [np.zeros_like(W) for W, _ in config.layers]
+            self.sb = [np.zeros_like(b) for _, b in config.layers]
+            self.t = 0
         assert config.batch_size == len(config.x), "benchmark nets train full-batch"
         self.x, self.y = config.x, config.y
         self.W = [W.copy() for W, _ in config.layers]
@@ -57,7 +74,7 @@ class BareLoop:
         self.f = [_FORWARD[name] for name in config.activations]
         self.df = [_BACKWARD[name] for name in config.activations]
         self.cross_entropy = config.loss == "cross_entropy"
-        self.lr, self.momentum = config.lr, config.momentum
+        self.lr, self.momentum = config.lr, getattr(opt, "momentum", 0.0)
         self.loss = 0.0
 
     def step(self) -> None:
@@ -74,16 +91,23 @@ class BareLoop:
             total = e.sum(axis=1, keepdims=True)
             self.loss = -(y * (shifted - np.log(total))).sum() / len(y)
             g = (e / total - y) / len(y)  # one-hot rows: p·Σy − y = p − y exactly
-        else:  # bce on probabilities, log clamped at -100 as torch does
-            log_p = np.maximum(np.log(np.maximum(y_hat, 1e-300)), -100.0)
-            log_q = np.maximum(np.log(np.maximum(1.0 - y_hat, 1e-300)), -100.0)
-            self.loss = -(y * log_p + (1.0 - y) * log_q).sum() / y.size
-            g = (y_hat - y) / np.maximum((1.0 - y_hat) * y_hat, 1e-12) / y.size
+        else:  # bce on probabilities, logs clamped at -100 and p(1 − p) at float32(1e-12), as torch does
+            with np.errstate(divide="ignore"):
+                terms = (y - 1.0) * np.maximum(np.log1p(-y_hat), -100.0) - y * np.maximum(np.log(y_hat), -100.0)
+            self.loss = terms.sum() / terms.size
+            g = (y_hat - y) / np.maximum((1.0 - y_hat) * y_hat, _EPSILON) / y.size
+        if self.adam:
+            self.t += 1
+            bias1, bias2 = 1.0 - self.beta1**self.t, 1.0 - self.beta2**self.t
         for l in reversed(range(len(W))):
             delta = self.df[l](g, zs[l], acts[l + 1])
             dW, db = delta.T @ acts[l], delta.sum(axis=0)
             if l:
                 g = delta @ W[l]
+            if self.adam:
+                for p, grad, m, v in ((W[l], dW, self.mW[l], self.sW[l]), (b[l], db, self.mb[l], self.sb[l])):
+                    self._adam(p, grad, m, v, bias1, bias2)
+                continue
             if self.momentum:
                 if self.vW[l] is None:
                     self.vW[l], self.vb[l] = dW.copy(), db.copy()
@@ -93,6 +117,22 @@ class BareLoop:
                 dW, db = self.vW[l], self.vb[l]
             W[l] -= self.lr * dW
             b[l] -= self.lr * db
+
+    def _adam(self, p: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, bias1: float, bias2: float) -> None:
+        """torch.optim.Adam's update of one tensor, in place: the same operations as engine/optim.py."""
+        tmp = g - m
+        tmp *= 1.0 - self.beta1
+        m += tmp  # m + (1 − β₁)(g − m): torch's lerp
+        v *= self.beta2
+        np.multiply(g, g, out=tmp)
+        tmp *= 1.0 - self.beta2
+        v += tmp
+        np.sqrt(v, out=tmp)
+        tmp /= math.sqrt(bias2)
+        tmp += self.eps
+        np.divide(m, tmp, out=tmp)
+        tmp *= -(self.lr / bias1)
+        p += tmp
 
 
 class TorchLoop:
@@ -118,7 +158,11 @@ class TorchLoop:
         else:
             self.y = torch.from_numpy(config.y.copy())
             self.loss_fn = nn.BCELoss()
-        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=config.lr, momentum=config.momentum)
+        opt = config.optimizer
+        if opt.kind == "adam":
+            self.optimizer: torch.optim.Optimizer = torch.optim.Adam(self.model.parameters(), lr=opt.lr, betas=opt.betas)  # type: ignore[attr-defined]
+        else:
+            self.optimizer = torch.optim.SGD(self.model.parameters(), lr=opt.lr, momentum=getattr(opt, "momentum", 0.0))
 
     def step(self) -> None:
         """zero_grad, forward, loss, backward, optimizer step."""

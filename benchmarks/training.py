@@ -12,11 +12,11 @@ from typing import Callable
 
 from nnstep.engine import Config, Session
 
-from .common import Row, Section, fmt_time, interleaved, median, nets, paired_ratio, per_call
+from .common import Row, Section, adam_tutorial, fmt_time, interleaved, median, nets, paired_ratio, per_call
 from .loops import BareLoop, TorchLoop, check_same_math
 
 # Iterations per timed call, so one call lasts a few milliseconds.
-_CALL_ITERATIONS = {"tutorial": 200, "xor": 200, "784-128-10": 20}
+_CALL_ITERATIONS = {"tutorial": 200, "tutorial-adam": 200, "xor": 200, "784-128-10": 20}
 
 
 def _variants(config: Config, k: int, with_torch: bool) -> dict:
@@ -67,7 +67,7 @@ def run(rounds: int = 40, quick: bool = False) -> Section:
         "| net | engine fast path | engine stepping path (per op) | bare NumPy loop | PyTorch eager | fast / bare | PyTorch / fast | stepping / bare |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for name, config in nets().items():
+    for name, config in {**nets(), "tutorial-adam": adam_tutorial()}.items():
         check_same_math(config)
         if with_torch:
             check_same_math(config, torch_loop=True)
@@ -79,7 +79,7 @@ def run(rounds: int = 40, quick: bool = False) -> Section:
         fast_bare = paired_ratio(times, "engine fast path", "bare NumPy loop")
         stepping_bare = paired_ratio(times, "engine stepping path", "bare NumPy loop")
         torch_fast = paired_ratio(times, "PyTorch eager", "engine fast path") if torch_t else None
-        opi = 5 * config.depth + 1
+        opi = len(config.schedule)
         section.detail.append(
             f"| {name} | {fmt_time(fast)} | {fmt_time(stepping)} ({fmt_time(stepping / opi)}) | {fmt_time(bare)} | "
             f"{fmt_time(torch_t) if torch_t else 'n/a'} | {fast_bare:.2f}× | "
@@ -97,6 +97,9 @@ def run(rounds: int = 40, quick: bool = False) -> Section:
                 Row("2", "stepping path / bare loop, tutorial (per iteration)", f"{stepping_bare:.2f}×", "≤ 3×", stepping_bare <= 3.0)
             )
             section.rows.append(Row("2", "stepping path, tutorial, per op", fmt_time(stepping / opi)))
+        elif name == "tutorial-adam":
+            section.rows.append(Row("1", "Adam fast path / bare NumPy Adam loop, tutorial", f"{fast_bare:.2f}×", "≤ 1.3×",
+                                    fast_bare <= 1.3))
         elif name == "784-128-10":
             section.rows.append(Row("1", "fast path / bare loop, 784→128→10 B=64", f"{fast_bare:.2f}×", "≤ 1.1×", fast_bare <= 1.1))
         else:

@@ -18,7 +18,7 @@ import numpy as np
 
 from .config import Config
 from .functions import activate, activation_backward, loss_and_grad
-from .schedule import PARAMETERS, OpSpec, state_key
+from .schedule import OpSpec
 
 # emit(spec, tensors): one op of the schedule and its tensors (exactly spec.tensors).
 Emit = Callable[[OpSpec, dict], None]
@@ -212,36 +212,38 @@ def iterate(
             g_delta = delta
 
     optimizer = config.optimizer
-    frozen = config.freeze
     t = params.t + 1
-    new_W, new_b, new_state = [], [], []
-    for l in range(depth):
+    grads = (dW, db)
+    new_params = (list(W), list(b))
+    new_state: list[Mapping[str, np.ndarray]] = []
+    for l, layer_plan in enumerate(config.schedule.updates):
         layer_state = params.state[l] if params.state else _NO_STATE
         state: dict[str, np.ndarray] = {}
-        tensors = {}
-        after = {}
-        for P, value, grad in (("W", W[l], dW[l]), ("b", b[l], db[l])):
-            if f"{P}{l + 1}" in frozen:
-                after[P] = value
-                tensors[P] = value
+        tensors: dict[str, np.ndarray] = {}
+        for i, P, frozen, keys, shown_keys in layer_plan:
+            value = new_params[i][l]
+            if frozen:
+                if emit:
+                    tensors[P] = value
                 continue
-            own = {name: layer_state[state_key(name, P)] for name in optimizer.state_names()
-                   if state_key(name, P) in layer_state}
-            new_value, new, shown = optimizer.step(value, grad, own, t)
-            after[P] = _frozen(new_value)
-            for name, array in new.items():
-                state[state_key(name, P)] = _frozen(array)
+            grad = grads[i][l]
+            own = {name: layer_state[key] for name, key in keys if key in layer_state} if keys else _NO_STATE
+            if emit:
+                new_value, new, shown = optimizer.step(value, grad, own, t)
+            else:
+                new_value, new = optimizer.fast_step(value, grad, own, t)
+            new_params[i][l] = _frozen(new_value)
+            for name, key in keys:
+                state[key] = _frozen(new[name])
             if emit:
                 tensors[f"{P}_before"] = value
                 tensors[f"d{P}"] = grad
-                for name, array in shown.items():
-                    if name != "step":
-                        tensors[state_key(name, P)] = _frozen(array)
+                for name, key in shown_keys:
+                    tensors[key] = _frozen(shown[name])
                 tensors[f"step_{P}"] = _frozen(shown["step"])
-                tensors[P] = after[P]
-        new_W.append(after["W"])
-        new_b.append(after["b"])
+                tensors[P] = new_params[i][l]
         new_state.append(MappingProxyType(state) if state else _NO_STATE)
         if emit:
             send(tensors)
+    new_W, new_b = new_params
     return Params(tuple(new_W), tuple(new_b), tuple(new_state), t), float(loss)

@@ -30,9 +30,12 @@ def num(value: float) -> str:
 
 def _lerp(start: np.ndarray, end: np.ndarray, weight: float) -> np.ndarray:
     """torch.lerp on the CPU: start + w·(end − start) for w < 0.5, else end − (end − start)·(1 − w)."""
+    d = end - start
     if weight < 0.5:
-        return start + weight * (end - start)
-    return end - (end - start) * (1.0 - weight)
+        d *= weight
+        return np.add(start, d, out=d)
+    d *= 1.0 - weight
+    return np.subtract(end, d, out=d)
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,11 @@ class Optimizer:
         """
         raise NotImplementedError
 
+    def fast_step(self, p: np.ndarray, g: np.ndarray, state: State, t: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """`step` without the values only a record shows: (new p, new state), the same bits."""
+        new_p, new, _ = self.step(p, g, state, t)
+        return new_p, new
+
     def formula(self, P: str) -> str:
         """The update of parameter P (e.g. "W⁽²⁾"), hyperparameters filled in."""
         raise NotImplementedError
@@ -109,6 +117,16 @@ class SGD(Optimizer):
         step = -self.lr * g
         return p + step, new, {**new, "step": step}
 
+    def fast_step(self, p, g, state, t):  # type: ignore[no-untyped-def]
+        if self.momentum or self.weight_decay:
+            new_p, new, _ = self.step(p, g, state, t)
+            return new_p, new
+        # p − η·g written into the array holding η·g: one new array instead of
+        # two. Bit-identical to step(): −(η·g) is exact, and p + (−s) is p − s.
+        new_p = self.lr * g
+        np.subtract(p, new_p, out=new_p)
+        return new_p, {}
+
     def formula(self, P: str) -> str:
         lr = num(self.lr)
         g = f"∂L/∂{P}" if not self.weight_decay else f"(∂L/∂{P} + {num(self.weight_decay)}·{P})"
@@ -144,6 +162,18 @@ class Adam(Optimizer):
         return ("m", "v", "v_max") if self.amsgrad else ("m", "v")
 
     def step(self, p, g, state, t):  # type: ignore[no-untyped-def]
+        new_p, new, step = self._update(p, g, state, t, keep_step=True)
+        beta1, beta2 = self.betas
+        second = new.get("v_max", new["v"])
+        shown = {**new, "m_hat": new["m"] / (1.0 - beta1**t), "v_hat": second / (1.0 - beta2**t), "step": step}
+        return new_p, new, shown
+
+    def fast_step(self, p, g, state, t):  # type: ignore[no-untyped-def]
+        new_p, new, _ = self._update(p, g, state, t, keep_step=False)
+        return new_p, new
+
+    def _update(self, p, g, state, t, keep_step):  # type: ignore[no-untyped-def]
+        """torch's single-tensor Adam, in as few new arrays as immutability allows (m, v, p and a temporary)."""
         beta1, beta2 = self.betas
         if self.weight_decay:
             if self.decoupled:
@@ -152,20 +182,27 @@ class Adam(Optimizer):
                 g = g + self.weight_decay * p
         m, v = state.get("m"), state.get("v")
         m = _lerp(np.zeros_like(g) if m is None else m, g, 1.0 - beta1)
-        v = (np.zeros_like(g) if v is None else v) * beta2 + (1.0 - beta2) * (g * g)
+        tmp = g * g
+        tmp *= 1.0 - beta2
+        v = (np.zeros_like(g) if v is None else v) * beta2
+        v += tmp  # v·β₂ + (1 − β₂)·g², as torch's mul_ then addcmul_
         new = {"m": m, "v": v}
         bias1 = 1.0 - beta1**t
         bias2 = 1.0 - beta2**t
-        step_size = self.lr / bias1
         second = v
         if self.amsgrad:
             previous = state.get("v_max")
             second = v if previous is None else np.maximum(previous, v)
             new["v_max"] = second
-        denom = np.sqrt(second) / math.sqrt(bias2) + self.eps
-        step = (-step_size) * (m / denom)
-        shown = {**new, "m_hat": m / bias1, "v_hat": second / bias2, "step": step}
-        return p + step, new, shown
+        np.sqrt(second, out=tmp)
+        tmp /= math.sqrt(bias2)
+        tmp += self.eps  # the denominator √v̂ + ε
+        np.divide(m, tmp, out=tmp)
+        tmp *= -(self.lr / bias1)  # the step −(η/(1 − β₁ᵗ))·m/(√v/√(1 − β₂ᵗ) + ε)
+        if keep_step:
+            return p + tmp, new, tmp
+        np.add(p, tmp, out=tmp)
+        return tmp, new, None
 
     def formula(self, P: str) -> str:
         b1, b2 = (num(b) for b in self.betas)

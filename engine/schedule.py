@@ -80,6 +80,9 @@ class Schedule:
     ops: tuple[OpSpec, ...]
     depth: int
     frozen: frozenset[str] = frozenset()
+    # Per layer, per parameter: (0 for W / 1 for b, "W", frozen?, ((state, key), …),
+    # ((shown, key), …)) — what the update loop needs, worked out once.
+    updates: tuple[tuple[tuple, ...], ...] = ()
 
     def __len__(self) -> int:
         return len(self.ops)
@@ -210,4 +213,12 @@ def _build(acts, loss, dropout, l1, freeze, optimizer, slope) -> Schedule:  # ty
         OpSpec(i, STAGE_OF[op], layer, op, reads, writes, formula, HINTS[op])
         for i, (op, layer, reads, writes, formula) in enumerate(specs)
     )
-    return Schedule(ops, depth, freeze)
+    updates = tuple(
+        tuple(
+            (i, P, f"{P}{l}" in freeze, tuple((n, state_key(n, P)) for n in optimizer.state_names()),
+             tuple((n, state_key(n, P)) for n in state))
+            for i, P in enumerate(PARAMETERS)
+        )
+        for l in range(1, depth + 1)
+    )
+    return Schedule(ops, depth, freeze, updates)
