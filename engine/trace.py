@@ -239,6 +239,10 @@ def read_trace(path: str | Path) -> dict[str, Any]:
     if not steps:  # e.g. a run interrupted before its first op: nothing to step through
         raise NnstepError(f"{path}: the trace has no steps (nothing to view)")
     records = [_step_record(path, i, step, built, version) for i, step in enumerate(steps)]
+    for i in range(1, len(records)):  # the viewer steps through the list: it must be the run's order
+        if records[i].index <= records[i - 1].index:
+            raise NnstepError(f"{path}: steps[{i}].index {records[i].index} does not come after the step before it "
+                              f"(index {records[i - 1].index})")
     return {"config": config, "records": records, "version": version}
 
 

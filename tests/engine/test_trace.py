@@ -103,3 +103,80 @@ def test_failed_export_keeps_the_old_file_and_leaves_no_temporary(tmp_path: Path
         write_trace(path, session.config.to_dict(), broken())
     assert path.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["keep.json"]
+
+
+def _every_part():
+    return make_config(
+        model={"sizes": [2, 4, 3, 2], "activations": ["relu", "leaky_relu", "identity"], "dropout": [0.5, 0.25, 0.0],
+               "freeze": ["b1"], "negative_slope": 0.1},
+        loss={"kind": "cross_entropy", "l1": 0.001},
+        optimizer={"kind": "adam", "lr": 0.01, "amsgrad": True, "weight_decay": 0.01},
+        data={"x": [[0.1, 0.2], [0.3, -0.4], [1.0, 0.5], [-0.7, 0.9], [0.0, -1.2]], "y": [0, 1, 1, 0, 1],
+              "batch_size": 2, "shuffle": True},
+    )
+
+
+def test_version_2_carries_optimizer_state_masks_frozen_parameters_and_rows(tmp_path: Path) -> None:
+    # If this fails, a trace would not rebuild the run it came from: the
+    # optimizer's state, the dropout masks or the batch rows would be lost.
+    session = Session(_every_part())
+    session.goto(4 * session.ops_per_iteration - 1)
+    path = tmp_path / "v2.json"
+    export(session, path)
+    data = strict_load(path.read_text())
+    jsonschema.validate(data, SCHEMA)
+    assert data["version"] == 2
+    assert data["config"]["optimizer"] == {"kind": "adam", "lr": 0.01, "weight_decay": 0.01, "betas": [0.9, 0.999],
+                                           "eps": 1e-08, "amsgrad": True}
+    assert data["config"]["model"]["freeze"] == ["b1"] and data["config"]["model"]["dropout"] == [0.5, 0.25, 0.0]
+    loaded = read_trace(path)["records"]
+    for record in loaded:
+        live = session.record_at(record.index)
+        assert set(record.tensors) == set(live.tensors) and record.writes == live.writes
+        for name, value in live.tensors.items():
+            np.testing.assert_array_equal(record.tensors[name], value, err_msg=name)
+    firsts = [r for r in loaded if r.index % session.ops_per_iteration == 0]
+    assert [r.tensors["rows"].dtype for r in firsts] == [np.dtype(np.int64)] * 4
+    x = session.config.x
+    for first in firsts:  # the rows rebuild the batch outside nnstep
+        np.testing.assert_array_equal(x[first.tensors["rows"]], first.tensors["a_prev"])
+    # The trace's config alone replays the same run, masks and Adam state included.
+    from nnstep.engine import build_config
+
+    again = Session(build_config(data["config"], "trace"))
+    last = again.record_at(session.position)
+    np.testing.assert_array_equal(last.tensors["v_max_W"], session.record.tensors["v_max_W"])
+
+
+def test_version_1_traces_still_open() -> None:
+    # A trace exported by nnstep 0.1 (SGD with momentum, no rows, v1 tensor names).
+    path = Path(__file__).parent / "fixtures" / "mazur-momentum-v1.json"
+    loaded = read_trace(path)
+    assert loaded["version"] == 1 and len(loaded["records"]) == 22
+    update = loaded["records"][-1]
+    assert update.op == "update" and {"vW", "vb", "W", "b"} <= set(update.tensors)
+    # Its numbers are the ones this engine computes for the same config.
+    from nnstep.engine import build_config
+
+    session = Session(build_config(loaded["config"], "v1"))
+    np.testing.assert_array_equal(session.record_at(21).tensors["W"], update.tensors["W"])
+    np.testing.assert_array_equal(session.record_at(21).tensors["v_W"], update.tensors["vW"])
+
+
+def test_a_step_out_of_its_schedule_place_is_refused(tmp_path: Path) -> None:
+    session = Session(_every_part())
+    session.goto(session.ops_per_iteration - 1)
+    path = tmp_path / "t.json"
+    export(session, path)
+    data = json.loads(path.read_text())
+    from nnstep.engine import NnstepError
+
+    data["steps"][1]["index"] = 2  # the activation claims the dropout's place
+    path.write_text(json.dumps(data))
+    with pytest.raises(NnstepError, match=r"steps\[1\] is op 'activation' of layer 1, but index 2 .* 'dropout'"):
+        read_trace(path)
+    data["steps"][1]["index"] = 1
+    data["steps"][1], data["steps"][2] = data["steps"][2], data["steps"][1]  # in the wrong order
+    path.write_text(json.dumps(data))
+    with pytest.raises(NnstepError, match=r"steps\[2\].index 1 does not come after the step before it \(index 2\)"):
+        read_trace(path)
