@@ -326,7 +326,7 @@ def build_config(raw: dict[str, Any], where: str, *, base: Path | None = None, n
 
     init = r.choice(model.get("init", "xavier"), "model.init", INITS, "init")
     std = r.number(model.get("std", 0.1), "model.std", minimum=0.0, strict=True)
-    _check_memory(r, sizes, data)
+    _check_memory(r, sizes, data, len(optimizer_part.state_names()))
 
     x, y, labels = datasets.read_data(r, data, sizes, loss, seed, base)
     batch_size = r.integer(data.get("batch_size", len(x)), "data.batch_size", minimum=1)
@@ -460,11 +460,11 @@ def _frozen(array: np.ndarray) -> np.ndarray:
     return array
 
 
-def _check_memory(r: _Reader, sizes: tuple[int, ...], data: dict[str, Any]) -> None:
+def _check_memory(r: _Reader, sizes: tuple[int, ...], data: dict[str, Any], states: int = 1) -> None:
     params = sum(sizes[i] * sizes[i + 1] + sizes[i + 1] for i in range(len(sizes) - 1))
     rows = data.get("n", 0) if isinstance(data.get("n"), int) else 0
-    # Parameters, optimizer buffer, gradients and two checkpoints, 8 bytes each.
-    weights, data_bytes = params * 8 * 6, rows * max(sizes) * 8 * 4
+    # Parameters, the optimizer's state arrays, gradients and two checkpoints, 8 bytes each.
+    weights, data_bytes = params * 8 * (5 + states), rows * max(sizes) * 8 * 4
     estimate = weights + data_bytes
     if estimate > MEMORY_LIMIT:
         # Python integers have no ceiling (sizes = [2, 10**400, 2]); a float has.

@@ -144,7 +144,7 @@ def loss_and_grad(
     Shapes as loss_grad: ŷ, y and ∂L/∂ŷ are (B, n_L). For cross-entropy the
     shifted logits and their exponentials are computed once and shared by the
     log-softmax of the loss and the softmax p of the gradient (p is returned
-    for the loss record; None for the other losses). The operations and their
+    for the loss record; σ(ŷ) for bce_with_logits; None for the other losses). The operations and their
     order are those of log_softmax, softmax, loss_value and loss_grad, so the
     numbers are the same to the bit; computing them twice was a fifth of a
     small net's iteration (benchmarks/NOTES.md).
@@ -162,4 +162,6 @@ def loss_and_grad(
         if one_hot:
             return loss, (p - y) / y_hat.shape[0], p
         return loss, (p * y.sum(axis=1, keepdims=True) - y) / y_hat.shape[0], p
+    if kind == "bce_with_logits":  # p = σ(ŷ), the probabilities the logits stand for
+        return loss_value(kind, y_hat, y), loss_grad(kind, y_hat, y), sigmoid(y_hat)
     return loss_value(kind, y_hat, y), loss_grad(kind, y_hat, y), None

@@ -175,6 +175,7 @@ class Adam(Optimizer):
     def _update(self, p, g, state, t, keep_step):  # type: ignore[no-untyped-def]
         """torch's single-tensor Adam, in as few new arrays as immutability allows (m, v, p and a temporary)."""
         beta1, beta2 = self.betas
+        before = p
         if self.weight_decay:
             if self.decoupled:
                 p = p * (1.0 - self.lr * self.weight_decay)
@@ -200,7 +201,9 @@ class Adam(Optimizer):
         np.divide(m, tmp, out=tmp)
         tmp *= -(self.lr / bias1)  # the step −(η/(1 − β₁ᵗ))·m/(√v/√(1 − β₂ᵗ) + ε)
         if keep_step:
-            return p + tmp, new, tmp
+            new_p = p + tmp
+            # The step shown is the whole change, AdamW's decay included: P = P_before + step.
+            return new_p, new, (new_p - before if p is not before else tmp)
         np.add(p, tmp, out=tmp)
         return tmp, new, None
 

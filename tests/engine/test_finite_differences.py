@@ -17,6 +17,7 @@ OUTPUT = {
     "mse": ["identity", "sigmoid", "tanh", "relu", "leaky_relu", "softmax"],
     "cross_entropy": ["identity", "sigmoid", "tanh", "relu", "leaky_relu", "softmax"],
     "bce": ["sigmoid", "softmax"],
+    "bce_with_logits": ["identity"],
 }
 PAIRS = [(h, o, loss) for loss, outs in OUTPUT.items() for o in outs for h in HIDDEN]
 
@@ -68,7 +69,7 @@ def test_delta_and_gradients_are_derivatives_of_the_loss(hidden: str, output: st
 
     for l in range(1, config.depth + 1):
         z = np.array(records[("linear", l)]["z"])
-        check(records[("delta", l)]["delta"], central(lambda: loss_from(l, z), z), f"δ{l} ({hidden}/{output}/{loss})")
+        check(records[("delta", l)]["delta"], central(lambda l=l, z=z: loss_from(l, z), z), f"δ{l} ({hidden}/{output}/{loss})")
 
     def full_loss() -> float:
         a = x

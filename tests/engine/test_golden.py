@@ -1,7 +1,8 @@
-"""nnstep's numbers equal PyTorch autograd's (fixtures made by golden/make_golden.py).
+"""nnstep's numbers equal PyTorch's, from fixtures made by golden/make_golden.py (no torch needed here).
 
-If these fail, a student comparing nnstep with PyTorch would see different
-losses, δ vectors, gradients or updated weights.
+If these fail, a student running the same network in PyTorch (float64) would
+see another loss, δ, gradient, optimizer state or updated W and b than
+nnstep shows, within 30 iterations of mini-batch training.
 """
 
 from __future__ import annotations
@@ -14,27 +15,63 @@ import pytest
 
 from nnstep.engine import Session, build_config
 
+from .golden.make_golden import (
+    CASES,
+    FIXTURE_SKIP,
+    RTOL,
+    STORED,
+    assert_run_matches,
+    base_name,
+    engine_values,
+)
+
 GOLDEN = Path(__file__).parent / "golden"
-CASES = sorted(p.stem for p in GOLDEN.glob("*.json"))
+FIXTURES = sorted(p.stem for p in GOLDEN.glob("*.json"))
 
 
-def test_every_case_has_a_fixture() -> None:
-    assert {"tutorial", "tanh_sigmoid_momentum"} <= set(CASES)
+def _load(case: str) -> dict:
+    return json.loads((GOLDEN / f"{case}.json").read_text())
 
 
-@pytest.mark.parametrize("case", CASES)
-def test_three_iterations_match_pytorch(case: str) -> None:
-    golden = json.loads((GOLDEN / f"{case}.json").read_text())
-    session = Session(build_config(golden["config"], case))
-    depth = session.config.depth
-    for i, expected in enumerate(golden["steps"]):
-        records = session.iteration_records(i)
-        got = {(r.op, r.layer): r.tensors for r in records}
-        np.testing.assert_allclose(float(got[("loss", None)]["loss"]), expected["loss"], rtol=0, atol=1e-10)
-        for l in range(1, depth + 1):
-            where = f"{case}, iteration {i + 1}, layer {l}"
-            np.testing.assert_allclose(got[("delta", l)]["delta"], expected["delta"][l - 1], rtol=0, atol=1e-10, err_msg=f"δ, {where}")
-            np.testing.assert_allclose(got[("grad", l)]["dW"], expected["dW"][l - 1], rtol=0, atol=1e-10, err_msg=f"dW, {where}")
-            np.testing.assert_allclose(got[("grad", l)]["db"], expected["db"][l - 1], rtol=0, atol=1e-10, err_msg=f"db, {where}")
-            np.testing.assert_allclose(got[("update", l)]["W"], expected["W"][l - 1], rtol=0, atol=1e-10, err_msg=f"W after, {where}")
-            np.testing.assert_allclose(got[("update", l)]["b"], expected["b"][l - 1], rtol=0, atol=1e-10, err_msg=f"b after, {where}")
+def test_every_case_of_the_script_has_a_fixture() -> None:
+    assert FIXTURES == sorted(CASES), "run python -m tests.engine.golden.make_golden"
+
+
+def test_the_fixtures_cover_every_optimizer_option_and_part() -> None:
+    configs = [build_config(_load(case)["config"], case) for case in FIXTURES]
+    seen = set()
+    for c in configs:
+        h = c.optimizer.hyperparameters()
+        seen.add(c.optimizer.kind)
+        seen.update(f"{c.optimizer.kind}.{k}" for k, v in h.items()
+                    if k in ("momentum", "dampening", "nesterov", "weight_decay", "amsgrad", "centered") and v)
+        seen.update(part for part, on in (("dropout", any(c.dropout)), ("l1", c.l1), ("freeze", c.freeze),
+                                          ("negative_slope", c.negative_slope != 0.01)) if on)
+        seen.add(c.loss)
+    wanted = {"sgd", "sgd.momentum", "sgd.dampening", "sgd.nesterov", "sgd.weight_decay", "adam", "adam.amsgrad",
+              "adam.weight_decay", "adamw", "adamw.weight_decay", "rmsprop", "rmsprop.momentum", "rmsprop.centered",
+              "dropout", "l1", "freeze", "negative_slope", "mse", "cross_entropy", "bce", "bce_with_logits"}
+    assert wanted <= seen, f"no fixture covers {sorted(wanted - seen)}"
+    for case in FIXTURES:
+        fixture = _load(case)
+        assert fixture["iterations"] >= 30 and len(fixture["losses"]) == fixture["iterations"]
+        config = configs[FIXTURES.index(case)]
+        assert config.batch_size < len(config.x) and config.shuffle, f"{case}: not mini-batches"
+
+
+@pytest.mark.parametrize("case", FIXTURES)
+def test_engine_matches_pytorch_fixture(case: str) -> None:
+    fixture = _load(case)
+    session = Session(build_config(fixture["config"], case))
+    n = fixture["iterations"]
+    session.train(n)
+    np.testing.assert_allclose(session.losses(), fixture["losses"], rtol=RTOL, atol=0,
+                               err_msg=f"{case}: the losses of iterations 1…{n}")
+    assert sorted(map(int, fixture["steps"])) == [*STORED, n]
+
+    def compared():
+        for i, expected in sorted(fixture["steps"].items(), key=lambda item: int(item[0])):
+            got = engine_values(session.iteration_records(int(i) - 1))
+            yield int(i), {k: v for k, v in got.items() if base_name(k) not in FIXTURE_SKIP}, expected
+
+    assert_run_matches(compared(), case)
