@@ -15,7 +15,8 @@ import tomllib
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -34,10 +35,10 @@ MAX_CONFIG_BYTES = 256 * 2**20
 _KEYS: dict[str, tuple[str, ...]] = {
     "": ("seed", "dtype", "description", "model", "loss", "optimizer", "data"),
     "model": ("sizes", "activations", "init", "std", "layers", "dropout", "freeze", "negative_slope"),
-    "model.layers": ("W", "b"),
+    "model.layers": ("W", "b", "state"),
     "loss": ("kind", "l1"),
     "optimizer": ("kind", "lr", "betas", "eps", "weight_decay", "amsgrad", "alpha", "centered", "momentum",
-                  "dampening", "nesterov"),
+                  "dampening", "nesterov", "t"),
     "data": ("x", "y", "dataset", "n", "noise", "csv", "target", "features", "batch_size", "shuffle"),
 }
 
@@ -71,6 +72,11 @@ class Config:
     freeze: frozenset[str] = frozenset()
     negative_slope: float = LEAKY_SLOPE
     l1: float = 0.0
+    # The optimizer's state before the first iteration (a half-trained model's
+    # momentum, Adam's moments): per layer, state key (m_W, v_b, …) → array;
+    # `t` the optimizer steps already taken. Empty and 0 for a fresh start.
+    state: tuple[Mapping[str, np.ndarray], ...] = ()
+    t: int = 0
 
     def __post_init__(self) -> None:
         if not self.dropout:  # built in code without dropout: none on any layer
@@ -109,10 +115,13 @@ class Config:
                 "freeze": sorted(self.freeze),
                 "negative_slope": self.negative_slope,
                 "init": "explicit",
-                "layers": [{"W": W.tolist(), "b": b.tolist()} for W, b in self.layers],
+                "layers": [
+                    {"W": W.tolist(), "b": b.tolist(), **({"state": {k: v.tolist() for k, v in state.items()}} if state else {})}
+                    for (W, b), state in zip(self.layers, self.state or ({},) * self.depth)
+                ],
             },
             "loss": {"kind": self.loss, "l1": self.l1},
-            "optimizer": self.optimizer.to_dict(),
+            "optimizer": {**self.optimizer.to_dict(), **({"t": self.t} if self.t else {})},
             "data": {
                 "x": self.x.tolist(),
                 "y": self.y.tolist() if self.labels is None else self.labels.tolist(),
@@ -335,6 +344,7 @@ def build_config(raw: dict[str, Any], where: str, *, base: Path | None = None, n
 
     np_dtype = np.dtype(dtype)
     layers = _initial_layers(r, model, init, std, sizes, seed, np_dtype)
+    state, t = _initial_state(r, model, optimizer, optimizer_part, freeze, layers)
     source_key = next((f"data.{k}" for k in ("x", "csv", "dataset") if k in data), "data")
     x = _cast(r, x, source_key, np_dtype)
     y = _cast(r, y, "data.y" if "y" in data else source_key, np_dtype)
@@ -362,7 +372,39 @@ def build_config(raw: dict[str, Any], where: str, *, base: Path | None = None, n
         freeze=freeze,
         negative_slope=slope,
         l1=l1,
+        state=state,
+        t=t,
     )
+
+
+def _initial_state(
+    r: _Reader, model: dict[str, Any], table: dict[str, Any], optimizer: Optimizer, freeze: frozenset[str],
+    layers: tuple[tuple[np.ndarray, np.ndarray], ...],
+) -> tuple[tuple[Mapping[str, np.ndarray], ...], int]:
+    """[[model.layers]] state tables (m_W = [[…]], …) and optimizer.t: where a half-trained optimizer stands."""
+    t = r.integer(table.get("t", 0), "optimizer.t", minimum=0)
+    raw_layers = model.get("layers") if isinstance(model.get("layers"), list) else []
+    states: list[Mapping[str, np.ndarray]] = []
+    for l, (W, b) in enumerate(layers, start=1):
+        key = f"model.layers[{l - 1}].state"
+        raw = raw_layers[l - 1].get("state", {}) if l <= len(raw_layers) and isinstance(raw_layers[l - 1], dict) else {}
+        if not isinstance(raw, dict):
+            raise r.fail(key, f"must be a table of arrays (m_W = [[…]], …), got {_kind(raw)}")
+        allowed = {f"{name}_{P}": value for name in optimizer.state_names() for P, value in (("W", W), ("b", b))
+                   if f"{P}{l}" not in freeze}
+        state = {}
+        for name, value in raw.items():
+            if name not in allowed:
+                known = ", ".join(allowed) or "none"
+                raise r.fail(f"{key}.{name}", f"is not state of this optimizer for layer {l} (its state: {known})")
+            array = r.matrix(value, f"{key}.{name}", allowed[name].ndim)
+            if array.shape != allowed[name].shape:
+                raise r.fail(f"{key}.{name}", f"has shape {array.shape}, expected {allowed[name].shape}")
+            state[name] = _cast(r, array, f"{key}.{name}", allowed[name].dtype)
+        states.append(MappingProxyType(state))
+    if t == 0 and any(states):
+        raise r.fail("optimizer.t", "must say how many steps the optimizer has taken when a layer gives its state")
+    return (tuple(states) if any(states) else ()), t
 
 
 # Which optimizers each [optimizer] key applies to (kind and lr apply to all).

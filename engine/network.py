@@ -42,11 +42,12 @@ class Params:
 
     @classmethod
     def initial(cls, config: Config) -> Params:
-        """The config's initial W⁽ˡ⁾ and b⁽ˡ⁾, no optimizer state yet."""
+        """The config's initial W⁽ˡ⁾ and b⁽ˡ⁾ and optimizer state (none for a fresh start)."""
         return cls(
             W=tuple(W for W, _ in config.layers),
             b=tuple(b for _, b in config.layers),
-            state=(_NO_STATE,) * config.depth,
+            state=config.state or (_NO_STATE,) * config.depth,
+            t=config.t,
         )
 
     def arrays(self) -> list[np.ndarray]:

@@ -235,6 +235,17 @@ CASES: list[Case] = [
          "nnstep: net.toml: model.freeze[0] names no parameter of this network: 'b3' "
          "(did you mean 'b2'? parameters: W1, b1, W2, b2)",
          {"net.toml": mazur('init = "explicit"', 'init = "explicit"\nfreeze = ["b3"]')}),
+    Case("state-unknown", CONFIG, "optimizer state the optimizer does not keep", RUN,
+         "nnstep: net.toml: model.layers[0].state.m_W is not state of this optimizer for layer 1 (its state: none)",
+         {"net.toml": mazur("b = [0.35, 0.35]", "b = [0.35, 0.35]\nstate = { m_W = [[0.0, 0.0], [0.0, 0.0]] }")}),
+    Case("state-shape", CONFIG, "optimizer state of the wrong shape", RUN,
+         "nnstep: net.toml: model.layers[0].state.v_W has shape (1, 2), expected (2, 2)",
+         {"net.toml": mazur("momentum = 0.0", "momentum = 0.9\nt = 1").replace(
+             "b = [0.35, 0.35]", "b = [0.35, 0.35]\nstate = { v_W = [[0.0, 0.0]] }")}),
+    Case("state-without-t", CONFIG, "optimizer state but no step count", RUN,
+         "nnstep: net.toml: optimizer.t must say how many steps the optimizer has taken when a layer gives its state",
+         {"net.toml": mazur("momentum = 0.0", "momentum = 0.9").replace(
+             "b = [0.35, 0.35]", "b = [0.35, 0.35]\nstate = { v_W = [[0.0, 0.0], [0.0, 0.0]] }")}),
     Case("l1-negative", CONFIG, "a negative L1 penalty", RUN,
          "nnstep: net.toml: loss.l1 must be >= 0, got -0.1",
          {"net.toml": mazur('kind = "mse"', 'kind = "mse"\nl1 = -0.1')}),
