@@ -506,7 +506,7 @@ def _check_memory(r: _Reader, sizes: tuple[int, ...], data: dict[str, Any], stat
     params = sum(sizes[i] * sizes[i + 1] + sizes[i + 1] for i in range(len(sizes) - 1))
     rows = data.get("n", 0) if isinstance(data.get("n"), int) else 0
     # Parameters, the optimizer's state arrays, gradients and two checkpoints, 8 bytes each.
-    weights, data_bytes = params * 8 * (5 + states), rows * max(sizes) * 8 * 4
+    weights, data_bytes = params * 8 * (5 + max(1, states)), rows * max(sizes) * 8 * 4
     estimate = weights + data_bytes
     if estimate > MEMORY_LIMIT:
         # Python integers have no ceiling (sizes = [2, 10**400, 2]); a float has.
