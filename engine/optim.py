@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
-from typing import Any, ClassVar, Mapping
+from functools import cached_property
+from types import MappingProxyType
+from typing import Any, Callable, ClassVar, Mapping
 
 import numpy as np
 
 State = Mapping[str, np.ndarray]
+_EMPTY: Mapping[str, np.ndarray] = MappingProxyType({})
 
 
 def num(value: float) -> str:
@@ -81,6 +84,11 @@ class Optimizer:
         new_p, new, _ = self.step(p, g, state, t)
         return new_p, new
 
+    @cached_property
+    def kernel(self) -> Callable[[np.ndarray, np.ndarray, State, int], tuple[np.ndarray, dict[str, np.ndarray]]]:
+        """The fast path's update, chosen once for these hyperparameters (`fast_step` unless a part has a quicker one)."""
+        return self.fast_step
+
     def formula(self, P: str) -> str:
         """The update of parameter P (e.g. "W⁽²⁾"), hyperparameters filled in."""
         raise NotImplementedError
@@ -117,15 +125,20 @@ class SGD(Optimizer):
         step = -self.lr * g
         return p + step, new, {**new, "step": step}
 
-    def fast_step(self, p, g, state, t):  # type: ignore[no-untyped-def]
+    @cached_property
+    def kernel(self):  # type: ignore[no-untyped-def]
         if self.momentum or self.weight_decay:
-            new_p, new, _ = self.step(p, g, state, t)
-            return new_p, new
-        # p − η·g written into the array holding η·g: one new array instead of
-        # two. Bit-identical to step(): −(η·g) is exact, and p + (−s) is p − s.
-        new_p = self.lr * g
-        np.subtract(p, new_p, out=new_p)
-        return new_p, {}
+            return self.fast_step
+        lr = self.lr
+
+        def plain(p, g, state, t):  # type: ignore[no-untyped-def]
+            # p − η·g written into the array holding η·g: one new array instead of
+            # two. Bit-identical to step(): −(η·g) is exact, and p + (−s) is p − s.
+            new_p = lr * g
+            np.subtract(p, new_p, out=new_p)
+            return new_p, _EMPTY
+
+        return plain
 
     def formula(self, P: str) -> str:
         lr = num(self.lr)
@@ -162,50 +175,85 @@ class Adam(Optimizer):
         return ("m", "v", "v_max") if self.amsgrad else ("m", "v")
 
     def step(self, p, g, state, t):  # type: ignore[no-untyped-def]
-        new_p, new, step = self._update(p, g, state, t, keep_step=True)
+        new_p, new, step = self._update(p, g, state, t, True)
         beta1, beta2 = self.betas
         second = new.get("v_max", new["v"])
         shown = {**new, "m_hat": new["m"] / (1.0 - beta1**t), "v_hat": second / (1.0 - beta2**t), "step": step}
         return new_p, new, shown
 
-    def fast_step(self, p, g, state, t):  # type: ignore[no-untyped-def]
-        new_p, new, _ = self._update(p, g, state, t, keep_step=False)
-        return new_p, new
+    @cached_property
+    def kernel(self):  # type: ignore[no-untyped-def]
+        update = self._update
 
-    def _update(self, p, g, state, t, keep_step):  # type: ignore[no-untyped-def]
-        """torch's single-tensor Adam, in as few new arrays as immutability allows (m, v, p and a temporary)."""
-        beta1, beta2 = self.betas
-        before = p
-        if self.weight_decay:
-            if self.decoupled:
-                p = p * (1.0 - self.lr * self.weight_decay)
+        def fast(p, g, state, t):  # type: ignore[no-untyped-def]
+            new_p, new, _ = update(p, g, state, t, False)
+            return new_p, new
+
+        return fast
+
+    @cached_property
+    def _update(self):  # type: ignore[no-untyped-def]
+        """torch's single-tensor Adam, in as few new arrays as immutability allows (m, v, p and a temporary).
+
+        A closure over the hyperparameters, built once: the fast path calls it
+        for every tensor of every iteration. `_update(p, g, state, t, keep_step)`
+        returns (new p, new state, the step or None).
+        """
+        (beta1, beta2), lr, eps, decay = self.betas, self.lr, self.eps, self.weight_decay
+        decoupled, amsgrad = self.decoupled, self.amsgrad
+        w1, w2 = 1.0 - beta1, 1.0 - beta2
+        lerp_fast = w1 < 0.5
+        bias_of: dict[int, tuple[float, float]] = {}
+
+        def update(p, g, state, t, keep_step):  # type: ignore[no-untyped-def]
+            before = p
+            if decay:
+                if decoupled:
+                    p = p * (1.0 - lr * decay)
+                else:
+                    g = g + decay * p
+            m = state.get("m")
+            v = state.get("v")
+            if m is None:  # torch starts both moments at zero
+                m = np.zeros_like(g)
+            if v is None:
+                v = np.zeros_like(g)
+            # m + (1 − β₁)(g − m): torch's lerp, in one new array.
+            d = g - m
+            if lerp_fast:
+                d *= w1
+                m = np.add(m, d, out=d)
             else:
-                g = g + self.weight_decay * p
-        m, v = state.get("m"), state.get("v")
-        m = _lerp(np.zeros_like(g) if m is None else m, g, 1.0 - beta1)
-        tmp = g * g
-        tmp *= 1.0 - beta2
-        v = (np.zeros_like(g) if v is None else v) * beta2
-        v += tmp  # v·β₂ + (1 − β₂)·g², as torch's mul_ then addcmul_
-        new = {"m": m, "v": v}
-        bias1 = 1.0 - beta1**t
-        bias2 = 1.0 - beta2**t
-        second = v
-        if self.amsgrad:
-            previous = state.get("v_max")
-            second = v if previous is None else np.maximum(previous, v)
-            new["v_max"] = second
-        np.sqrt(second, out=tmp)
-        tmp /= math.sqrt(bias2)
-        tmp += self.eps  # the denominator √v̂ + ε
-        np.divide(m, tmp, out=tmp)
-        tmp *= -(self.lr / bias1)  # the step −(η/(1 − β₁ᵗ))·m/(√v/√(1 − β₂ᵗ) + ε)
-        if keep_step:
-            new_p = p + tmp
-            # The step shown is the whole change, AdamW's decay included: P = P_before + step.
-            return new_p, new, (new_p - before if p is not before else tmp)
-        np.add(p, tmp, out=tmp)
-        return tmp, new, None
+                d *= 1.0 - w1
+                m = np.subtract(g, d, out=d)
+            tmp = g * g
+            tmp *= w2
+            v = v * beta2
+            v += tmp  # v·β₂ + (1 − β₂)·g², as torch's mul_ then addcmul_
+            new = {"m": m, "v": v}
+            bias = bias_of.get(t)
+            if bias is None:
+                bias = bias_of[t] = (-(lr / (1.0 - beta1**t)), math.sqrt(1.0 - beta2**t))
+                if len(bias_of) > 8:
+                    bias_of.pop(next(iter(bias_of)))
+            second = v
+            if amsgrad:
+                previous = state.get("v_max")
+                second = v if previous is None else np.maximum(previous, v)
+                new["v_max"] = second
+            np.sqrt(second, out=tmp)
+            tmp /= bias[1]
+            tmp += eps  # the denominator √v̂ + ε
+            np.divide(m, tmp, out=tmp)
+            tmp *= bias[0]  # the step −(η/(1 − β₁ᵗ))·m/(√v/√(1 − β₂ᵗ) + ε)
+            if keep_step:
+                new_p = p + tmp
+                # The step shown is the whole change, AdamW's decay included: P = P_before + step.
+                return new_p, new, (new_p - before if p is not before else tmp)
+            np.add(p, tmp, out=tmp)
+            return tmp, new, None
+
+        return update
 
     def formula(self, P: str) -> str:
         b1, b2 = (num(b) for b in self.betas)
