@@ -15,7 +15,9 @@ from .demos import demo_names, demo_path, load_demo
 from .errors import NnstepError
 from .network import Params, iterate
 from .records import STAGES, StepRecord
+from .run import Run, RunResult  # not `run`: the name stays the module nnstep.engine.run
 from .session import NetworkState, Session
+from .timeline import Timeline, TraceTimeline
 
 __version__ = "0.1.0"
 
@@ -25,8 +27,12 @@ __all__ = [
     "NetworkState",
     "NnstepError",
     "Params",
+    "Run",
+    "RunResult",
     "Session",
     "StepRecord",
+    "Timeline",
+    "TraceTimeline",
     "__version__",
     "build_config",
     "demo_names",

@@ -7,8 +7,10 @@
     value   := NUMBER | NAME | STRING | FUNC '(' arg ')' | '(' expr ')'
     OP      := '<' | '<=' | '>' | '>=' | '==' | '!='
 
-Names: loss, iteration, epoch, index, layer, stage, op, and tensors with a
-layer number: W1, b1, z1, a1, delta1, dW1, db1 (also y_hat). Functions:
+Names: loss, iteration, epoch, index, layer, stage, op (an op of the
+schedule: linear, activation, dropout, loss, delta, grad, update), and
+tensors with a layer number: W1, b1, z1, a1, delta1, dW1, db1, and with
+dropout mask1, a_drop1 (also y_hat). Functions:
 norm, max, min, mean (of a tensor), dead(l) (fraction of ReLU units of layer
 l that are zero for the whole batch), saturated(l) (fraction of sigmoid/tanh
 outputs of layer l within 1e-3 of their bounds).
@@ -27,16 +29,17 @@ from typing import Any, Callable
 import numpy as np
 
 from .errors import NnstepError
-from .records import STAGES, StepRecord
+from .records import StepRecord
+from .schedule import OPS, STAGES
 
 _TOKEN = re.compile(
     r"\s*(?:(?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)|(?P<name>[A-Za-z_][A-Za-z_0-9]*)"
     r"|(?P<str>'[^']*'|\"[^\"]*\")|(?P<op><=|>=|==|!=|<|>|\(|\)|-))"
 )
-_TENSOR = re.compile(r"^(W|b|z|a|delta|dW|db)(\d+)$")
+_TENSOR = re.compile(r"^(W|b|z|a|a_drop|mask|delta|dW|db)(\d+)$")
 _SCALARS = ("loss", "iteration", "epoch", "index", "layer", "stage", "op")
 _FUNCS = ("norm", "max", "min", "mean", "dead", "saturated")
-_NAMED = {"stage": STAGES, "op": ("linear", "activation", "loss", "delta", "grad", "update")}
+_NAMED = {"stage": STAGES, "op": OPS}
 _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
     "<": lambda a, b: a < b,
     "<=": lambda a, b: a <= b,

@@ -22,12 +22,13 @@ def _g(value: float) -> str:
     return f"{value:g}"
 
 
-def _input(layer: int) -> str:
-    return "x" if layer == 1 else f"a{sup(layer - 1)}"
+def _input(layer: int, dropped: bool = False) -> str:
+    """The input of layer `layer`: x, a⁽ˡ⁻¹⁾, or ã⁽ˡ⁻¹⁾ after dropout on the layer below."""
+    return "x" if layer == 1 else f"{'ã' if dropped else 'a'}{sup(layer - 1)}"
 
 
-def linear(layer: int) -> str:
-    return f"z{sup(layer)} = W{sup(layer)}{_input(layer)} + b{sup(layer)}"
+def linear(layer: int, dropped: bool = False) -> str:
+    return f"z{sup(layer)} = W{sup(layer)}{_input(layer, dropped)} + b{sup(layer)}"
 
 
 def activation(layer: int, depth: int, name: str, slope: float = 0.01) -> str:
@@ -40,7 +41,7 @@ def activation(layer: int, depth: int, name: str, slope: float = 0.01) -> str:
 
 def dropout(layer: int, p: float) -> str:
     s = sup(layer)
-    return f"ã{s} = a{s} ∘ m{s}/(1 − {_g(p)}),  m{s}ᵢ = 1 with probability {_g(1 - p)}, else 0"
+    return f"ã{s} = a{s} ∘ r{s}/(1 − {_g(p)}),  r{s}ᵢ = 1 with probability {_g(1 - p)}, else 0"
 
 
 def loss(kind: str, l1: float = 0.0) -> str:
@@ -66,7 +67,7 @@ def delta(layer: int, depth: int, name: str, loss_kind: str, slope: float = 0.01
     if layer < depth:
         back = f"(W{sup(layer + 1)})ᵀδ{sup(layer + 1)}"
         if p:
-            back = f"({back} ∘ m{s}/(1 − {_g(p)}))"
+            back = f"({back} ∘ r{s}/(1 − {_g(p)}))"
         return f"δ{s} = {back}{_derivative(name, layer)}"
     if loss_kind == "cross_entropy" and name == "identity":
         return f"δ{s} = ∂L/∂z{s} = (softmax(ŷ) − y)/B"
@@ -79,8 +80,8 @@ def delta(layer: int, depth: int, name: str, loss_kind: str, slope: float = 0.01
     return f"δ{s} = ∂L/∂z{s} = ∂L/∂ŷ{_derivative(name, layer)}"
 
 
-def grad(layer: int, l1: float = 0.0) -> str:
+def grad(layer: int, l1: float = 0.0, dropped: bool = False) -> str:
     s = sup(layer)
-    inp = "x" if layer == 1 else f"a{sup(layer - 1)}"
+    inp = _input(layer, dropped)
     penalty = f" + {_g(l1)}·sign(W{s})" if l1 else ""
     return f"∂L/∂W{s} = δ{s}({inp})ᵀ{penalty},  ∂L/∂b{s} = δ{s}  (summed over the batch)"

@@ -1,6 +1,8 @@
 """Gradient health per layer: norms, update ratio, dead and saturated units.
 
-Read from the records of one iteration. Batch rows: δ⁽ˡ⁾ has shape (B, n_l),
+Read from the records of one iteration, by op name (the schedule says which
+tensors each op holds). A frozen W⁽ˡ⁾ has no update step: its update ratio
+is 0 and the layer is marked frozen. Batch rows: δ⁽ˡ⁾ has shape (B, n_l),
 W⁽ˡ⁾ and dW⁽ˡ⁾ shape (n_l, n_{l-1}).
 """
 
@@ -32,6 +34,7 @@ class LayerHealth:
     dead: int
     units: int
     saturated: float
+    frozen: bool = False  # W⁽ˡ⁾ is frozen: no update step
 
     @property
     def warnings(self) -> tuple[str, ...]:
@@ -53,6 +56,11 @@ class LayerHealth:
             found.append("saturated")
         return tuple(found)
 
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """The warnings, after 'W frozen' for a frozen W⁽ˡ⁾ (a fact, not a warning)."""
+        return (("W frozen",) if self.frozen else ()) + self.warnings
+
 
 def _norm(array: np.ndarray) -> float:
     with np.errstate(over="ignore", invalid="ignore"):
@@ -60,7 +68,7 @@ def _norm(array: np.ndarray) -> float:
 
 
 def layer_health(records: Sequence[StepRecord], activations: Sequence[str]) -> list[LayerHealth]:
-    """Health of every layer from one iteration's 5L + 1 records."""
+    """Health of every layer from one iteration's records (one per op of the schedule, or some of them)."""
     found: dict[int, dict[str, float]] = {}
     for record in records:
         if record.layer is None:
@@ -72,9 +80,16 @@ def layer_health(records: Sequence[StepRecord], activations: Sequence[str]) -> l
             entry["saturated"] = saturated_fraction(activations[record.layer - 1], t["a"])
         elif record.op == "delta":
             entry["norm_delta"] = _norm(t["delta"])
+        elif record.op == "grad":
+            entry["norm_dW"] = _norm(t["dW"])
         elif record.op == "update":
             entry["norm_W"] = _norm(t["W"])
-            entry["norm_dW"] = _norm(t["dW"])
+            if "dW" in t:
+                entry["norm_dW"] = _norm(t["dW"])
+            if "step_W" not in t:  # W frozen: the update only reads it
+                entry["frozen"] = 1.0
+                entry["update_ratio"] = 0.0
+                continue
             step = _norm(t["step_W"])
             entry["update_ratio"] = step / entry["norm_W"] if entry["norm_W"] else float("inf")
     result = []
@@ -90,8 +105,9 @@ def layer_health(records: Sequence[StepRecord], activations: Sequence[str]) -> l
                 norm_delta=entry.get("norm_delta", float("nan")),
                 update_ratio=entry.get("update_ratio", float("nan")),
                 dead=int(entry.get("dead", 0)) if act in ("relu", "leaky_relu") else 0,
-                units=next(r.tensors["z"].shape[1] for r in records if r.layer == layer and r.op == "linear"),
+                units=next((r.tensors["z"].shape[1] for r in records if r.layer == layer and "z" in r.tensors), 0),
                 saturated=entry.get("saturated", 0.0),
+                frozen=bool(entry.get("frozen", 0.0)),
             )
         )
     return result

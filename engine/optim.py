@@ -164,7 +164,7 @@ class Adam(Optimizer):
 
     kind: ClassVar[str] = "adam"
     shown: ClassVar[tuple[str, ...]] = ("m_hat", "v_hat")
-    symbols: ClassVar[dict[str, str]] = {"m": "m", "v": "v", "v_max": "v̂ₘₐₓ", "m_hat": "m̂", "v_hat": "v̂"}
+    symbols: ClassVar[dict[str, str]] = {"m": "m", "v": "v", "v_max": "vₘₐₓ", "m_hat": "m̂", "v_hat": "v̂"}
     decoupled: ClassVar[bool] = False
     lr: float = 0.001
     betas: tuple[float, float] = (0.9, 0.999)

@@ -12,7 +12,8 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
-from .schedule import STAGES
+from .schedule import STAGES  # noqa: F401 - re-exported: records are grouped by stage
+
 
 
 @dataclass(frozen=True, slots=True)

@@ -171,7 +171,8 @@ def _build(acts, loss, dropout, l1, freeze, optimizer, slope) -> Schedule:  # ty
     specs: list[tuple[str, int | None, tuple[str, ...], tuple[str, ...], str]] = []
     for l in range(1, depth + 1):
         reads = ("rows", "a_prev", "W", "b") if l == 1 else ("a_prev", "W", "b")
-        specs.append(("linear", l, reads, ("z",), eq.linear(l)))
+        dropped = l > 1 and bool(dropout[l - 2])  # the layer below was dropped out: its output is ã
+        specs.append(("linear", l, reads, ("z",), eq.linear(l, dropped)))
         specs.append(("activation", l, ("z",), ("a",), eq.activation(l, depth, acts[l - 1], slope)))
         if dropout[l - 1]:
             specs.append(("dropout", l, ("a",), ("mask", "a_drop"), eq.dropout(l, dropout[l - 1])))
@@ -189,7 +190,7 @@ def _build(acts, loss, dropout, l1, freeze, optimizer, slope) -> Schedule:  # ty
             reads = ("W_next", "delta_next") + drop + ("z",)
         specs.append(("delta", l, reads, ("delta",), eq.delta(l, depth, acts[l - 1], loss, slope, dropout[l - 1])))
         grad_reads = ("delta", "a_prev") + (("W",) if l1 else ())
-        specs.append(("grad", l, grad_reads, ("dW", "db"), eq.grad(l, l1)))
+        specs.append(("grad", l, grad_reads, ("dW", "db"), eq.grad(l, l1, l > 1 and bool(dropout[l - 2]))))
     state = optimizer.record_names()
     for l in range(1, depth + 1):
         reads: tuple[str, ...] = ()

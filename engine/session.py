@@ -17,11 +17,11 @@ from __future__ import annotations
 
 from array import array
 from collections import OrderedDict
-from itertools import chain
 from dataclasses import dataclass
+from itertools import chain
 from math import isqrt
 from types import MappingProxyType
-from typing import Callable, Iterator
+from typing import Iterator
 
 import numpy as np
 
@@ -29,6 +29,7 @@ from .config import Config
 from .network import Params, batch_rows, iterate, row_indices
 from .records import StepRecord, unique_nbytes
 from .schedule import UNITS, OpSpec
+
 HISTORY_BUDGET = 64 * 2**20  # bytes of parameter checkpoints kept for time travel
 # A diverging run is something to show, not to warn about on stderr (which
 # would also tear the app's screen): overflow becomes inf and NaN silently.
@@ -52,12 +53,18 @@ class NetworkState:
 
 
 class Session:
-    """Step through training of the network a Config describes."""
+    """Step through training of the network a Config describes.
+
+    Implements `timeline.Timeline`: its position is the global op index.
+    """
+
+    read_only = False  # ops are computed, not looked up
+    can_train = True  # `train` runs whole iterations on the fast path
 
     def __init__(self, config: Config, *, checkpoint_every: int = 100, cache_iterations: int = 8) -> None:
         self.config = config
         self.schedule = config.schedule
-        self.ops_per_iteration = len(self.schedule)
+        self.ops_per_iteration = len(self.schedule)  # kept for callers; the schedule does the arithmetic
         self.checkpoint_every = checkpoint_every
         self._cache_size = cache_iterations
         self._one_batch = config.batches_per_epoch == 1
@@ -100,6 +107,11 @@ class Session:
         return self.record_at(self._position)
 
     @property
+    def at_end(self) -> bool:
+        """Never: a live session can always compute the next op."""
+        return False
+
+    @property
     def iterations_done(self) -> int:
         """Iterations whose update stage is complete at the current position."""
         return self.schedule.iterations_done(self._position)
@@ -108,8 +120,17 @@ class Session:
         """The record at any index, recomputed from a checkpoint when needed."""
         if index < 0:
             raise IndexError(f"no record at index {index}")
-        iteration, op = divmod(index, self.ops_per_iteration)
+        iteration, op = self.schedule.locate(index)
         return self.iteration_records(iteration)[op]
+
+    def previous_record(self, record: StepRecord) -> StepRecord | None:
+        """The same op of the previous iteration (None in the first iteration)."""
+        index = record.index - len(self.schedule)
+        return self.record_at(index) if index >= 0 else None
+
+    def first_position(self, iteration: int) -> int:
+        """Index of the first op of 0-based `iteration`."""
+        return self.schedule.index(max(iteration, 0), 0)
 
     # -- moving -------------------------------------------------------------
 
@@ -127,6 +148,10 @@ class Session:
         """Jump to any op index, earlier or later (-1 is before the start)."""
         self._position = max(-1, index)
         return self.record
+
+    def goto_iteration(self, iteration: int) -> StepRecord | None:
+        """Jump to the first op of 1-based `iteration` (computed from the nearest checkpoint)."""
+        return self.goto(self.first_position(iteration - 1))
 
     def reset(self) -> None:
         """Back to before the first op; history and checkpoints are kept."""
@@ -156,25 +181,8 @@ class Session:
             raise ValueError("iterations must be >= 1")
         target = self.iterations_done + iterations
         self._params_before(target)
-        self._position = target * self.ops_per_iteration - 1
+        self._position = self.schedule.index(target, 0) - 1
         return self._losses[target - 1]
-
-    def run_until(
-        self, hit: Callable[[StepRecord], bool], max_iterations: int, *, stop: Callable[[], bool] | None = None
-    ) -> StepRecord | None:
-        """Step op by op until `hit(record)` is true; return that record.
-
-        Gives up (returning None, position at the last op looked at) after
-        `max_iterations` iterations or as soon as `stop()` says so.
-        """
-        limit = (self.iterations_done + max_iterations) * self.ops_per_iteration - 1
-        while self._position < limit:
-            if stop is not None and stop():
-                return None
-            record = self.step()
-            if hit(record):
-                return record
-        return None
 
     # -- what is known ------------------------------------------------------
 
@@ -192,12 +200,14 @@ class Session:
                 b[record.layer - 1] = record.tensors["b"]  # type: ignore[operator]
         return NetworkState(self._position, iteration + 1, iteration // self.config.batches_per_epoch + 1, tuple(W), tuple(b))
 
-    def losses(self) -> np.ndarray:
-        """Loss of every iteration up to the current position's (if its loss op is passed)."""
+    def losses(self, start: int = 0) -> np.ndarray:
+        """Loss of every iteration up to the current position's (if its loss op is passed), from 0-based `start` on."""
         seen = self.schedule.losses_seen(self._position)
         if seen:
             self._params_before(seen)
-        return np.frombuffer(self._losses, dtype=np.float64, count=seen).copy()
+        start = min(max(start, 0), seen)
+        # A copy of just that span: the buffer may move as training appends to it.
+        return np.frombuffer(self._losses, dtype=np.float64, count=seen - start, offset=start * self._losses.itemsize).copy()
 
     @property
     def history_bytes(self) -> int:
@@ -232,10 +242,9 @@ class Session:
         Streams: each iteration's records are made, yielded and dropped.
         """
         stop = self._position + 1 if stop is None else stop
-        opi = self.ops_per_iteration
-        iteration = start // opi
+        iteration = self.schedule.locate(max(start, 0))[0]
         params = self._params_before(iteration)
-        while iteration * opi < stop:
+        while self.schedule.index(iteration, 0) < stop:
             records = self._cache.get(iteration)
             if records is None:
                 records, after, loss = self._stepped(iteration, params)
@@ -260,7 +269,7 @@ class Session:
         x, y = self._batch(iteration)
         x.setflags(write=False)  # a shuffled batch is a fresh copy; it goes into records
         y.setflags(write=False)
-        base = iteration * self.ops_per_iteration
+        base = self.schedule.index(iteration, 0)
         epoch = iteration // self.config.batches_per_epoch + 1
         records: list[StepRecord] = []
 

@@ -442,7 +442,7 @@ CASES: list[Case] = [
          "(stages: forward, loss, backward, update)"),
     Case("break-op", BREAK, "an op that does not exist", ("run", "--demo", "mazur", "--break", "op == 'lineer'"),
          "nnstep: breakpoint 'op == 'lineer'': column 7: unknown op 'lineer' "
-         "(ops: linear, activation, loss, delta, grad, update)"),
+         "(ops: linear, activation, dropout, loss, delta, grad, update)"),
     Case("break-layer-number", BREAK, "`layer ==` a layer the network does not have",
          ("run", "--demo", "mazur", "--break", "layer == 7"),
          "nnstep: breakpoint 'layer == 7': column 10: layer 7 does not exist (layers 1..2)"),

@@ -14,7 +14,6 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -71,8 +70,37 @@ def test_run_export_writes_strict_json_and_no_temporary_file(
 def test_run_stops_at_a_breakpoint_and_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
     assert run_main(["run", "--demo", "mazur", "-n", "50", "--break", "iteration == 3 and stage == backward"]) == 0
     out = capsys.readouterr().out
-    assert "breakpoint 'iteration == 3 and stage == backward' hit at step 27 (iteration 3" in out
+    assert "breakpoint 'iteration == 3 and stage == backward' hit at step 28 (iteration 3" in out
     assert "stopped: 2 iterations complete, stopped in iteration 3" in out
+
+
+FROZEN_W = """
+seed = 3
+[model]
+sizes = [2, 3, 1]
+activations = ["sigmoid", "sigmoid"]
+freeze = ["W2", "b1"]
+init = "xavier"
+[loss]
+kind = "bce"
+[optimizer]
+kind = "adam"
+lr = 0.05
+[data]
+dataset = "xor"
+"""
+
+
+def test_health_of_a_frozen_weight_says_frozen(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A frozen W has no update step: --health must say so (ratio 0), not die with a KeyError."""
+    (tmp_path / "net.toml").write_text(FROZEN_W)
+    assert run_main(["run", "--config", str(tmp_path / "net.toml"), "-n", "3", "--health"]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    table = out.split("health at iteration 3:")[1].splitlines()
+    assert table[2].split()[0] == "1" and float(table[2].split()[4]) > 0 and table[2].endswith("ok")
+    assert table[3].split()[4] == "0" and table[3].endswith("W frozen")
+    assert "‖ΔW‖/‖W‖ 0  saturated" in out and out.count("W frozen") == 4
 
 
 # --- the table of bad inputs: break expressions, traces, export paths -------------
@@ -330,3 +358,16 @@ def test_second_ctrl_c_keeps_exit_130_and_a_whole_file(gap: float, tmp_path: Pat
     text = (tmp_path / "out.json").read_text()
     if text != EARLIER:
         assert strict_json(text)["format"] == "nnstep-trace"
+
+
+def test_check_names_the_relu_kink_as_the_cause_of_a_fail(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # b⁽¹⁾ = 0 and a sample of zeros: z⁽¹⁾ = 0 exactly, where ±ε averages ReLU's two slopes.
+    (tmp_path / "k.toml").write_text(
+        '[model]\nsizes = [2, 2, 1]\nactivations = ["relu", "identity"]\ninit = "explicit"\n'
+        "[[model.layers]]\nW = [[0.5, -0.3], [0.2, 0.4]]\nb = [0.0, 0.0]\n"
+        "[[model.layers]]\nW = [[1.0, -1.0]]\nb = [0.1]\n"
+        '[loss]\nkind = "mse"\n[data]\nx = [[0.0, 0.0], [1.0, 0.5]]\ny = [[1.0], [0.0]]\n')
+    assert run_main(["check", "--config", str(tmp_path / "k.toml")]) == 1
+    out = capsys.readouterr().out
+    assert "layer 1: relative error dW" in out and "FAIL" in out
+    assert "note: the ReLU kink is the likely cause" in out and "relu′(0) = 0" in out

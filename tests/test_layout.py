@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import ast
+import io
+import re
 import subprocess
 import sys
+import tokenize
 import zipfile
 from pathlib import Path
 
@@ -45,3 +48,61 @@ def test_wheel_installs_only_under_nnstep(tmp_path: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     assert "nnstep/demos/tutorial.toml" in names and "nnstep/engine/trace.schema.json" in names
     assert "nnstep/tui/nnstep.tcss" in names or not (ROOT / "tui" / "nnstep.tcss").exists()
+
+
+# Hand-counted op layouts: `5 * depth + 1` ops, the loss at `2 * depth`, the update from
+# `4 * depth + 1`, `5 * (len(sizes) - 1)`, and index arithmetic with ops_per_iteration.
+_LAYOUT = [
+    re.compile(r"\b\d+\s*\*\s*\(?\s*[\w.]*depth\b"),
+    re.compile(r"\b[\w.]*depth\s*\*\s*\d+"),
+    re.compile(r"\b\d+\s*\*\s*\(\s*len\(\s*[\w.]*sizes\s*\)\s*-\s*1\s*\)"),
+    re.compile(r"ops_per_iteration\s*[-+*/%]|[-+*/%]\s*[\w.]*ops_per_iteration\b"),
+]
+
+
+def _code(text: str) -> list[tuple[int, str]]:
+    """Each line of `text` with its comments and strings blanked out (docstrings may describe the layout)."""
+    lines = [list(line) for line in text.splitlines()]
+    skip = {tokenize.COMMENT, tokenize.STRING, getattr(tokenize, "FSTRING_MIDDLE", -1)}
+    for token in tokenize.generate_tokens(io.StringIO(text).readline):
+        if token.type not in skip:
+            continue
+        if token.type == tokenize.STRING and "f" in token.string.split(token.string[-1])[0].lower():
+            continue  # an f-string (one token before Python 3.12): its {...} parts are code
+        (row, col), (end_row, end_col) = token.start, token.end
+        for r in range(row, end_row + 1):
+            line = lines[r - 1]
+            first, last = (col if r == row else 0), (end_col if r == end_row else len(line))
+            line[first:last] = " " * (last - first)
+    return [(number, "".join(line)) for number, line in enumerate(lines, start=1)]
+
+
+def _layout_lines(text: str) -> list[tuple[int, str]]:
+    return [(number, line.strip()) for number, line in _code(text) if any(p.search(line) for p in _LAYOUT)]
+
+
+MODULES = sorted(p for folder in ("engine", "tui") for p in (ROOT / folder).rglob("*.py"))
+
+
+def test_the_layout_patterns_catch_what_they_should() -> None:
+    """The check below must not pass vacuously: each pattern finds its kind of arithmetic."""
+    caught = ["ops = 5 * depth + 1", "goto((i - 1) * s.ops_per_iteration + 2 * self.config.depth)",
+              "update = op >= 4 * depth + 1", "return 5 * (len(self.sizes) - 1) + 1",
+              "current = record.index % self.ops_per_iteration", "n = depth * 5",
+              'text = f"the loss op is op {2 * self.depth + 1}"']
+    for code in caught:
+        assert _layout_lines(code + "\n"), code
+    allowed = ['for l in range(1, depth + 1):', 'self.ops_per_iteration = len(self.schedule)  # 5 * depth + 1',
+               '"""an iteration is 5 * depth + 1 ops"""', "'''an iteration\nis 5 * depth + 1 ops'''"]
+    for code in allowed:
+        assert not _layout_lines(code + "\n"), code
+    assert any(path.name == "network_pane.py" for path in MODULES) and any(path.name == "loss_plot.py" for path in MODULES)
+
+
+@pytest.mark.parametrize("path", [p for p in MODULES if p != ROOT / "engine" / "schedule.py"],
+                         ids=lambda p: str(p.relative_to(ROOT)))
+def test_only_the_schedule_knows_the_op_layout(path: Path) -> None:
+    """A module counting ops by hand (`5 * depth + 1`) breaks as soon as an iteration gains an op
+    (dropout did): the panes would mark the wrong stage, a jump would land on the wrong op."""
+    found = [f"{path.relative_to(ROOT)}:{number}: {line}" for number, line in _layout_lines(path.read_text(encoding="utf-8"))]
+    assert not found, "op-layout arithmetic outside engine/schedule.py (ask the schedule):\n" + "\n".join(found)

@@ -17,7 +17,7 @@ from textual.screen import Screen
 from nnstep.engine import Config, Session
 from nnstep.engine.config import build_config
 from nnstep.tui.screens.main import MainScreen
-from nnstep.tui.source import AnySession, TraceSession
+from nnstep.engine.timeline import Timeline, TraceTimeline
 
 
 class NnstepApp(App[None]):
@@ -26,7 +26,7 @@ class NnstepApp(App[None]):
     CSS_PATH = "nnstep.tcss"
     TITLE = "nnstep"
 
-    def __init__(self, session: AnySession, *, read_only: bool = False, title: str = "nnstep") -> None:
+    def __init__(self, session: Timeline, *, read_only: bool = False, title: str = "nnstep") -> None:
         super().__init__()
         self.session = session
         self.read_only = read_only
@@ -75,5 +75,5 @@ def make_app(config: Config) -> NnstepApp:
 def make_viewer(trace: dict[str, Any], path: str | Path) -> NnstepApp:
     """The app over an exported trace (from `read_trace`), read-only: step, back, finish, continue."""
     config = build_config(trace["config"], str(path), name=Path(path).name)
-    session = TraceSession(config, trace["records"])
+    session = TraceTimeline(config, trace["records"])
     return NnstepApp(session, read_only=True, title=f"nnstep view · {Path(path).name}")

@@ -109,9 +109,11 @@ def _command(name: str, args: list[str]) -> int:
         from nnstep.engine.demos import demo_description, demo_names
 
         names = demo_names()
-        width = max(map(len, names))
+        width = max(map(len, [*names, "torch_tutorial"]))
         for demo in names:
             print(f"{demo:<{width}}  {demo_description(demo)}")
+        print(f"{'torch_tutorial':<{width}}  the tutorial's PyTorch program + nnstep.debug (needs torch): "
+              "python -m nnstep.demos.torch_tutorial")
         return 0
     if name == "run":
         options = _run_parser().parse_args(args)

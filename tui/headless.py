@@ -19,12 +19,12 @@ from nnstep.engine.config import Config
 from nnstep.engine.gradcheck import FINE, WRONG, check_gradients
 from nnstep.engine.health import layer_health
 from nnstep.engine.network import batch_rows
-from nnstep.engine.records import STAGES
+from nnstep.engine.schedule import STAGES
+from nnstep.engine.run import Run
 from nnstep.engine.trace import select, write_trace
 
 PROGRESS_AT = 20_000  # iterations from which a progress bar is worth drawing
 MAX_ITERATIONS = 10**9  # the loss history alone would need 8 GB past this
-CHUNK = 250  # fast-path iterations between checks for Ctrl-C and progress
 
 
 class _Interrupt:
@@ -73,7 +73,7 @@ def _options(options: argparse.Namespace, config: Config) -> tuple[list[Breakpoi
 
 def _where(record: StepRecord) -> str:
     layer = "" if record.layer is None else f" layer {record.layer}"
-    return f"step {record.index} (iteration {record.iteration}, epoch {record.epoch}, {record.stage}{layer}, {record.op})"
+    return f"step {record.index + 1} (iteration {record.iteration}, epoch {record.epoch}, {record.stage}{layer}, {record.op})"
 
 
 class _Reporter:
@@ -103,47 +103,38 @@ class _Reporter:
 
 
 def run(config: Config, options: argparse.Namespace) -> int:
-    """Train for --iterations; export, stop at breakpoints, print health. Returns the exit status."""
+    """Train for --iterations; export, stop at breakpoints, print health. Returns the exit status.
+
+    The engine's run loop (engine/run.py) does the running; this prints what it reports.
+    """
     breaks, stages = _options(options, config)
     session = Session(config)
     total = options.iterations
     report = _Reporter(total, options.quiet, (lambda i: _health_lines(session, i)) if options.health else None)
     flag = _Interrupt()
-    hit: list[tuple[Breakpoint, StepRecord]] = []
 
-    def stepped() -> Iterator[StepRecord]:
-        previous: float | None = None
-        while session.iterations_done < total and not flag.requested:
-            record = session.step()
-            if record.op == "loss":
-                loss = record.loss
-                report.loss(record.iteration, record.epoch, loss)  # type: ignore[arg-type]
-            yield record
-            for bp in breaks:
-                if bp.hits(record, previous):
-                    hit.append((bp, record))
-                    return
-            if record.op == "loss":
-                previous = loss
-
-    with _catch_sigint(flag), _progress(total, session) as advance:
+    with _catch_sigint(flag), _progress(total) as advance:
+        # A diverging run is reported (the warning line), not stopped: it trains the
+        # iterations asked for, as it always has.
+        job = Run(session, iterations=total, breakpoints=breaks, stop=lambda: flag.requested,
+                  progress=lambda timeline: advance(timeline.iterations_done), on_loss=report.loss,
+                  stop_at_non_finite=False)
         if options.export:
-            count = write_trace(options.export, config.to_dict(), select(_ticking(stepped(), advance, session), options.every, stages))
-        elif breaks:
-            for _ in _ticking(stepped(), advance, session):
-                pass
+            count = write_trace(options.export, config.to_dict(), select(job.records(), options.every, stages))
+            result = job.result
         else:
-            _fast(session, total, report, flag, advance)
+            result = job.run()
 
-    if hit:
-        bp, record = hit[0]
-        print(f"breakpoint '{bp.text}' hit at {_where(record)}")
+    assert result is not None  # write_trace reads the records to the end
+    hit = result.record if result.breakpoint is not None else None
+    if result.breakpoint is not None and hit is not None:
+        print(f"breakpoint '{result.breakpoint.text}' hit at {_where(hit)}")
     if options.health:
         _print_health(session)
     done = session.iterations_done
-    summary = f"{'stopped' if flag.requested or hit else 'done'}: {done} iteration{'s' * (done != 1)} complete"
-    if hit and hit[0][1].iteration > done:
-        summary += f", stopped in iteration {hit[0][1].iteration}"
+    summary = f"{'stopped' if flag.requested or hit is not None else 'done'}: {done} iteration{'s' * (done != 1)} complete"
+    if hit is not None and hit.iteration > done:
+        summary += f", stopped in iteration {hit.iteration}"
     if report.first is not None:
         summary += f", loss {report.first:.6g} → {report.last:.6g}"
     print(summary)
@@ -155,41 +146,26 @@ def run(config: Config, options: argparse.Namespace) -> int:
     return 0
 
 
-def _fast(session: Session, total: int, report: _Reporter, flag: _Interrupt, advance) -> None:  # type: ignore[no-untyped-def]
-    per_epoch = session.config.batches_per_epoch
-    while session.iterations_done < total and not flag.requested:
-        start = session.iterations_done
-        n = min(CHUNK, total - start)
-        session.train(n)
-        losses = session.losses()
-        for i in range(start, start + n):
-            iteration = i + 1
-            if iteration % report.every == 0 or iteration in (1, total) or not math.isfinite(losses[i]) and not report.warned:
-                report.loss(iteration, i // per_epoch + 1, float(losses[i]))
-        report.last = float(losses[-1])
-        if report.first is None:
-            report.first = float(losses[0])
-        advance(session.iterations_done)
-
-
-def _ticking(records: Iterator[StepRecord], advance, session: Session) -> Iterator[StepRecord]:  # type: ignore[no-untyped-def]
-    for record in records:
-        if record.op == "loss" and record.iteration % CHUNK == 0:
-            advance(record.iteration)
-        yield record
-
-
 @contextmanager
-def _progress(total: int, session: Session) -> Iterator:  # type: ignore[type-arg]
+def _progress(total: int) -> Iterator[Callable[[int], None]]:
+    """A function of the iterations done that moves a progress bar (on stderr, for long runs at a terminal)."""
     if total < PROGRESS_AT or not sys.stderr.isatty():
         yield lambda done: None
         return
     from rich.console import Console
     from rich.progress import Progress
 
+    shown = [-1]
+
     with Progress(console=Console(stderr=True), transient=True) as progress:
         task = progress.add_task("training", total=total)
-        yield lambda done: progress.update(task, completed=done)
+
+        def advance(done: int) -> None:
+            if done != shown[0]:  # called after every op when stepping: redraw once per iteration
+                shown[0] = done
+                progress.update(task, completed=done)
+
+        yield advance
 
 
 def _health_lines(session: Session, iteration: int) -> None:
@@ -197,8 +173,9 @@ def _health_lines(session: Session, iteration: int) -> None:
     for h in layer_health(session.iteration_records(iteration - 1), session.config.activations):
         dead = f"  dead {h.dead}/{h.units}" if h.activation in ("relu", "leaky_relu") else ""
         warn = f"  ⚠ {', '.join(h.warnings)}" if h.warnings else ""
+        frozen = "  W frozen" if h.frozen else ""
         print(f"    layer {h.layer}: ‖W‖ {h.norm_W:.4g}  ‖dW‖ {h.norm_dW:.3g}  ‖δ‖ {h.norm_delta:.3g}"
-              f"  ‖ΔW‖/‖W‖ {h.update_ratio:.2g}{dead}  saturated {h.saturated:.0%}{warn}")
+              f"  ‖ΔW‖/‖W‖ {h.update_ratio:.2g}{dead}  saturated {h.saturated:.0%}{frozen}{warn}")
 
 
 def _print_health(session: Session) -> None:
@@ -210,7 +187,7 @@ def _print_health(session: Session) -> None:
     for h in layer_health(records, session.config.activations):
         dead = f"{h.dead}/{h.units}" if h.activation in ("relu", "leaky_relu") else "-"
         print(f"  {h.layer:<7}{h.norm_W:>11.4g}{h.norm_dW:>11.4g}{h.norm_delta:>11.4g}{h.update_ratio:>11.3g}"
-              f"{dead:>8}{h.saturated:>11.1%}  {', '.join(h.warnings) or 'ok'}")
+              f"{dead:>8}{h.saturated:>11.1%}  {', '.join(h.notes) or 'ok'}")
 
 
 def check(config: Config) -> int:
@@ -223,8 +200,12 @@ def check(config: Config) -> int:
     for result in results:
         print(f"  layer {result.layer}: relative error dW {result.error_W:.2e}, db {result.error_b:.2e}  {result.verdict}")
     failed = [r for r in results if r.verdict == "FAIL"]
-    if any(r.kinks and r.verdict != "PASS" for r in results):
-        print("note: some ReLU pre-activations lie within 1e-4 of the kink at 0, where finite differences"
-              " are unreliable (with b = 0, a sample whose inputs to a layer are all 0 sits exactly on it)")
+    kinked = [r for r in results if r.kinks and r.verdict != "PASS"]
+    if kinked:
+        units = sum(r.kinks for r in kinked[:1])
+        print(f"note: the ReLU kink is the likely cause: {units} pre-activation{'s' * (units != 1)} from layer "
+              f"{kinked[0].layer} on lie{'s' * (units == 1)} so close to 0 that ±ε crosses it, where finite differences "
+              "average the two slopes while the analytic gradient follows autograd's relu′(0) = 0 "
+              "(with b = 0, a sample whose inputs to a layer are all 0 sits exactly on it)")
     print(f"{'FAIL' if failed else 'PASS'}: fine below {FINE:g}, wrong above {WRONG:g}")
     return 1 if failed else 0

@@ -8,17 +8,22 @@ raise on NaN or inf (every reduction runs under `np.errstate`).
 from __future__ import annotations
 
 import math
+import re
 from functools import lru_cache
 
 import numpy as np
+from rich.cells import cell_len
 from rich.color import Color
 from rich.style import Style
 
+from nnstep.engine.optim import OPTIMIZERS
 from nnstep.engine.records import StepRecord
+from nnstep.engine.schedule import PARAMETERS, Schedule
 
 _SUPERSCRIPT = str.maketrans("0123456789+-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻")
-# How the optimizers' state is written (engine/optim.py names it m_W, v_hat_W, …).
-STATE_SYMBOLS = {"m": "m", "v": "v", "v_max": "vₘₐₓ", "m_hat": "m̂", "v_hat": "v̂", "g_avg": "ḡ", "buf": "buf"}
+# How the optimizers' state is written, as each optimizer part declares it (its record
+# keys are <state>_W and <state>_b: m_W, v_hat_b, …). The parts agree where names meet.
+STATE_SYMBOLS = {name: text for part in OPTIMIZERS.values() for name, text in part.symbols.items()}
 
 
 def sup(layer: int) -> str:
@@ -26,14 +31,23 @@ def sup(layer: int) -> str:
     return f"⁽{str(layer).translate(_SUPERSCRIPT)}⁾"
 
 
-def symbol(name: str, record: StepRecord, depth: int) -> str:
-    """How the tutorial writes tensor `name` of `record` (W → W⁽¹⁾, a_prev → x)."""
+def dropped(schedule: Schedule | None, layer: int) -> bool:
+    """True when the schedule drops units of layer `layer` out (its output is then ã, not a)."""
+    return schedule is not None and any(spec.op == "dropout" and spec.layer == layer for spec in schedule)
+
+
+def symbol(name: str, record: StepRecord, depth: int, schedule: Schedule | None = None) -> str:
+    """How the tutorial writes tensor `name` of `record` (W → W⁽¹⁾, a_prev → x, m_W → m (W⁽¹⁾)).
+
+    With the config's `schedule`, a layer's input after dropout is ã⁽ˡ⁻¹⁾; without it, a⁽ˡ⁻¹⁾.
+    """
     layer = record.layer
     if layer is None:
-        return {"y_hat": "ŷ", "y": "y", "loss": "L", "p": "softmax(ŷ)", "data_loss": "L_data", "penalty": "λΣ|W|",
+        probability = "softmax(ŷ)" if "softmax" in record.equation else "σ(ŷ)"
+        return {"y_hat": "ŷ", "y": "y", "loss": "L", "p": probability, "data_loss": "L_data", "penalty": "λΣ|W|",
                 "dL_dy_hat": "∂L/∂ŷ", "rows": "rows"}.get(name, name)
     s, nxt = sup(layer), sup(layer + 1)
-    prev = "x" if layer == 1 else f"a{sup(layer - 1)}"
+    prev = "x" if layer == 1 else f"{'ã' if dropped(schedule, layer - 1) else 'a'}{sup(layer - 1)}"
     table = {
         "a_prev": prev,
         "W": f"W{s}",
@@ -50,20 +64,26 @@ def symbol(name: str, record: StepRecord, depth: int) -> str:
         "b_before": f"b{s} before",
         "step_W": f"ΔW{s}",
         "step_b": f"Δb{s}",
-        "vW": f"v{s} (W)",  # version-1 traces: SGD's momentum buffer
-        "vb": f"v{s} (b)",
-        "mask": f"m{s}",
+        "vW": f"v (W{s})",  # version-1 traces: SGD's momentum buffer
+        "vb": f"v (b{s})",
+        "mask": f"r{s}",
         "a_drop": f"ã{s}",
         "rows": "rows",
     }
-    if record.op == "update" and name in ("W", "b"):
+    if record.op == "update" and name in PARAMETERS:
         return f"{table[name]} after" if f"step_{name}" in record.tensors else f"{table[name]} (frozen)"
     if name in table:
         return table[name]
     state, _, param = name.rpartition("_")
-    if param in ("W", "b") and state:  # optimizer state: m_W → m (W⁽ˡ⁾)
-        return f"{STATE_SYMBOLS.get(state, state)} ({param}{s})"
+    if param in PARAMETERS and state in STATE_SYMBOLS:  # optimizer state: m_W → m (W⁽ˡ⁾)
+        return f"{STATE_SYMBOLS[state]} ({param}{s})"
     return name
+
+
+def state_of(record: StepRecord, P: str) -> tuple[str, ...]:
+    """The optimizer state an update record holds for parameter P ("W" or "b"), in record order."""
+    return tuple(name[: -len(P) - 1] for name in record.tensors
+                 if name.endswith(f"_{P}") and name[: -len(P) - 1] in STATE_SYMBOLS)
 
 
 def shape_text(array: np.ndarray) -> str:
@@ -84,27 +104,43 @@ def operand_shapes(record: StepRecord, lr: float) -> str:
     def s(name: str) -> str:
         return _s(record, name)
 
+    t = record.tensors
     op = record.op
     if op == "linear":
         return f"batch rows: z = a·Wᵀ + b   {s('z')} = {s('a_prev')}·{s('W')}ᵀ + {s('b')}"
     if op == "activation":
         return f"element-wise: a = f(z)   {s('a')} = f{s('z')}"
+    if op == "dropout":
+        return f"element-wise: ã = a ∘ r/(1 − p)   {s('a_drop')} = {s('a')} ∘ {s('mask')}"
     if op == "loss":
-        extra = f", softmax {s('p')}" if "p" in record.tensors else ""
-        return f"L (scalar) from ŷ {s('y_hat')} and y {s('y')}{extra}"
+        text = f"L (scalar) from ŷ {s('y_hat')} and y {s('y')}"
+        if "p" in t:
+            text += f", {symbol('p', record, 0)} {s('p')}"
+        if "penalty" in t:
+            text += ";  L = L_data + λΣ|W| over every W (scalars)"
+        return text
     if op == "delta":
-        if "W_next" in record.tensors:
+        if "W_next" in t:
+            if "mask" in t:
+                return (f"batch rows: δ = (δ⁺·W⁺ ∘ m/(1 − p)) ∘ f′(z)   {s('delta')} = "
+                        f"({s('delta_next')}·{s('W_next')} ∘ {s('mask')}) ∘ {s('z')}")
             return (f"batch rows: δ = (δ⁺·W⁺) ∘ f′(z)   {s('delta')} = "
                     f"({s('delta_next')}·{s('W_next')}) ∘ {s('z')}")
         return f"δ {s('delta')} from ∂L/∂ŷ {s('dL_dy_hat')} and z {s('z')}"
     if op == "grad":
+        if "W" in t:
+            return (f"batch rows: dW = δᵀ·a + λ·sign(W), db = Σ δ   {s('dW')} = {s('delta')}ᵀ·{s('a_prev')} + "
+                    f"{s('W')},  {s('db')}")
         return f"batch rows: dW = δᵀ·a, db = Σ δ   {s('dW')} = {s('delta')}ᵀ·{s('a_prev')},  {s('db')}"
     if op == "update":
-        parts = [f"{P} {s(P)} := {P} + Δ{P} (from d{P} {s('d' + P)})" if f"step_{P}" in record.tensors
-                 else f"{P} {s(P)} frozen" for P in ("W", "b")]
-        return ",  ".join(parts) + f",   η = {lr:g}"
-    if op == "dropout":
-        return f"element-wise: ã = a ∘ m/(1 − p)   {s('a_drop')} = {s('a')} ∘ {s('mask')}"
+        parts = []
+        for P in PARAMETERS:
+            if f"step_{P}" not in t:
+                parts.append(f"{P} {s(P)} frozen")
+                continue
+            state = ", ".join(STATE_SYMBOLS[name] for name in state_of(record, P))
+            parts.append(f"{P} {s(P)} := {P} + Δ{P}, Δ{P} from ∂L/∂{P}" + (f" and {state}" if state else ""))
+        return ";  ".join(parts) + f";  η = {lr:g}"
     return ""
 
 
@@ -191,3 +227,56 @@ def as_matrix(array: np.ndarray) -> np.ndarray:
     if values.ndim == 1:
         return values.reshape(1, -1)
     return values.reshape(-1, values.shape[-1])
+
+
+_CLAUSE_END = re.compile(r"(?<=;)  |(?<=,)  |  (?=\()")  # formulas separate clauses by two spaces
+
+
+def wrap_clauses(text: str, width: int, lines: int) -> list[str]:
+    """`text` in at most `lines` lines of `width` cells, broken only between clauses.
+
+    Clauses end in ";  " or ",  " or are a "  (note)". Preferred, in turn: one
+    line; one line without the notes; several lines; several lines without the
+    notes; then the first clauses dropped, the text starting with "… " (the
+    last clause is the one an op is about: W⁽¹⁾ := W⁽¹⁾ − η·…). A clause wider
+    than a line is left for the pane to cut.
+    """
+    clauses = [c for c in _CLAUSE_END.split(text) if c]
+    plain = [c for c in clauses if not c.startswith("(")] or clauses
+    for count, start, chosen in [(1, 0, clauses), (1, 0, plain), (lines, 0, clauses), (lines, 0, plain),
+                                 *((lines, start, plain) for start in range(1, len(plain)))]:
+        packed = _pack(chosen[start:], width, "… " if start else "")
+        if len(packed) <= count:
+            return packed
+    return packed[-lines:] if lines > 0 else []
+
+
+def _pack(clauses: list[str], width: int, line: str) -> list[str]:
+    """Clauses greedily into lines of `width` cells (two spaces between clauses on a line)."""
+    packed = []
+    fresh = True  # nothing but the "… " prefix on the line yet
+    for clause in clauses:
+        joined = clause if fresh else f"{line}  {clause}"
+        if fresh:
+            line += clause
+        elif cell_len(joined) > width:
+            packed.append(line)
+            line = clause
+        else:
+            line = joined
+        fresh = False
+    packed.append(line)
+    return packed
+
+
+def clip(text: str, width: int) -> str:
+    """`text` in `width` cells, cut at a space (never inside a number) and ended with "…"."""
+    if cell_len(text) <= width:
+        return text
+    cut = text[: max(width - 1, 0)]
+    while cell_len(cut) > width - 1:
+        cut = cut[:-1]
+    space = cut.rfind(" ")
+    if space > 0:
+        cut = cut[:space]
+    return cut.rstrip(" ;,") + "…"

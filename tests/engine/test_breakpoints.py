@@ -6,21 +6,16 @@ import pytest
 
 from nnstep.engine import NnstepError, Session, load_demo
 from nnstep.engine.breakpoints import parse_breakpoint
+from nnstep.engine.run import run
 
 from ..conftest import make_config
 
 
 def run_to(session: Session, text: str, max_iterations: int = 5000):
+    """The record where the breakpoint `text` hits, by the engine's one run loop (None if it never does)."""
     bp = parse_breakpoint(text, session.config.activations)
-    previous: list[float | None] = [None]
-
-    def hit(record):
-        found = bp.hits(record, previous[0])
-        if record.op == "loss":
-            previous[0] = record.loss
-        return found
-
-    return session.run_until(hit, max_iterations)
+    result = run(session, iterations=max_iterations, breakpoints=[bp], stop_at_non_finite=False)
+    return result.record if result.reason == "breakpoint" else None
 
 
 def test_loss_below_stops_at_the_first_iteration_below() -> None:

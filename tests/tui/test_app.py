@@ -5,6 +5,7 @@ Batch rows: z has shape (B, n_l); W has shape (n_l, n_{l-1}).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +19,8 @@ from nnstep.tui.screens.help import HelpScreen
 from nnstep.tui.widgets.equation_pane import EquationPane
 from nnstep.tui.widgets.network_pane import NetworkPane
 from nnstep.tui.widgets.status_line import StatusLine
-from nnstep.tui.widgets.tensor_grid import TensorGrid
 from nnstep.tui.widgets.tensor_pane import TensorPane
+from tests.engine.test_config_errors import run_main
 
 MAZUR_EQUATIONS = [
     "z⁽¹⁾ = W⁽¹⁾x + b⁽¹⁾",
@@ -244,6 +245,25 @@ async def test_continue_stops_at_a_breakpoint() -> None:
         assert "hit" in app.main.query_one(StatusLine).status.message
 
 
+async def test_the_cli_and_the_app_number_a_breakpoint_step_alike(screen_text, capsys: pytest.CaptureFixture[str]) -> None:
+    """`nnstep run --break` and c name the op they stop on "step N", counted from 1 in both:
+    otherwise a user checking one against the other looks one op off."""
+    text = "iteration == 3 and stage == backward"
+    assert run_main(["run", "--demo", "mazur", "-n", "50", "--break", text]) == 0
+    found = re.search(r"hit at step (\d+) \(iteration 3,", capsys.readouterr().out)
+    assert found is not None
+    step = int(found.group(1))
+    app = make_app(load_demo("mazur"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.main.breakpoints.append(text)
+        await pilot.press("c")
+        await settle(app, pilot)
+        status = app.main.query_one(StatusLine).status
+        assert status.message == f"breakpoint `{text}` hit at iteration 3, step {step}"
+        assert status.index + 1 == step and f"│ step {step} │" in screen_text(app)
+        assert app.main.session.schedule.spec(step - 1).stage == "backward"
+
+
 async def test_bad_breakpoint_is_refused_in_the_dialog() -> None:
     """A typo points at the column in the dialog; nothing is added."""
     app = make_app(load_demo("mazur"))
@@ -324,6 +344,37 @@ async def test_viewer_replays_a_trace_like_the_session(tmp_path: Path) -> None:
         assert not isinstance(app.screen, InputDialog)
 
 
+async def test_viewer_of_a_partial_trace_jumps_runs_and_reports(tmp_path: Path) -> None:
+    """A trace of every 2nd iteration: G to a missing iteration lands on the next recorded one,
+    G past the end says so and stays, w reports health from the records, c runs to the end."""
+    from nnstep.engine.trace import select, write_trace
+
+    config = load_demo("mazur")
+    live = Session(config)
+    live.train(6)
+    path = tmp_path / "t.json"
+    write_trace(path, config.to_dict(), select(live.iter_records(), every=2))
+    app = make_viewer(read_trace(path), path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        main = app.main
+        for target, expected in (("2", 3), ("99", 3)):
+            await pilot.press("G")
+            await pilot.pause()
+            app.screen.query_one("Input").value = target
+            await pilot.press("enter")
+            await pilot.pause()
+            assert main.session.record.iteration == expected and main.session.record.op == "linear"
+        assert "the trace has no iteration 99" in main.query_one(StatusLine).status.message
+        same_record(main.session.record, live.record_at(main.session.record.index))
+        await pilot.press("w")
+        await pilot.pause()
+        assert isinstance(app.screen, Report)
+        await pilot.press("escape", "c")
+        await settle(app, pilot)
+        assert main.session.at_end and main.query_one(StatusLine).status.message == "end of the trace"
+        np.testing.assert_array_equal(main.session.losses(), live.losses()[::2])
+
+
 async def test_command_palette_runs_an_action() -> None:
     """Typing `Iter` in the palette finishes the iteration, as the i key does."""
     app = make_app(load_demo("mazur"))
@@ -349,7 +400,7 @@ async def test_goto_iteration_jumps_back_and_forth() -> None:
             app.screen.query_one("Input").value = str(target)
             await pilot.press("enter")
             await pilot.pause()
-            same_record(app.main.session.record, reference.goto((target - 1) * reference.ops_per_iteration))
+            same_record(app.main.session.record, reference.goto(reference.schedule.index(target - 1, 0)))
             assert app.main.session.record.iteration == target
 
 

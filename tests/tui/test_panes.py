@@ -5,15 +5,20 @@ Batch rows: z has shape (B, n_l); W has shape (n_l, n_{l-1}).
 
 from __future__ import annotations
 
-import numpy as np
+from pathlib import Path
 
-from nnstep.engine import Session, build_config, load_demo
+import numpy as np
+import pytest
+
+from nnstep.engine import Session, build_config, load_config, load_demo
 from nnstep.tui.app import make_app
-from nnstep.tui.source import TraceSession, batch_of
+from nnstep.engine.timeline import TraceTimeline, batch_of
 from nnstep.tui.widgets.data_plot import DataPlot, predict
-from nnstep.tui.widgets.loss_plot import braille_plot
+from nnstep.tui.widgets.equation_pane import EquationPane
+from nnstep.tui.widgets.loss_plot import LossPlot, braille_plot
+from nnstep.tui.widgets.network_pane import NetworkPane
 from nnstep.tui.widgets.tensor_pane import TensorPane
-from nnstep.tui.render import finite_summary, fmt, number_width
+from nnstep.tui.render import finite_summary, fmt, number_width, sup, symbol
 
 
 async def test_moons_data_pane_follows_the_parameters() -> None:
@@ -81,7 +86,7 @@ def test_trace_session_moves_like_a_session() -> None:
     config = load_demo("mazur")
     live = Session(config)
     live.train(3)
-    trace = TraceSession(config, list(live.iter_records(0, live.position + 1)))
+    trace = TraceTimeline(config, list(live.iter_records(0, live.position + 1)))
     reference = Session(config)
     for move in ("step", "step", "stage", "iteration", "back", "iteration", "stage", "epoch"):
         if move in ("step", "back"):
@@ -105,3 +110,60 @@ async def test_change_marks_skip_tensors_of_another_batch() -> None:
         panes = {p.tensor.name: p.tensor for p in app.main.query(TensorPane) if p.display}
         assert panes["a_prev"].reference is None and panes["z"].reference is None
         assert panes["W"].reference is not None
+
+
+ADAM_DROPOUT = Path(__file__).parent / "configs" / "adam_dropout.toml"
+
+
+async def test_panes_count_the_ops_the_schedule_lays_out() -> None:
+    """With dropout an iteration has 12 ops, not 5L + 1 = 11: the op marks and the loss hint must say 12."""
+    config = load_config(ADAM_DROPOUT)
+    assert len(config.schedule) == 12
+    app = make_app(config)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        loss = app.main.query_one(LossPlot)
+        assert "the loss op is op 6 of 12" in str(loss.render())
+        network = app.main.query_one(NetworkPane)
+        await pilot.press("n", "n", "n")
+        await pilot.pause()
+        ops = str(network.render()).splitlines()[-1]
+        assert ops.strip().startswith("●●◉·········") and ops.endswith("op 3/12"), ops
+        equation = app.main.query_one(EquationPane)
+        assert equation.border_title.endswith(config.schedule.spec(2).hint) and "dropout" in equation.border_title
+        assert "dropout [1] 0.5" in network.border_subtitle and "frozen b⁽¹⁾" in network.border_subtitle
+
+
+@pytest.mark.parametrize("optimizer", [
+    {"kind": "adam", "lr": 0.01, "amsgrad": True},
+    {"kind": "sgd", "lr": 0.1, "momentum": 0.9},
+    {"kind": "rmsprop", "lr": 0.01, "centered": True, "momentum": 0.5},
+])
+def test_every_engine_v2_tensor_has_its_tutorial_symbol_and_role(optimizer: dict) -> None:
+    """A pane titled `m_W` or `v_max_b` would not say what it holds; a state pane marked `in` would lie."""
+    raw = {"seed": 0, "model": {"sizes": [2, 3, 1], "activations": ["tanh", "sigmoid"], "init": "xavier",
+                                "dropout": [0.5, 0.0], "freeze": ["b1"]},
+           "loss": {"kind": "bce", "l1": 0.01}, "optimizer": optimizer, "data": {"dataset": "random", "n": 4}}
+    config = build_config(raw, "parts.toml", name="parts")
+    session = Session(config)
+    for _ in range(len(config.schedule)):
+        session.step()
+        record = session.record
+        spec = config.schedule.spec(record.index)
+        assert record.writes == spec.writes
+        for name in record.tensors:
+            shown = symbol(name, record, config.depth, config.schedule)
+            assert shown != name or name in ("y", "rows"), f"{record.op}: {name} has no symbol"
+            assert "_" not in shown.replace("L_data", ""), f"{record.op}: {name} shown as {shown}"
+            if record.op == "update" and name.endswith(("_W", "_b")) and not name.startswith(("step", "W_", "b_")):
+                assert name in record.writes and shown.endswith(f"({name[-1]}{sup(record.layer)})"), (name, shown)
+        if record.op == "update" and record.layer == 1:
+            assert symbol("b", record, config.depth, config.schedule) == "b⁽¹⁾ (frozen)" and "b" not in record.writes
+            assert symbol("W", record, config.depth, config.schedule) == "W⁽¹⁾ after" and "W" in record.writes
+        if record.op == "linear" and record.layer == 2:
+            assert symbol("a_prev", record, config.depth, config.schedule) == "ã⁽¹⁾"  # the dropped-out a⁽¹⁾
+        if record.op == "dropout":
+            assert [symbol(n, record, config.depth) for n in ("a", "mask", "a_drop")] == ["a⁽¹⁾", "r⁽¹⁾", "ã⁽¹⁾"]
+            assert record.writes == ("mask", "a_drop")
+        if record.op == "loss":
+            assert symbol("data_loss", record, config.depth) == "L_data" and "penalty" in record.writes

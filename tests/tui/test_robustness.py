@@ -180,7 +180,7 @@ async def test_continue_on_a_diverging_run_stops_at_the_non_finite_loss(screen_t
         assert "loss +inf · ⚠ 1 NaN/inf · iter" in shown  # the loss pane's title: the warning is never cut off
         await pilot.press("i", "n", "n")  # into the next iteration: NaN from here on
         await pilot.pause()
-        assert session.position == len(losses) * session.ops_per_iteration + 1
+        assert session.position == session.schedule.index(len(losses), 1)  # op 2 of the next iteration
         z = next(p for p in app.main.query(TensorPane) if p.display and p.tensor.name == "z")
         assert z.has_class("non-finite") and "⚠" in z.summary
         assert "NaN" in screen_text(app) or "inf" in screen_text(app)
@@ -313,7 +313,7 @@ async def test_status_line_and_footer_stay_on_screen(demo: str, size: tuple[int,
     tensor panes asked for more rows than the screen had (xor at 120×40), both scrolled off screen."""
     app = make_app(load_demo(demo))
     async with app.run_test(size=size) as pilot:
-        for _ in range(app.main.session.ops_per_iteration + 1):
+        for _ in range(len(app.main.session.schedule) + 1):
             await pilot.press("n")
             await pilot.pause()
             status = app.main.query_one(StatusLine)

@@ -1,4 +1,5 @@
-"""Text snapshots of the main screen at a few steps of the mazur demo, small and large.
+"""Text snapshots of the main screen: the mazur demo at a few steps, small and large, and a
+config with Adam, dropout, an L1 penalty and a frozen b⁽¹⁾ at its dropout and update ops.
 
 A snapshot is Textual's own screenshot of the whole screen, as plain text
 (see conftest.screen_text). After an intended change of the layout,
@@ -14,11 +15,27 @@ from pathlib import Path
 
 import pytest
 
-from nnstep.engine import load_demo
+from nnstep.engine import load_config, load_demo
 from nnstep.tui.app import make_app
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
+ADAM_DROPOUT = Path(__file__).parent / "configs" / "adam_dropout.toml"
 UPDATE = os.environ.get("NNSTEP_UPDATE_SNAPSHOTS") == "1"
+
+
+def compare(shown: str, name: str) -> None:
+    """Fail with a diff unless `shown` is the snapshot `name` (or write it when updating)."""
+    path = SNAPSHOTS / name
+    if UPDATE:
+        SNAPSHOTS.mkdir(exist_ok=True)
+        path.write_text(shown, encoding="utf-8")
+        return
+    if not path.exists():
+        pytest.fail(f"no snapshot {path.name}; create it with NNSTEP_UPDATE_SNAPSHOTS=1")
+    expected = path.read_text(encoding="utf-8")
+    if shown != expected:
+        diff = "".join(difflib.unified_diff(expected.splitlines(True), shown.splitlines(True), "snapshot", "now"))
+        pytest.fail(f"the screen changed from {path.name}:\n{diff}")
 
 
 @pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=lambda s: f"{s[0]}x{s[1]}")
@@ -31,14 +48,18 @@ async def test_mazur_main_screen(size: tuple[int, int], steps: int, screen_text)
             await pilot.press("n")
         await pilot.pause()
         shown = screen_text(app)
-    path = SNAPSHOTS / f"mazur-{size[0]}x{size[1]}-step{steps:02d}.txt"
-    if UPDATE:
-        SNAPSHOTS.mkdir(exist_ok=True)
-        path.write_text(shown, encoding="utf-8")
-        return
-    if not path.exists():
-        pytest.fail(f"no snapshot {path.name}; create it with NNSTEP_UPDATE_SNAPSHOTS=1")
-    expected = path.read_text(encoding="utf-8")
-    if shown != expected:
-        diff = "".join(difflib.unified_diff(expected.splitlines(True), shown.splitlines(True), "snapshot", "now"))
-        pytest.fail(f"the screen changed from {path.name}:\n{diff}")
+    compare(shown, f"mazur-{size[0]}x{size[1]}-step{steps:02d}.txt")
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("steps", [3, 11], ids=["dropout", "update"])
+async def test_adam_dropout_main_screen(size: tuple[int, int], steps: int, screen_text) -> None:
+    """The dropout op (a, m, ã) and layer 1's Adam update (m, v, m̂, v̂, frozen b⁽¹⁾), as a user sees them."""
+    app = make_app(load_config(ADAM_DROPOUT, name="adam_dropout"))
+    async with app.run_test(size=size) as pilot:
+        for _ in range(steps):
+            await pilot.press("n")
+        await pilot.pause()
+        assert app.main.session.record.op == ("dropout" if steps == 3 else "update")
+        shown = screen_text(app)
+    compare(shown, f"adam_dropout-{size[0]}x{size[1]}-step{steps:02d}.txt")

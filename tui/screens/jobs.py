@@ -1,8 +1,9 @@
 """The main screen's longer jobs: continue, run N, export, gradient check, health, breakpoints.
 
-Runs happen in a worker thread that alone touches the session until it is
-done; it reports at most every ~100 ms with a `Progress` message that can
-replace an unhandled one, so the screen never renders every iteration.
+Runs are the engine's run loop (engine/run.py) in a worker thread that alone
+touches the session until it is done; it reports at most every ~100 ms with
+a `Progress` message that can replace an unhandled one, so the screen never
+renders every iteration. This module only words what the loop reports.
 """
 
 from __future__ import annotations
@@ -10,12 +11,10 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 import numpy as np
-from rich.console import Group, RenderableType
-from rich.table import Table
-from rich.text import Text
+from rich.console import RenderableType
 from textual import work
 from textual.worker import get_current_worker
 from textual.message import Message
@@ -23,11 +22,12 @@ from textual.message import Message
 from nnstep.engine import NnstepError, Params, StepRecord
 from nnstep.engine.breakpoints import Breakpoint, parse_breakpoint
 from nnstep.engine.gradcheck import check_gradients
+from nnstep.engine.run import RunResult, run
+from nnstep.engine.timeline import Timeline, batch_of
 from nnstep.engine.trace import write_trace
 from nnstep.tui.render import fmt
 from nnstep.tui.screens.dialogs import BreakpointList, InputDialog, Report
 from nnstep.tui.screens.reports import HISTORY, gradcheck_report, health_report
-from nnstep.tui.source import TraceSession, batch_of
 
 if TYPE_CHECKING:
     from nnstep.tui.screens.main import MainScreen
@@ -88,7 +88,7 @@ class JobsMixin:
         if self.running:
             return
         self._start("continue")
-        if not self.breakpoints and not isinstance(self.session, TraceSession):
+        if not self.breakpoints and self.session.can_train:
             self.say("no breakpoints (b adds one): training until esc or a NaN/inf loss")
         self._run(self._parsed(), FOREVER)
 
@@ -114,76 +114,30 @@ class JobsMixin:
 
     @work(thread=True, exclusive=True, group="run")
     def _run(self: MainScreen, breakpoints: list[Breakpoint], iterations: int) -> None:
-        session = self.session
-        last = [time.monotonic()]
         worker = get_current_worker()
+        last = [time.monotonic()]
 
-        def report() -> bool:
+        def stop() -> bool:
             # The app cancels its workers when it quits by any way (q, ctrl+q, the palette, a crash):
             # a thread that kept training would keep the process alive after the screen is gone.
-            if self.stop_event.is_set() or worker.is_cancelled:
-                return True
+            return self.stop_event.is_set() or worker.is_cancelled
+
+        def progress(timeline: Timeline) -> None:
             now = time.monotonic()
             if now - last[0] >= REPORT_EVERY:
                 last[0] = now
-                self.post_message(Progress(session.record, session.losses()))
-            return False
+                self.post_message(Progress(timeline.record, timeline.losses()))
 
         try:
-            if breakpoints or isinstance(session, TraceSession):
-                text = self._run_stepping(breakpoints, iterations, report)
-            else:
-                text = self._run_fast(iterations, report)
+            # Fast-path chunks of about CHUNK_SECONDS, then a short sleep: the UI
+            # thread gets the GIL at once instead of waiting out Python's switch
+            # interval many times per frame, so keys stay quick during a run.
+            result = run(self.session, iterations=iterations, breakpoints=breakpoints, stop=stop, progress=progress,
+                         chunk_seconds=CHUNK_SECONDS, pause=YIELD_SECONDS)
         except Exception as error:  # noqa: BLE001 - a crash in a worker must reach the user, not kill the app
             self.post_message(JobDone(f"run failed: {error}", error=True))
             return
-        self.post_message(JobDone(text))
-
-    def _run_stepping(self: MainScreen, breakpoints: list[Breakpoint], iterations: int, report: Callable[[], bool]) -> str:
-        session = self.session
-        losses = session.losses()
-        previous = [float(losses[-1]) if len(losses) else None]
-        which: list[str] = []
-
-        def hit(record: StepRecord) -> bool:
-            for bp in breakpoints:
-                if bp.hits(record, previous[0]):
-                    which.append(bp.text)
-                    return True
-            if record.op == "loss":
-                previous[0] = record.loss
-            return False
-
-        record = session.run_until(hit, iterations, stop=report)
-        if record is not None:
-            return f"breakpoint `{which[0]}` hit at iteration {record.iteration}, step {record.index + 1}"
-        if self.stop_event.is_set():
-            return "stopped"
-        return "end of the trace" if isinstance(session, TraceSession) else f"ran {iterations} iterations, no breakpoint hit"
-
-    def _run_fast(self: MainScreen, iterations: int, report: Callable[[], bool]) -> str:
-        session = self.session
-        done, chunk = 0, 1
-        while done < iterations:
-            if report():
-                return f"stopped after {done} iterations"
-            n = min(chunk, iterations - done)
-            started = time.monotonic()
-            session.train(n)
-            done += n
-            chunk_losses = session.losses()[-n:]
-            bad = np.flatnonzero(~np.isfinite(chunk_losses))
-            if bad.size:  # a chunk may run past the first inf into NaN: stop where it first went
-                iteration = session.iterations_done - n + int(bad[0]) + 1
-                session.goto((iteration - 1) * session.ops_per_iteration + 2 * self.config.depth)  # its loss op
-                return f"stopped: the loss is {fmt(chunk_losses[bad[0]])} at iteration {iteration} (its loss op)"
-            elapsed = time.monotonic() - started
-            # Chunks of about CHUNK_SECONDS, then a short sleep: the UI thread
-            # gets the GIL at once instead of waiting out Python's switch
-            # interval many times per frame, so keys stay quick during a run.
-            chunk = max(1, min(chunk * 2, int(n * CHUNK_SECONDS / max(elapsed, 1e-6)) or 1))
-            time.sleep(YIELD_SECONDS)
-        return f"ran {iterations} iterations" if iterations < FOREVER else "stopped"
+        self.post_message(JobDone(said(result, iterations, bool(breakpoints))))
 
     def on_progress(self: MainScreen, message: Progress) -> None:
         """A frame of a running job."""
@@ -264,7 +218,7 @@ class JobsMixin:
         worker = get_current_worker()
 
         def records() -> Iterator[StepRecord]:
-            for record in session.iter_records(0, session.position + 1):
+            for record in session.iter_records():
                 if self.stop_event.is_set() or worker.is_cancelled:
                     raise _Cancelled
                 yield record
@@ -322,18 +276,30 @@ class JobsMixin:
             return
         iteration = self._iteration()
         first = max(0, iteration - HISTORY + 1)
-        history: dict[int, Sequence[StepRecord]] = {}
-        if isinstance(self.session, TraceSession):
-            for i in range(first, iteration + 1):
-                if records := self.session.iteration_records(i):
-                    history[i] = records
-        else:
-            opi = self.session.ops_per_iteration
-            streamed: dict[int, list[StepRecord]] = {}
-            for record in self.session.iter_records(first * opi, (iteration + 1) * opi):
+        timeline = self.session
+        streamed: dict[int, list[StepRecord]] = {}
+        # Streamed, not iteration_records() thirty times: a live session replays them in one pass.
+        for record in timeline.iter_records(timeline.first_position(first), timeline.first_position(iteration + 1)):
+            if first <= record.iteration - 1 <= iteration:
                 streamed.setdefault(record.iteration - 1, []).append(record)
-            history.update(streamed)
+        history: dict[int, Sequence[StepRecord]] = dict(streamed)
         if not history:
             self.say("gradient health: no records of this iteration", error=True)
             return
         self.app.push_screen(Report("Gradient health", health_report(history, self.config.activations)))
+
+
+def said(result: RunResult, iterations: int, breakpoints: bool) -> str:
+    """The status line's words for how a run of `iterations` ended (steps counted from 1)."""
+    record = result.record
+    if result.reason == "breakpoint" and result.breakpoint is not None and record is not None:
+        return f"breakpoint `{result.breakpoint.text}` hit at iteration {record.iteration}, step {record.index + 1}"
+    if result.reason == "non-finite" and record is not None and result.loss is not None:
+        return f"stopped: the loss is {fmt(result.loss)} at iteration {record.iteration} (its loss op)"
+    if result.reason == "stopped":
+        return f"stopped after {result.iterations} iteration{'s' * (result.iterations != 1)}"
+    if result.reason == "end":
+        return "end of the trace"
+    if iterations >= FOREVER:
+        return "stopped"
+    return f"ran {iterations} iterations" + (", no breakpoint hit" if breakpoints else "")

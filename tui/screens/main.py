@@ -1,9 +1,10 @@
 """The main screen: network, equation, tensors, loss and data panes, and the stepping keys.
 
-The screen owns the session and assigns what the panes show after every
-move (panes never fetch). Long runs (continue, run N, export, gradient
-check) live in `jobs.JobsMixin`, in worker threads. Batch rows: z has shape
-(B, n_l); W has shape (n_l, n_{l-1}).
+The screen owns a timeline — a live Session or a loaded trace, through the
+one `Timeline` protocol (engine/timeline.py), never asking which — and
+assigns what the panes show after every move (panes never fetch). Long runs
+(continue, run N, export, gradient check) live in `jobs.JobsMixin`, in
+worker threads. Batch rows: z has shape (B, n_l); W has shape (n_l, n_{l-1}).
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from nnstep.engine import StepRecord
+from nnstep.engine import Config, StepRecord
+from nnstep.engine.schedule import PARAMETERS as WEIGHTS
+from nnstep.engine.schedule import state_key
+from nnstep.engine.timeline import Timeline
 from nnstep.tui.render import symbol
 from nnstep.tui.screens.dialogs import InputDialog
 from nnstep.tui.screens.help import HelpScreen
 from nnstep.tui.screens.jobs import JobsMixin
-from nnstep.tui.source import AnySession, TraceSession
 from nnstep.tui.widgets.data_plot import DataPlot
 from nnstep.tui.widgets.equation_pane import EquationPane
 from nnstep.tui.widgets.iteration_log import IterationLog
@@ -35,7 +38,6 @@ from nnstep.tui.widgets.tensor_view import MODES
 
 PRECISIONS = (4, 6, 2)
 MIN_SIZE = (40, 10)  # columns, rows: the equation, one tensor pane, status and footer (the `tiny` layout)
-PARAMETERS = ("W", "b", "W_next", "W_before", "b_before", "vW", "vb")  # the same from batch to batch
 
 # Keys follow pudb/gdb where they fit (n next, c continue, b break); none is a ctrl key.
 BINDINGS: list[BindingType] = [
@@ -70,11 +72,12 @@ class MainScreen(JobsMixin, Screen[None]):
 
     BINDINGS = BINDINGS
 
-    def __init__(self, session: AnySession, *, read_only: bool = False) -> None:
+    def __init__(self, session: Timeline, *, read_only: bool = False) -> None:
         super().__init__()
         self.session = session
         self.config = session.config
-        self.read_only = read_only
+        self.read_only = read_only or session.read_only
+        self._carried = carried(self.config)
         self.breakpoints: list[str] = []
         self.message = ""
         self.message_error = False
@@ -87,13 +90,13 @@ class MainScreen(JobsMixin, Screen[None]):
     def compose(self) -> ComposeResult:
         config = self.config
         with Horizontal(id="top"):
-            yield NetworkPane(config.sizes, config.activations, config.loss, id="network")
-            yield LossPlot(config.depth, id="loss")
+            yield NetworkPane(config, id="network")
+            yield LossPlot(config.schedule, id="loss")
             if config.sizes[0] == 2 and len(config.x) >= 4:
                 yield DataPlot(config, id="data")
-        yield EquationPane(config.lr, config.activations, id="equation")
+        yield EquationPane(config, id="equation")
         yield TensorGrid(id="tensors")
-        yield IterationLog(config.lr, config.activations, id="log")
+        yield IterationLog(config, id="log")
         yield StatusLine(id="status")
         yield Footer(compact=True)
         yield Static(id="too-small")
@@ -198,6 +201,7 @@ class MainScreen(JobsMixin, Screen[None]):
             message=self.message,
             error=self.message_error,
             read_only=self.read_only,
+            note=getattr(self.config, "parity_text", ""),
         )
 
     def say(self, message: str, *, error: bool = False) -> None:
@@ -223,24 +227,22 @@ class MainScreen(JobsMixin, Screen[None]):
                 continue
             if record.op == "update" and name in ("W", "b"):
                 reference = record.tensors.get(f"{name}_before")
-            elif previous is not None and (same_batch or name in PARAMETERS):
+            elif previous is not None and (same_batch or name in self._carried):
                 reference = previous.tensors.get(name)
             else:
                 reference = None  # another batch: its rows are other samples, changes would mean nothing
-            result.append(Tensor(name, symbol(name, record, depth), values, name in record.writes, reference))
+            result.append(Tensor(name, symbol(name, record, depth, self.config.schedule), values, name in record.writes, reference))
         return tuple(result)
 
     def _previous(self, record: StepRecord) -> StepRecord | None:
-        """The same op of the previous iteration, if known (for the ▴/▾ change marks)."""
-        index = record.index - self.session.ops_per_iteration
-        if index < 0:
+        """The same op of the previous iteration, if known (for the ▴/▾ change marks).
+
+        During a run the worker owns a live timeline: nothing is computed on the
+        UI thread then. A read-only one only looks records up.
+        """
+        if self.running and not self.session.read_only:
             return None
-        session = self.session
-        if isinstance(session, TraceSession):
-            return session.record_by_index(index)
-        if self.running:
-            return None
-        return session.record_at(index)
+        return self.session.previous_record(record)
 
     # -- moving ----------------------------------------------------------------
 
@@ -259,7 +261,7 @@ class MainScreen(JobsMixin, Screen[None]):
             return
         session = self.session
         if move == "next":
-            if isinstance(session, TraceSession) and session.at_end:
+            if session.at_end:
                 self.say("end of the trace")
                 return
             session.step()
@@ -309,15 +311,9 @@ class MainScreen(JobsMixin, Screen[None]):
             if not text:
                 return
             iteration = int(text)
-            session = self.session
-            if isinstance(session, TraceSession):
-                position = next((i for i, r in enumerate(session.records) if r.iteration >= iteration), None)
-                if position is None:
-                    self.say(f"the trace has no iteration {iteration}", error=True)
-                    return
-                session.goto(position)
-            else:
-                session.goto((iteration - 1) * session.ops_per_iteration)
+            if self.session.goto_iteration(iteration) is None:  # only a trace ends
+                self.say(f"the trace has no iteration {iteration}", error=True)
+                return
             self.message = f"at the first op of iteration {iteration}"
             self.show()
 
@@ -366,3 +362,12 @@ class MainScreen(JobsMixin, Screen[None]):
         """Stop any run, then quit with status 0."""
         self.stop_event.set()
         self.app.exit()
+
+
+def carried(config: Config) -> frozenset[str]:
+    """Tensors that carry over from batch to batch: W, b (before, after, the next layer's) and the optimizer's state.
+
+    Compared with the previous iteration even when its batch held other samples.
+    """
+    state = {state_key(name, P) for name in config.optimizer.state_names() for P in WEIGHTS}
+    return frozenset({*WEIGHTS, "W_next", "W_before", "b_before", *state})

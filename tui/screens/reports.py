@@ -59,7 +59,7 @@ def health_report(history: dict[int, Sequence[StepRecord]], activations: tuple[s
     for column in ("layer", "‖W‖", "‖dW‖", "‖δ‖", "‖ΔW‖/‖W‖", "dead", "saturated", "warnings"):
         table.add_column(column, justify="left" if column == "warnings" else "right")
     for h in per_iteration[current]:
-        warnings = Text(", ".join(h.warnings) or "ok", style="bold red" if h.warnings else "green")
+        warnings = Text(", ".join(h.notes) or "ok", style="bold red" if h.warnings else "green")
         table.add_row(f"{h.layer} {h.activation}", f"{h.norm_W:.3g}", f"{h.norm_dW:.3g}", f"{h.norm_delta:.3g}",
                       f"{h.update_ratio:.3g}", f"{h.dead}/{h.units}", f"{h.saturated:.0%}", warnings)
     parts: list[RenderableType] = [

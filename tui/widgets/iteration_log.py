@@ -11,8 +11,9 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from nnstep.engine import StepRecord
-from nnstep.tui.worked import worked_example
+from nnstep.engine import Config, StepRecord
+from nnstep.tui.render import clip
+from nnstep.tui.worked import fit, worked_parts
 
 _STAGE_STYLE = {"forward": "green", "loss": "yellow", "backward": "magenta", "update": "cyan"}
 
@@ -26,10 +27,10 @@ class IterationLog(Widget):
 
     records: reactive[tuple[StepRecord, ...]] = reactive(())
 
-    def __init__(self, lr: float, activations: tuple[str, ...], **kwargs: object) -> None:
+    def __init__(self, config: Config, **kwargs: object) -> None:
+        """`config`: the run's config, for the worked numbers."""
         super().__init__(**kwargs)  # type: ignore[arg-type]
-        self.lr = lr
-        self.activations = activations
+        self.config = config
         self.border_title = "this iteration so far"
 
     def render(self) -> Text:
@@ -44,9 +45,10 @@ class IterationLog(Widget):
             current = record is records[-1]
             line = Text(f"{record.index + 1:>4} ", style="dim")
             line.append(f"{record.stage:<8} ", style=_STAGE_STYLE[record.stage])
-            equation = record.equation if len(record.equation) <= width else record.equation[: width - 1] + "…"
+            equation = clip(record.equation, width)
             line.append(f"{equation:<{width}}  ", style="bold" if current else "")
-            line.append(worked_example(record, self.lr, self.activations), style="italic green" if current else "dim")
+            worked = fit(worked_parts(record, self.config), self.size.width - line.cell_len)
+            line.append(worked, style="italic green" if current else "dim")
             if current:
                 line.stylize("reverse", 0, 4)
             lines.append(line)

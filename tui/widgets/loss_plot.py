@@ -7,13 +7,12 @@ Non-finite losses are skipped and counted in the title.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from nnstep.engine.schedule import Schedule
 from nnstep.tui.render import fmt
 
 _DOTS = ((0x01, 0x02, 0x04, 0x40), (0x08, 0x10, 0x20, 0x80))
@@ -76,10 +75,10 @@ class LossPlot(Widget):
 
     losses: reactive[np.ndarray] = reactive(lambda: np.zeros(0), always_update=True)
 
-    def __init__(self, depth: int, **kwargs: str) -> None:
-        """`depth` layers: an iteration is 5·depth + 1 ops, the loss op the (2·depth + 1)-th."""
-        super().__init__(**kwargs)
-        self.depth = depth
+    def __init__(self, schedule: Schedule, **kwargs: object) -> None:
+        """`schedule`: the config's, which says where in an iteration the loss op is."""
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.schedule = schedule
 
     def watch_losses(self, losses: np.ndarray) -> None:
         """Title with the current value and iteration."""
@@ -101,8 +100,10 @@ class LossPlot(Widget):
         losses = self.losses
         height = self.size.height
         if not len(losses):
-            ops = 5 * self.depth + 1  # "2L + 1" read as the loss L: say the op number
-            return Text(f"no loss yet: the loss op is op {2 * self.depth + 1} of {ops} in an iteration", style="dim")
+            schedule = self.schedule
+            # "op 6 of 12", not an offset: a reader counts ops from 1.
+            return Text(f"no loss yet: the loss op is op {schedule.loss_offset + 1} of {len(schedule)} in an iteration",
+                        style="dim")
         finite = losses[np.isfinite(losses)]
         if not finite.size:
             return Text("every loss so far is NaN or inf", style="bold magenta")

@@ -8,10 +8,11 @@ from __future__ import annotations
 from typing import Callable
 
 from rich.text import Text
+from textual.geometry import Size
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from nnstep.engine import STAGES, StepRecord
+from nnstep.engine import STAGES, Config, StepRecord
 from nnstep.engine.functions import SYMBOLS
 from nnstep.tui.render import sup
 
@@ -22,7 +23,9 @@ class NetworkPane(Widget):
     """Input, layers 1…L and the loss as columns; the current layer and stage lit.
 
     Below: forward ▸ loss ▸ backward ▸ update, and one mark per op of the
-    iteration (● done, ◉ current, · to come).
+    iteration as the config's schedule lays it out (● done, ◉ current, · to come).
+    The bottom border names what sets this run apart: dropout per layer,
+    frozen parameters, the optimizer and the L1 penalty.
     """
 
     DEFAULT_CSS = """
@@ -31,16 +34,42 @@ class NetworkPane(Widget):
 
     record: reactive[StepRecord | None] = reactive(None)
 
-    def __init__(self, sizes: tuple[int, ...], activations: tuple[str, ...], loss: str, **kwargs: object) -> None:
+    def __init__(self, config: Config, **kwargs: object) -> None:
+        """`config`: the run's config (sizes, activations, loss, schedule, dropout, frozen parameters)."""
         super().__init__(**kwargs)  # type: ignore[arg-type]
-        self.sizes = sizes
-        self.activations = activations
-        self.loss = loss
+        self.config = config
+        self.schedule = config.schedule
+        self.sizes, self.activations, self.loss = config.sizes, config.activations, config.loss
+
+    def on_mount(self) -> None:
+        """Name the run's parts in the border."""
+        self._name_parts()
+
+    def on_resize(self) -> None:
+        """As many of the parts as the border holds."""
+        self._name_parts()
+
+    def _name_parts(self) -> None:
+        config = self.config
+        parts = [f"dropout [{l}] {p:g}" for l, p in enumerate(config.dropout, start=1) if p]
+        frozen = [f"{name[0]}{sup(int(name[1:]))}" for name in sorted(config.freeze, key=lambda n: (int(n[1:]), n[0]))]
+        if frozen:
+            parts.append(f"frozen {' '.join(frozen)}")
+        parts.append(f"{config.optimizer.kind} η {config.lr:g}")
+        if config.l1:
+            parts.append(f"L1 λ {config.l1:g}")
+        room = self.size.width - 2  # the border's corners and a space either side
+        shown = ""
+        for part in parts:
+            if len(shown) + len(part) + 3 > room:
+                break
+            shown = f"{shown} · {part}" if shown else part
+        self.border_subtitle = shown
 
     @property
     def ops_per_iteration(self) -> int:
-        """5L + 1 ops: linear and activation per layer, the loss, delta and grad per layer, update per layer."""
-        return 5 * (len(self.sizes) - 1) + 1
+        """Ops in one iteration, as the schedule lays them out."""
+        return len(self.schedule)
 
     def _columns(self) -> list[tuple[str, str]]:
         columns = [(f"x ({self.sizes[0]})", "input")]
@@ -48,6 +77,15 @@ class NetworkPane(Widget):
             columns.append((f"[{l}] {size}·{SYMBOLS.get(act, act)}", f"W{sup(l)} {size}×{self.sizes[l - 1]}"))
         columns.append((f"L {self.loss.replace('_', '-')}", "loss"))
         return columns
+
+    def get_content_width(self, container: Size, viewport: Size) -> int:
+        """As wide as the layers line, the stages and the op marks: `width: auto` asks this."""
+        columns = self._columns()
+        layers = 1 + sum(max(map(len, column)) for column in columns) + 3 * (len(columns) - 1)
+        stages = 1 + sum(map(len, STAGES)) + 3 * (len(STAGES) - 1)
+        opi = self.ops_per_iteration
+        ops = 1 + opi + max(len(f"  op {opi}/{opi}"), len(f"  {opi} ops per iteration"))
+        return max(layers, stages, ops)
 
     def render(self) -> Text:
         """Layers line, units as dots (when tall), weight shapes (when there is room), stages, op marks."""
@@ -122,13 +160,13 @@ class NetworkPane(Widget):
         return line
 
     def _ops(self, record: StepRecord | None) -> Text:
-        opi = self.ops_per_iteration
-        depth = len(self.sizes) - 1
-        current = -1 if record is None else record.index % opi
+        schedule = self.schedule
         line = Text(" ")
-        for op in range(opi):
-            stage = "forward" if op < 2 * depth else "loss" if op == 2 * depth else "backward" if op < 4 * depth + 1 else "update"
+        opi = len(schedule)
+        current = -1 if record is None else schedule.locate(record.index)[1]
+        for spec in schedule:
+            op = spec.offset
             mark = "◉" if op == current else ("●" if op < current else "·")
-            line.append(mark, style=("bold " if op == current else "") + _STAGE_STYLE[stage])
-        line.append(f"  op {current + 1}/{opi}" if record is not None else f"  before the first op ({opi} per iteration)", style="dim")
+            line.append(mark, style=("bold " if op == current else "") + _STAGE_STYLE[spec.stage])
+        line.append(f"  op {current + 1}/{opi}" if record is not None else f"  {opi} ops per iteration", style="dim")
         return line

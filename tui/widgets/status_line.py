@@ -25,6 +25,7 @@ class Status:
     message: str = ""
     error: bool = False
     read_only: bool = False
+    note: str = ""  # e.g. "matches PyTorch to 3e-16" for a model converted by nnstep.from_torch
 
 
 class StatusLine(Widget):
@@ -42,6 +43,8 @@ class StatusLine(Widget):
         text = Text(f" {s.name}", style="bold")
         if s.read_only:
             text.append(" (trace, read-only)", style="dim")
+        if s.note:
+            text.append(f" ({s.note})", style="dim green")
         step = f"step {s.index + 1}" if s.index >= 0 else "not started"
         parts = [f"epoch {s.epoch}", f"iteration {s.iteration}", step]
         if len(text) + sum(len(p) + 3 for p in parts) > self.size.width:

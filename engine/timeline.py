@@ -1,0 +1,315 @@
+"""The one interface the app and the run loop step through: a live Session or a recorded trace.
+
+`Timeline` is a `typing.Protocol`. `Session` (session.py) implements it by
+computing ops; `TraceTimeline` implements it over the records of an exported
+trace, read-only. The screen and `run.run` use only this interface, so they
+never ask which one they have: they read `read_only` (nothing can be
+computed; every read is a lookup) and `can_train` (the fast path exists).
+
+Positions. A timeline is a sequence of records with a cursor, `position`
+(-1 before the first). For a Session the position is the global op index
+(`record.index`); a trace may skip iterations or stages (`nnstep run
+--every/--stages`), so there the position is the index among the recorded
+steps and `record.index` is the op's index in the original run.
+
+Batch rows: z⁽ˡ⁾ has shape (B, n_l); W⁽ˡ⁾ has shape (n_l, n_{l-1}).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from typing import Iterator, Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+from .config import Config
+from .errors import NnstepError
+from .network import Params
+from .records import StepRecord
+from .schedule import STAGES, UNITS, Schedule
+from .session import NetworkState
+
+
+@runtime_checkable
+class Timeline(Protocol):
+    """What can be stepped through: records at positions, a cursor, losses and parameters.
+
+    Batch rows: z⁽ˡ⁾ has shape (B, n_l); W⁽ˡ⁾ has shape (n_l, n_{l-1}).
+    Iterations are 0-based in arguments (`iteration_records(0)` is the first)
+    and 1-based in records (`record.iteration == 1`), as in the engine.
+    """
+
+    config: Config
+    schedule: Schedule
+    read_only: bool  # a recorded trace: nothing is computed, every read is a lookup
+    can_train: bool  # `train` (the fast path, no record per op) is available
+
+    @property
+    def position(self) -> int:
+        """The cursor: -1 before the first record."""
+        ...
+
+    @property
+    def record(self) -> StepRecord | None:
+        """The record at the position (None before the first)."""
+        ...
+
+    @property
+    def at_end(self) -> bool:
+        """True when `step` cannot go further (never for a live session)."""
+        ...
+
+    @property
+    def iterations_done(self) -> int:
+        """Iterations of the run whose last op is at or before the current record."""
+        ...
+
+    @property
+    def state(self) -> NetworkState:
+        """W⁽ˡ⁾ and b⁽ˡ⁾ as they stand at the position."""
+        ...
+
+    def step(self) -> StepRecord | None:
+        """One op forward; the new current record."""
+        ...
+
+    def back(self) -> StepRecord | None:
+        """One op back; None once before the first."""
+        ...
+
+    def goto(self, position: int) -> StepRecord | None:
+        """Jump to any position (-1 is before the start)."""
+        ...
+
+    def goto_iteration(self, iteration: int) -> StepRecord | None:
+        """Jump to the first op of 1-based `iteration`; None, not moving, if the timeline has none."""
+        ...
+
+    def reset(self) -> None:
+        """Back to before the first op."""
+        ...
+
+    def finish(self, unit: str) -> StepRecord | None:
+        """To the last op of this stage, iteration or epoch (the next one's when already there)."""
+        ...
+
+    def train(self, iterations: int) -> float:
+        """Fast path: run whole iterations without records (only when `can_train`)."""
+        ...
+
+    def losses(self, start: int = 0) -> np.ndarray:
+        """The losses seen up to the position, from the `start`-th on."""
+        ...
+
+    def record_at(self, position: int) -> StepRecord:
+        """The record at `position`."""
+        ...
+
+    def iteration_records(self, iteration: int) -> tuple[StepRecord, ...]:
+        """The records of 0-based `iteration` (a trace may hold only some of its ops)."""
+        ...
+
+    def iter_records(self, start: int = 0, stop: int | None = None) -> Iterator[StepRecord]:
+        """Records at positions start…stop-1 (default: up to the position), streamed in order."""
+        ...
+
+    def first_position(self, iteration: int) -> int:
+        """Position of the first op of 0-based `iteration` or later (a trace: its length when past its end)."""
+        ...
+
+    def previous_record(self, record: StepRecord) -> StepRecord | None:
+        """The same op of the previous iteration, if the timeline has it."""
+        ...
+
+
+class TraceTimeline:
+    """A recorded trace as a read-only Timeline.
+
+    Indexed once when loaded — records by run index and by iteration, the
+    losses as one array, the positions holding each layer's W and b, where
+    each stage, iteration and epoch ends — so every move and read costs
+    O(1) or O(log n), never a scan of the records.
+    """
+
+    read_only = True
+    can_train = False
+
+    def __init__(self, config: Config, records: Sequence[StepRecord]) -> None:
+        self.config = config
+        self.schedule = config.schedule
+        self.records: tuple[StepRecord, ...] = tuple(records)
+        self._position = -1
+        self._by_index = {r.index: i for i, r in enumerate(self.records)}
+        by_iteration: dict[int, list[StepRecord]] = {}
+        for r in self.records:
+            by_iteration.setdefault(r.iteration - 1, []).append(r)
+        self._by_iteration = {i: tuple(rs) for i, rs in by_iteration.items()}
+        n = len(self.records)
+        iterations = np.fromiter((r.iteration for r in self.records), dtype=np.int64, count=n)
+        epochs = np.fromiter((r.epoch for r in self.records), dtype=np.int64, count=n)
+        stages = np.fromiter((STAGES.index(r.stage) for r in self.records), dtype=np.int64, count=n)
+        # A trace's records come in run order, but a hand-edited one need not:
+        # the first position reaching an iteration is where the running maximum does.
+        self._reached = np.maximum.accumulate(iterations) if n else iterations
+        loss_positions = [i for i, r in enumerate(self.records) if r.loss is not None and r.op == "loss"]
+        self._loss_positions = np.array(loss_positions, dtype=np.intp)
+        self._loss_values = np.array([self.records[i].loss for i in loss_positions], dtype=np.float64)
+        self._loss_values.flags.writeable = False
+        # Positions of the records holding W⁽ˡ⁾ and b⁽ˡ⁾ (linear and update ops), per layer.
+        self._params_at: dict[int, list[int]] = {}
+        for i, r in enumerate(self.records):
+            if r.layer is not None and r.op in ("linear", "update") and "W" in r.tensors and "b" in r.tensors:
+                self._params_at.setdefault(r.layer, []).append(i)
+        # Where each run of equal stage / iteration / epoch ends: `finish` is a binary search.
+        self._ends: dict[str, np.ndarray] = {}
+        for unit, changed in (
+            ("stage", (iterations[1:] != iterations[:-1]) | (stages[1:] != stages[:-1])),
+            ("iteration", iterations[1:] != iterations[:-1]),
+            ("epoch", epochs[1:] != epochs[:-1]),
+        ):
+            self._ends[unit] = np.append(np.flatnonzero(changed), n - 1) if n else np.zeros(0, dtype=np.intp)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    # -- where we are ---------------------------------------------------------
+
+    @property
+    def position(self) -> int:
+        """Index of the current record in the trace; -1 before the first."""
+        return self._position
+
+    @property
+    def record(self) -> StepRecord | None:
+        """The current record, None before the start."""
+        return self.records[self._position] if self._position >= 0 else None
+
+    @property
+    def at_end(self) -> bool:
+        """True on the last recorded step."""
+        return self._position >= len(self.records) - 1
+
+    @property
+    def iterations_done(self) -> int:
+        """Iterations of the original run complete at the current record."""
+        record = self.record
+        return 0 if record is None else self.schedule.iterations_done(record.index)
+
+    def record_at(self, position: int) -> StepRecord:
+        """The record at trace position `position`."""
+        if not 0 <= position < len(self.records):
+            raise IndexError(f"no record at position {position}")
+        return self.records[position]
+
+    def record_by_index(self, index: int) -> StepRecord | None:
+        """The recorded step whose run index is `index`, if the trace kept it."""
+        position = self._by_index.get(index)
+        return None if position is None else self.records[position]
+
+    def previous_record(self, record: StepRecord) -> StepRecord | None:
+        """The same op of the previous iteration, if the trace kept it."""
+        return self.record_by_index(record.index - len(self.schedule))
+
+    # -- moving ---------------------------------------------------------------
+
+    def step(self) -> StepRecord | None:
+        """One recorded step forward (stays on the last one)."""
+        self._position = min(self._position + 1, len(self.records) - 1)
+        return self.record
+
+    def back(self) -> StepRecord | None:
+        """One recorded step back; None once before the first."""
+        self._position = max(-1, self._position - 1)
+        return self.record
+
+    def goto(self, position: int) -> StepRecord | None:
+        """Jump to trace position `position`, clamped to the trace."""
+        self._position = max(-1, min(position, len(self.records) - 1))
+        return self.record
+
+    def first_position(self, iteration: int) -> int:
+        """Position of the first recorded op of 0-based `iteration` or later; len(trace) past the end."""
+        return int(np.searchsorted(self._reached, iteration + 1, side="left"))
+
+    def goto_iteration(self, iteration: int) -> StepRecord | None:
+        """To the first recorded op of 1-based `iteration` (or the next recorded one); None past the end."""
+        position = self.first_position(iteration - 1)
+        if position >= len(self.records):
+            return None
+        return self.goto(position)
+
+    def reset(self) -> None:
+        """Back to before the first step."""
+        self._position = -1
+
+    def finish(self, unit: str) -> StepRecord | None:
+        """To the last recorded step of this stage, iteration or epoch (or the next one's)."""
+        if unit not in UNITS:
+            raise ValueError(f"unknown unit {unit!r}; one of {UNITS}")
+        if unit == "op" or not self.records:
+            return self.step()
+        ends = self._ends[unit]
+        last = len(self.records) - 1
+
+        def end_of(position: int) -> int:
+            return int(ends[np.searchsorted(ends, position, side="left")])
+
+        position = max(self._position, 0)
+        if self._position >= 0 and end_of(position) == position:
+            position = min(position + 1, last)
+        self._position = end_of(position)
+        return self.record
+
+    def train(self, iterations: int) -> float:
+        """A trace cannot compute new iterations."""
+        raise NnstepError("a trace is read-only: it cannot train")
+
+    # -- what is known --------------------------------------------------------
+
+    def losses(self, start: int = 0) -> np.ndarray:
+        """Loss of every recorded loss step up to the position, from the `start`-th on (a read-only view)."""
+        seen = int(np.searchsorted(self._loss_positions, self._position, side="right"))
+        return self._loss_values[start:seen]
+
+    def iteration_records(self, iteration: int) -> tuple[StepRecord, ...]:
+        """The recorded steps of 0-based `iteration`, possibly partial or none."""
+        return self._by_iteration.get(iteration, ())
+
+    def iter_records(self, start: int = 0, stop: int | None = None) -> Iterator[StepRecord]:
+        """Records at trace positions start…stop-1 (default: up to the position)."""
+        stop = self._position + 1 if stop is None else stop
+        return iter(self.records[max(start, 0) : stop])
+
+    @property
+    def state(self) -> NetworkState:
+        """W and b at the position, as far as the recorded steps show them (the config's before)."""
+        position = max(self._position, 0)
+        W = [w for w, _ in self.config.layers]
+        b = [v for _, v in self.config.layers]
+        for layer, positions in self._params_at.items():
+            i = bisect_right(positions, position) - 1
+            if i >= 0:
+                tensors = self.records[positions[i]].tensors
+                W[layer - 1], b[layer - 1] = tensors["W"], tensors["b"]
+        record = self.record or (self.records[0] if self.records else None)
+        iteration = record.iteration if record else 1
+        epoch = record.epoch if record else 1
+        return NetworkState(self._position, iteration, epoch, tuple(W), tuple(b))
+
+
+def batch_of(timeline: Timeline, iteration: int) -> tuple[Params, np.ndarray, np.ndarray] | None:
+    """Parameters at the start of 0-based `iteration` and its batch (x, y), read from its records.
+
+    Uses only the record API: the linear ops hold W⁽ˡ⁾ (n_l, n_{l-1}) and
+    b⁽ˡ⁾, the first one's input a_prev is x (B, n_0); the loss op holds y
+    (B, n_L). None if the timeline lacks those records (a partial trace).
+    """
+    records = timeline.iteration_records(iteration)
+    depth = timeline.config.depth
+    linear = {r.layer: r for r in records if r.op == "linear"}
+    loss = next((r for r in records if r.op == "loss"), None)
+    if len(linear) != depth or loss is None:
+        return None
+    W = tuple(linear[l].tensors["W"] for l in range(1, depth + 1))
+    b = tuple(linear[l].tensors["b"] for l in range(1, depth + 1))
+    return Params(W, b), linear[1].tensors["a_prev"], loss.tensors["y"]
