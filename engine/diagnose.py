@@ -13,6 +13,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from .equations import sup
 from .records import StepRecord
 
 GROWTH = 1.2  # per-iteration factor from which a rising gradient norm counts as geometric growth
@@ -24,7 +25,7 @@ class NonFinite:
 
     `cell` indexes `tensor` (batch rows); `inputs` maps each tensor the op read
     to its largest finite |value| (inf when it held no finite value);
-    `growth` says from which iteration ‖∂L/∂W‖ of the layer grew
+    `growth` says from which iteration max|∂L/∂W| of the layer grew
     geometrically, if it did.
     """
 
@@ -67,7 +68,7 @@ def first_non_finite(
 ) -> NonFinite | None:
     """Scan `records` in run order for the first op whose written tensors hold NaN or ±inf.
 
-    Collects ‖∂L/∂W⁽ˡ⁾‖ of every iteration on the way, to say from when the
+    Collects max|∂L/∂W⁽ˡ⁾| of every iteration on the way, to say from when the
     gradient of the offending layer grew geometrically. None if every value
     is finite (or `stop()` said to give up).
     """
@@ -87,9 +88,8 @@ def first_non_finite(
             return NonFinite(record.index, record.iteration, record.stage, record.layer, record.op, name, cell, value,
                              inputs, _cause(record, name, inputs), _growth(norms.get(layer, []), layer))
         if record.op == "grad" and record.layer is not None:
-            with np.errstate(all="ignore"):
-                norm = float(np.linalg.norm(record.tensors["dW"]))
-            norms.setdefault(record.layer, []).append((record.iteration, norm))
+            # max |∂L/∂W|: unlike the norm, it cannot overflow while every entry is finite.
+            norms.setdefault(record.layer, []).append((record.iteration, _largest(record.tensors["dW"])))
     return None
 
 
@@ -116,7 +116,7 @@ def _cause(record: StepRecord, name: str, inputs: dict[str, float]) -> str:
 
 
 def _growth(norms: list[tuple[int, float]], layer: int | None) -> str:
-    """From which iteration ‖∂L/∂W⁽ˡ⁾‖ rose by ≥ GROWTH× every iteration up to the end, if it did."""
+    """From which iteration max|∂L/∂W⁽ˡ⁾| rose by ≥ GROWTH× every iteration up to the end, if it did."""
     if len(norms) < 3 or layer is None:
         return ""
     end = len(norms) - 1
@@ -127,5 +127,5 @@ def _growth(norms: list[tuple[int, float]], layer: int | None) -> str:
         return ""
     first, last = norms[start], norms[end]
     factor = (last[1] / first[1]) ** (1.0 / (end - start)) if first[1] > 0 else math.inf
-    return (f"‖∂L/∂W⁽{layer}⁾‖ grew geometrically from iteration {first[0]} ({first[1]:.3g}) to iteration {last[0]} "
+    return (f"max|∂L/∂W{sup(layer)}| grew geometrically from iteration {first[0]} ({first[1]:.3g}) to iteration {last[0]} "
             f"({last[1]:.3g}), ×{factor:.3g} per iteration")

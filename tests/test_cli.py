@@ -371,3 +371,50 @@ def test_check_names_the_relu_kink_as_the_cause_of_a_fail(tmp_path: Path, capsys
     out = capsys.readouterr().out
     assert "layer 1: relative error dW" in out and "FAIL" in out
     assert "note: the ReLU kink is the likely cause" in out and "relu′(0) = 0" in out
+
+
+def _diverging(tmp_path: Path) -> Path:
+    path = tmp_path / "div.toml"
+    path.write_text('[model]\nsizes = [2, 3, 2]\nactivations = ["identity", "identity"]\ninit = "normal"\nstd = 3.0\n'
+                    '[loss]\nkind = "mse"\n[optimizer]\nlr = 5.0\n'
+                    "[data]\nx = [[0.1, 0.2], [0.3, -0.4], [1.0, 0.5]]\ny = [[0.0, 1.0], [1.0, 0.0], [0.5, 0.5]]\n")
+    return path
+
+
+@pytest.mark.parametrize("extra", [[], ["--break", "nan"]])
+def test_run_reports_the_first_non_finite_op_and_its_cause(extra: list[str], tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    # If this fails, a user whose run turned NaN learns only the symptom, not where it started.
+    assert run_main(["run", "--config", str(_diverging(tmp_path)), "-n", "20", *extra]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    first = next(line for line in lines if line.startswith("first non-finite:"))
+    assert first == "first non-finite: index 57, iteration 6, forward layer 2 linear, tensor z[0, 0] = -inf"
+    assert any(line.startswith("  cause: the weighted sum z = W·a + b overflowed") for line in lines)
+    assert any("grew geometrically from iteration 1" in line for line in lines)
+
+
+def test_a_healthy_run_prints_no_root_cause(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_main(["run", "--demo", "mazur", "-n", "5"]) == 0
+    assert "first non-finite" not in capsys.readouterr().out
+
+
+def test_diff_of_two_traces(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name in ("a", "b"):
+        assert run_main(["run", "--demo", "mazur", "-n", "3", "--export", f"{name}.json", "-q"]) == 0
+    (tmp_path / "slow.toml").write_text(
+        (Path(__file__).parents[1] / "demos" / "mazur.toml").read_text(encoding="utf-8").replace("lr = 0.5", "lr = 0.4"),
+        encoding="utf-8")
+    assert run_main(["run", "--config", "slow.toml", "-n", "3", "--export", "c.json", "-q"]) == 0
+    assert run_main(["run", "--demo", "xor", "-n", "1", "--export", "x.json", "-q"]) == 0
+    capsys.readouterr()
+    assert run_main(["diff", "a.json", "b.json"]) == 0
+    assert capsys.readouterr().out == "identical: 33 steps\n"
+    assert run_main(["diff", "a.json", "c.json"]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("first difference: index 9, iteration 1, update layer 1 update, tensor step_W, max |Δ| = ")
+    assert out[-1] == "compared 33 steps: they differ"
+    assert run_main(["diff", "a.json", "c.json", "--tolerance", "1"]) == 0
+    assert run_main(["diff", "a.json", "x.json"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("nnstep: a.json and x.json are runs of different networks") and err.count("\n") == 1
