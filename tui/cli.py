@@ -15,7 +15,7 @@ from typing import NoReturn, Sequence
 from nnstep.engine import NnstepError, __version__
 from nnstep.engine.config import Config
 
-COMMANDS = ("run", "demos", "check", "view")
+COMMANDS = ("run", "demos", "check", "view", "diff", "explain")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -35,7 +35,7 @@ def _parser() -> _Parser:
     parser = _Parser(
         prog="nnstep",
         description="Step through neural-network training op by op: forward, loss, backward (δ, gradients), update.",
-        epilog="Without a command, opens the step-through app. Commands: run, check, view, demos.",
+        epilog="Without a command, opens the step-through app. Commands: run, check, view, diff, explain, demos.",
     )
     parser.add_argument("--version", action="version", version=f"nnstep {__version__}")
     _source_options(parser)
@@ -127,6 +127,10 @@ def _command(name: str, args: list[str]) -> int:
         from nnstep.tui import headless
 
         return headless.check(load_source(options.demo, options.config))
+    if name == "diff":
+        return _diff(args)
+    if name == "explain":
+        return _explain(args)
     parser = _Parser(prog="nnstep view", description="Open an exported trace read-only in the app.")
     parser.add_argument("trace", metavar="TRACE", help="a trace exported by nnstep (.json or .json.gz)")
     options = parser.parse_args(args)
@@ -137,6 +141,74 @@ def _command(name: str, args: list[str]) -> int:
 
     make_viewer(trace, options.trace).run()
     return 0
+
+
+def _diff(args: list[str]) -> int:
+    """`nnstep diff A B`: 0 identical, 1 they differ (the first difference and a table), 2 bad input."""
+    parser = _Parser(prog="nnstep diff", description="Compare two traces op by op.")
+    parser.add_argument("first", metavar="A", help="a trace exported by nnstep")
+    parser.add_argument("second", metavar="B", help="another trace of the same network")
+    parser.add_argument("--tolerance", type=float, default=0.0, metavar="T",
+                        help="differences up to T count as equal (default 0: exact)")
+    options = parser.parse_args(args)
+    if not options.tolerance >= 0:  # NaN too
+        raise NnstepError(f"--tolerance must be a number >= 0, got {options.tolerance}")
+    from nnstep.engine.config import build_config
+    from nnstep.engine.diff import check_same_network, compare
+    from nnstep.engine.trace import read_trace
+
+    a, b = read_trace(options.first), read_trace(options.second)
+    config_a = build_config(a["config"], f"{options.first}: config")
+    config_b = build_config(b["config"], f"{options.second}: config")
+    check_same_network(config_a, config_b, options.first, options.second)
+    result = compare(a["records"], b["records"], options.tolerance)
+    if result.identical:
+        print(f"identical: {result.compared} steps")
+        return 0
+    if result.first:
+        print(result.first)
+    if result.only:
+        print(f"steps: {result.only}")
+    if result.tensors:
+        width = max(len(d.name) for d in result.tensors)
+        print(f"{'tensor':<{width}}  {'max |Δ|':>12}  {'at index':>8}  {'steps':>5}")
+        for d in result.tensors:
+            print(f"{d.name:<{width}}  {d.largest:>12.6g}  {d.index:>8}  {d.steps:>5}")
+    print(f"compared {result.compared} steps: they differ")
+    return 1
+
+
+def _explain(args: list[str]) -> int:
+    """`nnstep explain`: a handout of one iteration (Markdown, LaTeX or a notebook), atomically written."""
+    parser = _Parser(prog="nnstep explain", description="Write a worked example of one iteration, op by op.")
+    _source_options(parser)
+    parser.add_argument("--iteration", type=int, default=1, metavar="K", help="the iteration to work out (default 1)")
+    parser.add_argument("--format", choices=("md", "tex", "ipynb"), default=None,
+                        help="md (Markdown with LaTeX math), tex (a LaTeX document) or ipynb (a notebook that "
+                             "recomputes every number); default: from -o's extension, else md")
+    parser.add_argument("-o", "--output", metavar="PATH", help="write here (default: standard output)")
+    options = parser.parse_args(args)
+    if not 1 <= options.iteration <= EXPLAIN_LIMIT:
+        raise NnstepError(f"--iteration must be from 1 to {EXPLAIN_LIMIT:,}, got {options.iteration}")
+    fmt = options.format
+    if fmt is None:
+        suffix = (options.output or "").rsplit(".", 1)[-1].lower()
+        fmt = suffix if suffix in ("md", "tex", "ipynb") else "md"
+    config = load_source(options.demo, options.config)
+    from nnstep.tui.explain import handout
+
+    text = handout(config, options.iteration, fmt)
+    if options.output is None:
+        sys.stdout.write(text)
+        return 0
+    from nnstep.engine.trace import write_text
+
+    write_text(options.output, text)
+    print(f"wrote {options.output} ({fmt}, iteration {options.iteration}, {len(config.schedule)} ops)", file=sys.stderr)
+    return 0
+
+
+EXPLAIN_LIMIT = 1_000_000  # iterations replayed to reach the one to explain
 
 
 if __name__ == "__main__":

@@ -13,8 +13,11 @@ import sys
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
+import numpy as np
+
 from nnstep.engine import NnstepError, Session, StepRecord
 from nnstep.engine.breakpoints import Breakpoint, parse_breakpoint
+from nnstep.engine.diagnose import first_non_finite
 from nnstep.engine.config import Config
 from nnstep.engine.gradcheck import FINE, WRONG, check_gradients
 from nnstep.engine.health import layer_health
@@ -23,6 +26,8 @@ from nnstep.engine.schedule import STAGES
 from nnstep.engine.run import Run
 from nnstep.engine.trace import select, write_trace
 
+SCAN_ALL = 20_000  # iterations replayed from the start to find the first non-finite op
+SCAN_BACK = 1_000  # in a longer run, iterations replayed before its first non-finite loss
 PROGRESS_AT = 20_000  # iterations from which a progress bar is worth drawing
 MAX_ITERATIONS = 10**9  # the loss history alone would need 8 GB past this
 
@@ -129,6 +134,9 @@ def run(config: Config, options: argparse.Namespace) -> int:
     hit = result.record if result.breakpoint is not None else None
     if result.breakpoint is not None and hit is not None:
         print(f"breakpoint '{result.breakpoint.text}' hit at {_where(hit)}")
+    if report.warned or (hit is not None and any(t.dtype.kind == "f" and not np.isfinite(t).all()
+                                                for t in hit.tensors.values())):
+        _root_cause(session, flag)
     if options.health:
         _print_health(session)
     done = session.iterations_done
@@ -144,6 +152,24 @@ def run(config: Config, options: argparse.Namespace) -> int:
         print("nnstep: interrupted", file=sys.stderr)
         return 130
     return 0
+
+
+def _root_cause(session: Session, flag: _Interrupt) -> None:
+    """Where the run first went non-finite, replayed from the start (or from SCAN_BACK iterations
+    before the first non-finite loss, in a long run), and why."""
+    losses = session.losses()
+    bad = np.flatnonzero(~np.isfinite(losses))
+    last = int(bad[0]) + 1 if bad.size else session.iterations_done + 1  # iterations to look through
+    first = 0 if last <= SCAN_ALL else last - SCAN_BACK
+    schedule = session.schedule
+    stop = schedule.index(min(last, session.iterations_done + 1), 0)
+    found = first_non_finite(session.iter_records(schedule.index(first, 0), stop), stop=lambda: flag.requested)
+    if found is None:
+        return
+    for line in found.lines():
+        print(line)
+    if first:
+        print(f"  (looked from iteration {first + 1} on: a long run is not replayed from its start)")
 
 
 @contextmanager
