@@ -1,4 +1,9 @@
-"""Gradient health per layer: norms, update ratio, dead and saturated units.
+"""Gradient health per layer: norms, update ratio, dead and saturated units, judged against the output layer.
+
+A layer is vanishing when its ‖δ‖ is SHRINK× smaller than the output
+layer's and its weights barely move (update ratio below RATIO_LOW), as in a
+deep sigmoid net stuck at loss ln 2; exploding when ‖δ‖ grew SHRINK× on the
+way down and the steps are large for the weights.
 
 Read from the records of one iteration, by op name (the schedule says which
 tensors each op holds). A frozen W⁽ˡ⁾ has no update step: its update ratio
@@ -8,7 +13,7 @@ W⁽ˡ⁾ and dW⁽ˡ⁾ shape (n_l, n_{l-1}).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 import numpy as np
@@ -19,6 +24,8 @@ from .records import StepRecord
 VANISHING = 1e-7  # ‖dW‖ below this: the layer has all but stopped learning
 EXPLODING = 1e3  # ‖dW‖ above this: the next update will wreck the weights
 RATIO_HIGH = 1e-1  # ‖ΔW‖/‖W‖ above this: steps too large for the weights
+RATIO_LOW = 1e-4  # ‖ΔW‖/‖W‖ below this: the weights barely move
+SHRINK = 10.0  # ‖δ‖ this many times smaller (or larger) than the output layer's: the signal vanished (exploded) on the way down
 
 
 @dataclass(frozen=True)
@@ -35,6 +42,8 @@ class LayerHealth:
     units: int
     saturated: float
     frozen: bool = False  # W⁽ˡ⁾ is frozen: no update step
+    shrink: float = 1.0  # ‖δ⁽ᴸ⁾‖ / ‖δ⁽ˡ⁾‖: how much the error signal shrank from the output layer down to this one
+    solved: bool = False  # the loss is 0: no gradient is the right answer, not a vanishing one
 
     @property
     def warnings(self) -> tuple[str, ...]:
@@ -43,9 +52,15 @@ class LayerHealth:
         if not np.isfinite(self.norm_dW) or not np.isfinite(self.norm_W):
             found.append("non-finite values")
         elif self.norm_dW < VANISHING:
-            found.append("vanishing gradient")
+            if not self.solved:
+                found.append("vanishing gradient")
         elif self.norm_dW > EXPLODING:
             found.append("exploding gradient")
+        elif self.shrink >= SHRINK and not self.frozen and self.update_ratio < RATIO_LOW:
+            found.append(f"vanishing gradient: ‖δ‖ {self.shrink:.3g}× smaller than the output layer's, "
+                         f"update ratio {self.update_ratio:.2g}")
+        elif self.shrink <= 1 / SHRINK and self.update_ratio > RATIO_HIGH:
+            found.append(f"exploding gradient: ‖δ‖ {1 / self.shrink:.3g}× larger than the output layer's")
         if np.isfinite(self.update_ratio) and self.update_ratio > RATIO_HIGH:
             found.append("update too large for the weights")
         if self.activation in ("relu", "leaky_relu") and self.dead == self.units:
@@ -110,4 +125,11 @@ def layer_health(records: Sequence[StepRecord], activations: Sequence[str]) -> l
                 frozen=bool(entry.get("frozen", 0.0)),
             )
         )
-    return result
+    # Judged against the output layer: what sigmoid′ ≤ 1/4 does to δ, layer after layer on the way down.
+    top = result[-1].norm_delta if result else float("nan")
+    solved = any(r.op == "loss" and r.loss == 0.0 for r in records)
+    return [
+        replace(h, solved=solved, shrink=top / h.norm_delta if h.norm_delta > 0 and np.isfinite(h.norm_delta)
+                and np.isfinite(top) else 1.0)
+        for h in result
+    ]
