@@ -418,3 +418,13 @@ def test_diff_of_two_traces(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cap
     assert run_main(["diff", "a.json", "x.json"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("nnstep: a.json and x.json are runs of different networks") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("argv", [["--version"], ["--help"], ["run", "--help"]])
+def test_version_and_help_import_neither_numpy_nor_textual(argv: list[str]) -> None:
+    # If this fails, every `nnstep --version` pays for importing NumPy (~90 ms) or Textual.
+    code = ("import sys\nfrom nnstep.tui.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+            "heavy = sorted(m for m in ('numpy', 'textual', 'rich') if m in sys.modules)\n"
+            "sys.stderr.write(repr(heavy))\n")
+    done = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=60)
+    assert done.stderr.strip().endswith("[]"), done.stderr

@@ -10,10 +10,13 @@ import argparse
 import os
 import signal
 import sys
-from typing import NoReturn, Sequence
+from typing import TYPE_CHECKING, NoReturn, Sequence
 
-from nnstep.engine import NnstepError, __version__
-from nnstep.engine.config import Config
+from nnstep.engine import __version__
+from nnstep.engine.errors import NnstepError
+
+if TYPE_CHECKING:
+    from nnstep.engine.config import Config
 
 COMMANDS = ("run", "demos", "check", "view", "diff", "explain")
 
