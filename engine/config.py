@@ -21,16 +21,17 @@ from typing import Any, Mapping
 import numpy as np
 
 from . import data as datasets
-from .errors import NnstepError, read_user_file
+from .errors import MEMORY_LIMIT, NnstepError, check_text, gib, one_line, parsed_memory, read_user_file
 from .schedule import PARAMETERS, Schedule, build_schedule
 from .functions import ACTIVATIONS, LEAKY_SLOPE, LOSSES
 from .optim import OPTIMIZERS, Optimizer
 
 INITS = ("xavier", "he", "normal", "zeros", "torch", "explicit")
 DTYPES = ("float64", "float32")
-# Refuse networks and data whose arrays would not fit comfortably in memory.
-MEMORY_LIMIT = 4 * 2**30
+# MEMORY_LIMIT (errors.py): networks, data and text whose arrays would not fit comfortably are refused.
 MAX_CONFIG_BYTES = 256 * 2**20
+# Arrays of one batch per unit: z, a and δ of every layer, and a temporary the next op makes.
+ACTIVATION_ARRAYS = 4
 
 _KEYS: dict[str, tuple[str, ...]] = {
     "": ("seed", "dtype", "description", "model", "loss", "optimizer", "data"),
@@ -255,6 +256,8 @@ def parse_text(text: str, where: str, *, is_json: bool) -> dict[str, Any]:
         raise NnstepError(f"{where}: invalid {kind}: {why}") from None
     if not isinstance(raw, dict):
         raise NnstepError(f"{where}: the top level must be a table (an object), got {_kind(raw)}")
+    if is_json:  # TOML refuses a lone surrogate itself; JSON spells it "\ud800"
+        check_text(raw, text, where)
     return raw
 
 
@@ -269,10 +272,17 @@ def load_config(path: str | Path, *, name: str | None = None) -> Config:
         lambda size: f"larger than {MAX_CONFIG_BYTES // 2**20} MiB, too large for a config "
         "(put large data in a CSV file: data.csv)",
     )
+    commas = data.count(b",")
+    estimate = parsed_memory(len(data), commas)
+    if estimate > MEMORY_LIMIT:
+        raise NnstepError(f"{where}: holds about {commas:,} numbers, which would take {gib(estimate)} "
+                          f"to read, more than the {MEMORY_LIMIT / 2**30:g} GiB nnstep allows "
+                          "(put large data in a CSV file: data.csv)")
     try:
         text = data.decode("utf-8").replace("\r\n", "\n")
     except UnicodeDecodeError:
         raise NnstepError(f"{where}: not a text file (not UTF-8)") from None
+    del data
     raw = parse_text(text, where, is_json=path.suffix.lower() == ".json")
     return build_config(raw, where, base=path.parent, name=name or path.stem)
 
@@ -286,6 +296,11 @@ def build_config(raw: dict[str, Any], where: str, *, base: Path | None = None, n
     description = raw.get("description", "")
     if not isinstance(description, str):
         raise r.fail("description", f"must be a string, got {_kind(description)}")
+    try:  # a dict built in code skipped parse_text's check; an export could not write this
+        description.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise r.fail("description", f"holds a lone surrogate {one_line(description[error.start])} at character "
+                                    f"{error.start + 1}, which is not text") from None
 
     for table in ("model", "loss", "data"):
         if table not in raw:
@@ -335,11 +350,14 @@ def build_config(raw: dict[str, Any], where: str, *, base: Path | None = None, n
 
     init = r.choice(model.get("init", "xavier"), "model.init", INITS, "init")
     std = r.number(model.get("std", 0.1), "model.std", minimum=0.0, strict=True)
-    _check_memory(r, sizes, data, len(optimizer_part.state_names()))
+    states = len(optimizer_part.state_names())
+    _check_memory(r, sizes, data, states, _rows_given(data))
 
     x, y, labels = datasets.read_data(r, data, sizes, loss, seed, base)
     batch_size = r.integer(data.get("batch_size", len(x)), "data.batch_size", minimum=1)
     batch_size = min(batch_size, len(x))
+    if "csv" in data:  # its rows are known only now
+        _check_memory(r, sizes, data, states, len(x))
     shuffle = r.boolean(data.get("shuffle", True), "data.shuffle")
 
     np_dtype = np.dtype(dtype)
@@ -502,19 +520,43 @@ def _frozen(array: np.ndarray) -> np.ndarray:
     return array
 
 
-def _check_memory(r: _Reader, sizes: tuple[int, ...], data: dict[str, Any], states: int = 1) -> None:
+def _rows_given(data: dict[str, Any]) -> int:
+    """Data rows a [data] table implies before its data are made (0 for a CSV file, not read yet)."""
+    if isinstance(data.get("x"), list):
+        return len(data["x"])
+    if isinstance(data.get("dataset"), str):
+        n = data.get("n", datasets.DEFAULT_N.get(data["dataset"], 0))
+        return n if isinstance(n, int) and not isinstance(n, bool) and n > 0 else 0
+    return 0
+
+
+def _check_memory(r: _Reader, sizes: tuple[int, ...], data: dict[str, Any], states: int = 1, rows: int = 0) -> None:
+    """Refuse a config whose arrays would pass MEMORY_LIMIT, before any is made.
+
+    Counted: the parameters with their gradients, checkpoints and the
+    optimizer's `states` arrays; the data (x, y and the copies made while
+    loading, `rows` rows); and the activations of one batch (batch rows ×
+    every layer's units × ACTIVATION_ARRAYS), which a wide hidden layer makes
+    the largest part. The message names the part to shrink.
+    """
     params = sum(sizes[i] * sizes[i + 1] + sizes[i + 1] for i in range(len(sizes) - 1))
-    rows = data.get("n", 0) if isinstance(data.get("n"), int) else 0
+    batch = data.get("batch_size")
+    batch = min(batch, rows) if isinstance(batch, int) and not isinstance(batch, bool) and batch > 0 else rows
     # Parameters, the optimizer's state arrays, gradients and two checkpoints, 8 bytes each.
-    weights, data_bytes = params * 8 * (5 + max(1, states)), rows * max(sizes) * 8 * 4
-    estimate = weights + data_bytes
-    if estimate > MEMORY_LIMIT:
-        # Python integers have no ceiling (sizes = [2, 10**400, 2]); a float has.
-        need = f"about {estimate / 2**30:.1f} GiB of memory" if estimate < 2**100 else "more memory than any computer has"
-        raise r.fail(
-            "data.n" if data_bytes > weights else "model.sizes",
-            f"needs {need}, more than the {MEMORY_LIMIT / 2**30:.0f} GiB nnstep allows",
-        )
+    weights = params * 8 * (5 + max(1, states))
+    data_bytes = rows * (sizes[0] + sizes[-1]) * 8 * 4
+    activations = batch * sum(sizes) * 8 * ACTIVATION_ARRAYS
+    estimate = weights + data_bytes + activations
+    if estimate <= MEMORY_LIMIT:
+        return
+    limit = f"more than the {MEMORY_LIMIT / 2**30:g} GiB nnstep allows"
+    if weights >= max(data_bytes, activations):
+        raise r.fail("model.sizes", f"needs {gib(estimate)}, {limit}")
+    if data_bytes < min(activations, MEMORY_LIMIT // 2):  # the batch is wide, not the data long
+        raise r.fail("model.sizes", f"with batches of {batch:,} rows needs {gib(estimate)} (mostly the "
+                                    f"activations of one batch), {limit}; use a smaller data.batch_size or smaller layers")
+    key = next((f"data.{k}" for k in ("n", "x", "csv", "dataset") if k in data), "data")
+    raise r.fail(key, f"({rows:,} rows) needs {gib(estimate)}, {limit}")
 
 
 def _initial_layers(

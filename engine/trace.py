@@ -20,17 +20,27 @@ from __future__ import annotations
 import gzip
 import io
 import json
-import os
-import tempfile
+import os  # noqa: F401 - tests patch trace.os and trace.tempfile, the modules write_atomically uses
+import tempfile  # noqa: F401
 import zlib
 from functools import lru_cache
 from pathlib import Path
-from typing import IO, Any, Callable, Iterable, Iterator
+from typing import IO, Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
 from .config import Config, build_config
-from .errors import NnstepError, read_user_file
+from .errors import (
+    BYTES_PER_PARSED_NUMBER,
+    MEMORY_LIMIT,
+    NnstepError,
+    check_text,
+    gib,
+    one_line,
+    parsed_memory,
+    read_user_file,
+    write_atomically,
+)
 from .records import STAGES, StepRecord, make_record
 from .schedule import OPS, STAGE_OF
 
@@ -38,8 +48,10 @@ FORMAT = "nnstep-trace"
 VERSION = 2
 READS = (1, 2)  # versions this nnstep reads
 _NON_FINITE = {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}
-# JSON text of a trace `view` will parse: its numbers take several times this as
-# Python objects. A gzip bomb stops here too, not at a MemoryError.
+# JSON text of a trace `view` will parse. Its numbers take several times the
+# text as Python objects, so the memory estimate (errors.parsed_memory against
+# MEMORY_LIMIT) refuses a real trace well before this; a gzip bomb stops at
+# either, not at a MemoryError.
 MAX_TRACE_TEXT = 2 * 2**30
 
 
@@ -119,72 +131,83 @@ def select(records: Iterable[StepRecord], every: int = 1, stages: Iterable[str] 
 def write_trace(path: str | Path, config: dict[str, Any], records: Iterable[StepRecord]) -> int:
     """Stream a trace to `path` atomically; return the number of steps written.
 
-    The trace goes to a temporary file beside `path`, which replaces `path`
-    only once complete: a failure or Ctrl-C leaves any earlier file intact
-    and no temporary file behind.
+    errors.write_atomically checks the path before anything is written (a
+    regular file or a new name; a symbolic link's target is replaced and the
+    link kept; an existing file keeps its mode, a new one gets 0666 & ~umask)
+    and writes through a short temporary file beside it that replaces the
+    file only once complete: a failure or Ctrl-C leaves any earlier file
+    intact and no temporary file behind. The config's text is encoded first,
+    so text that is not Unicode is refused before the file is touched.
     """
     path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        what = "is a file, not a folder" if folder.exists() else "does not exist"
-        raise NnstepError(f"{path}: cannot export, the folder {folder} {what}")
-    if path.is_dir():
-        raise NnstepError(f"{path}: cannot export, it is a folder")
     try:
-        handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    except OSError as error:
-        raise NnstepError(f"{path}: cannot export ({error.strerror})") from None
+        header = json.dumps({"format": FORMAT, "version": VERSION, "config": config}, ensure_ascii=False, allow_nan=False)
+        head = (header[:-1] + ', "steps": [').encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise NnstepError(f"{path}: cannot export, the config holds text that is not Unicode "
+                          f"({one_line(error.object[error.start:error.end])})") from None
+    except ValueError as error:  # NaN in the config: allow_nan=False
+        raise NnstepError(f"{path}: cannot export, the config does not convert to strict JSON ({error})") from None
     count = 0
-    try:
-        with os.fdopen(handle, "wb") as raw:
-            out: IO[bytes] | gzip.GzipFile = gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0) if path.suffix == ".gz" else raw
-            with io.TextIOWrapper(out, encoding="utf-8", write_through=False) as text:
-                header = json.dumps({"format": FORMAT, "version": VERSION, "config": config}, ensure_ascii=False, allow_nan=False)
-                text.write(header[:-1] + ', "steps": [')
-                tensor_text = _TensorText()
-                for record in records:
-                    tensor_text.start(record.iteration)
-                    head, tensors = _record_parts(record, tensor_text)
-                    # Written apart, the tensors stay an ASCII string, which
-                    # encodes to UTF-8 at copy speed (joined to the head's
-                    # symbols, the whole record took the slow path).
-                    text.write((",\n" if count else "\n") + head)
-                    text.write(tensors)
-                    count += 1
-                text.write("\n]}\n")
-        # mkstemp makes the file 0600; an export is an ordinary file of the user's.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temp_name, 0o666 & ~umask)
-        os.replace(temp_name, path)
-    except BaseException as error:
-        try:
-            os.unlink(temp_name)
-        except OSError:
-            pass
-        if isinstance(error, OSError):
-            raise NnstepError(f"{path}: cannot export ({error.strerror or error})") from None
-        raise
+
+    def body(raw: IO[bytes]) -> None:
+        nonlocal count
+        out: IO[bytes] | gzip.GzipFile = gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0) if path.suffix == ".gz" else raw
+        out.write(head)
+        with io.TextIOWrapper(out, encoding="utf-8", write_through=False) as text:
+            tensor_text = _TensorText()
+            for record in records:
+                tensor_text.start(record.iteration)
+                fields, tensors = _record_parts(record, tensor_text)
+                # Written apart, the tensors stay an ASCII string, which
+                # encodes to UTF-8 at copy speed (joined to the head's
+                # symbols, the whole record took the slow path).
+                text.write((",\n" if count else "\n") + fields)
+                text.write(tensors)
+                count += 1
+            text.write("\n]}\n")
+
+    write_atomically(path, body)
     return count
 
 
+def write_text(path: str | Path, text: str) -> None:
+    """Write a text file the user named (a handout, a config), atomically, as every export is written."""
+    data = text.encode("utf-8")
+    write_atomically(path, lambda raw: raw.write(data))
+
+
 def _too_large(size: int) -> str:
+    """Why a trace file of `size` bytes is not read: over MAX_TRACE_TEXT, or its text alone would not parse in memory."""
+    if size <= MAX_TRACE_TEXT:
+        return _too_much_memory(size, 0)
     return (f"the trace is too large to view (over {size / 2**30:.1f} GiB of JSON, the limit is "
             f"{MAX_TRACE_TEXT / 2**30:.0f} GiB); export fewer steps with --every or --stages")
 
 
-def _gunzip(path: Path, data: bytes) -> bytes:
-    """Decompress in pieces, refusing the file once its text passes MAX_TRACE_TEXT."""
-    out = io.BytesIO()
+def _too_much_memory(size: int, commas: int) -> str:
+    return (f"the trace would take {gib(parsed_memory(size, commas))} to view, more than the "
+            f"{MEMORY_LIMIT / 2**30:g} GiB nnstep allows; export fewer steps with --every or --stages")
+
+
+def _gunzip(path: Path, data: bytes | bytearray) -> bytearray:
+    """Decompress in pieces, refusing the file as soon as its text passes MAX_TRACE_TEXT
+    or would not parse within MEMORY_LIMIT (errors.parsed_memory): a gzip bomb
+    stops early, not at a MemoryError."""
+    out = bytearray()
+    commas = 0
     try:
         with gzip.GzipFile(fileobj=io.BytesIO(data)) as packed:
             while chunk := packed.read(1 << 20):
-                out.write(chunk)
-                if out.tell() > MAX_TRACE_TEXT:
-                    raise NnstepError(f"{path}: {_too_large(out.tell())}")
+                out += chunk
+                commas += chunk.count(b",")
+                if len(out) > MAX_TRACE_TEXT:
+                    raise NnstepError(f"{path}: {_too_large(len(out))}")
+                if parsed_memory(len(out), commas) > MEMORY_LIMIT:
+                    raise NnstepError(f"{path}: {_too_much_memory(len(out), commas)}")
     except (OSError, EOFError, zlib.error):
         raise NnstepError(f"{path}: the gzip data is truncated or damaged") from None
-    return out.getvalue()
+    return out  # not bytes(out): that would copy the whole text
 
 
 def _decode(value: Any) -> Any:
@@ -207,22 +230,31 @@ def read_trace(path: str | Path) -> dict[str, Any]:
     if not str(path).strip():  # Path("") is ".", which would be reported as a folder
         raise NnstepError("no trace file given (an empty path)")
     path = Path(path)
-    data = read_user_file(path, "a trace file", MAX_TRACE_TEXT, _too_large)
+    # The text alone (no numbers counted yet) must parse within MEMORY_LIMIT: refused by its size before it is read.
+    limit = min(MAX_TRACE_TEXT, (MEMORY_LIMIT - BYTES_PER_PARSED_NUMBER) // 3)
+    data: bytes | bytearray = read_user_file(path, "a trace file", limit, _too_large)
     if data[:2] == b"\x1f\x8b":
         data = _gunzip(path, data)
     if len(data) > MAX_TRACE_TEXT:
         raise NnstepError(f"{path}: {_too_large(len(data))}")
+    commas = data.count(b",")
+    if parsed_memory(len(data), commas) > MEMORY_LIMIT:
+        raise NnstepError(f"{path}: {_too_much_memory(len(data), commas)}")
     try:
-        trace = json.loads(data.decode("utf-8"), parse_constant=lambda name: _NON_FINITE[name])
+        text = data.decode("utf-8")
+        del data  # the text alone from here: the bytes would double the peak
+        trace = json.loads(text, parse_constant=lambda name: _NON_FINITE[name])
     except UnicodeDecodeError:
         raise NnstepError(f"{path}: not a trace (not UTF-8 text)") from None
     except json.JSONDecodeError as error:
-        what = "truncated" if error.pos >= len(data.rstrip()) - 1 else "not valid JSON"
+        what = "truncated" if error.pos >= len(text.rstrip()) - 1 else "not valid JSON"
         raise NnstepError(f"{path}: {what} at line {error.lineno}, column {error.colno}: {error.msg}") from None
     except RecursionError:
         raise NnstepError(f"{path}: nested too deeply to be a trace") from None
     except ValueError:  # Python's cap on the digits of an integer
         raise NnstepError(f"{path}: not a trace (a whole number has too many digits)") from None
+    check_text(trace, text, str(path))
+    del text
     if not isinstance(trace, dict) or trace.get("format") != FORMAT:
         raise NnstepError(f"{path}: not an nnstep trace (no \"format\": \"{FORMAT}\")")
     version = trace.get("version")
@@ -334,3 +366,77 @@ def _check_shapes(where: str, op: str, layer: int | None, arrays: dict[str, np.n
             raise NnstepError(
                 f"{where}.tensors.{name} has shape {arrays[name].shape}, expected (batch rows, {width})"
             )
+
+
+# Traces of at most this many steps are checked step by step; longer ones by a sample.
+VERIFY_ALL_BELOW = 2000
+# The relative difference float32 arithmetic may show between machines (BLAS sums in another order).
+_FLOAT32_RTOL = 1e-5
+
+
+def verify_trace(config: Config, records: Sequence[StepRecord], sample: int = 20) -> str | None:
+    """Check a trace's numbers against its own config by replaying the run.
+
+    Replays `config` (a Session from the start, which is deterministic) and
+    compares every record's op, place and tensors with the replay at the same
+    index: every step of a trace of up to VERIFY_ALL_BELOW steps, else the
+    first, the last and `sample` steps spread between them. float64 configs
+    must agree exactly (NaN equals NaN); float32 ones to a relative 1e-5.
+    Tensors are batch rows as the engine holds them (z: (B, n_l), W: (n_l, n_{l-1})).
+
+    Returns None when the checked steps agree, else one line naming the first
+    disagreement: the step, its index, op and layer, the tensor and max |Δ|,
+    e.g. "steps[7] (index 7, iteration 1, delta layer 2): delta differs from
+    the replay of the config by max |Δ| = 0.25".
+    """
+    from .session import (
+        Session,  # session imports config and trace's neighbours; not at the top
+    )
+
+    if not records:
+        return None
+    count = len(records)
+    if count <= VERIFY_ALL_BELOW:
+        chosen: Iterable[int] = range(count)
+    else:
+        chosen = sorted({0, count - 1} | {round(k * (count - 1) / (sample + 1)) for k in range(1, sample + 1)})
+    session = Session(config)
+    rtol = 0.0 if config.dtype == "float64" else _FLOAT32_RTOL
+    for i in chosen:
+        record = records[i]
+        place = f"steps[{i}] (index {record.index}, iteration {record.iteration}, {record.op}" + (
+            f" layer {record.layer})" if record.layer is not None else ")")
+        replay = session.record_at(record.index)
+        ours = (record.op, record.layer, record.iteration, record.epoch)
+        theirs = (replay.op, replay.layer, replay.iteration, replay.epoch)
+        if ours != theirs:
+            return (f"{place}: the replay of the config has op {replay.op} layer {replay.layer} of iteration "
+                    f"{replay.iteration}, epoch {replay.epoch} at this index")
+        for name, value in record.tensors.items():
+            expected = replay.tensors.get(name)
+            if expected is None:
+                continue  # a tensor the engine does not keep for this op: nothing to check it against
+            difference = _difference(value, expected, rtol)
+            if difference is not None:
+                return f"{place}: {name} differs from the replay of the config by {difference}"
+    return None
+
+
+def _difference(value: np.ndarray, expected: np.ndarray, rtol: float) -> str | None:
+    """None when `value` (from the trace) agrees with `expected` (the replay), else 'max |Δ| = …'."""
+    if value.shape != expected.shape:
+        return f"shape: {value.shape} in the trace, {expected.shape} in the replay"
+    if value.dtype.kind in "iub" or expected.dtype.kind in "iub":
+        if np.array_equal(value, expected):
+            return None
+        return f"max |Δ| = {int(np.max(np.abs(value.astype(np.int64) - expected.astype(np.int64))))}"
+    theirs = expected.astype(np.float64)
+    with np.errstate(all="ignore"):
+        same = (value == theirs) | (np.isnan(value) & np.isnan(theirs))
+        if rtol:
+            same |= np.abs(value - theirs) <= rtol * np.maximum(np.abs(value), np.abs(theirs))
+        if same.all():
+            return None
+        delta = np.abs(value - theirs)[~same]
+    largest = float(np.max(np.where(np.isnan(delta), np.inf, delta)))
+    return f"max |Δ| = {largest:.6g}" + (" (NaN or infinity on one side)" if largest == np.inf else "")

@@ -59,6 +59,28 @@ MAZUR_MODEL = MAZUR.split("[data]")[0]
 FOLDER = None  # a `files` value that makes a folder instead of a file
 
 
+@dataclass(frozen=True)
+class Special:
+    """A `files` value that is not a regular file: a FIFO, a socket, or a symbolic link to `target`."""
+
+    kind: str
+    target: str = ""
+
+
+FIFO = Special("fifo")  # a named pipe: reading it would wait for a writer forever
+SOCKET = Special("socket")
+
+
+def link(target: str) -> Special:
+    """A symbolic link to `target` (which need not exist)."""
+    return Special("link", target)
+
+
+LONG_NAME = "x" * 300  # longer than any file system's 255-byte name
+# data.csv naming a file that is not CSV, as root could: /etc/shadow's first line.
+SHADOW = "root:$6$Zq0Lx8aVfN2kP1mQ$2b4Fd9kJ0sXw8YtR1vHc6eLq3uT7iO5pA0zS9dG4fK2hJ1lM8nB6vC3xZ7qW5eR0tY9uI4oP2aS6dF8gH1jK3lL:19000:0:99999:7:::\n"
+
+
 def mazur(old: str, new: str) -> str:
     """MAZUR with `old` (which must occur once) replaced by `new`."""
     assert MAZUR.count(old) == 1, old
@@ -84,7 +106,7 @@ def mazur_json(**changes: object) -> str:
     return out
 
 
-def with_csv(text: str, data: str) -> dict[str, str | bytes | None]:
+def with_csv(text: str, data: str) -> dict[str, str | bytes | Special | None]:
     """A config reading `train.csv` (columns x1, x2, t1, t2) through [data] lines `text`."""
     return {"net.toml": f"{MAZUR_MODEL}[data]\n{text}", "train.csv": data}
 
@@ -127,7 +149,7 @@ class Case:
     what: str
     argv: tuple[str, ...]
     message: str
-    files: dict[str, str | bytes | None] = field(default_factory=dict)
+    files: dict[str, str | bytes | Special | None] = field(default_factory=dict)
     status: int = 2
 
 
@@ -279,7 +301,7 @@ CASES: list[Case] = [
          {"net.toml": mazur("sizes = [2, 2, 2]", "sizes = [2, 100000, 100000, 2]").replace(
              'activations = ["sigmoid", "sigmoid"]', 'activations = ["tanh", "tanh", "sigmoid"]')}),
     Case("too-many-rows", CONFIG, "a built-in dataset too large for memory", RUN,
-         "nnstep: net.toml: data.n needs about 23.8 GiB of memory, more than the 4 GiB nnstep allows",
+         "nnstep: net.toml: data.n (400,000,000 rows) needs about 119.2 GiB of memory, more than the 4 GiB nnstep allows",
          {"net.toml": f'{MAZUR_MODEL}[data]\ndataset = "random"\nn = 400_000_000\n'}),
     Case("astronomical-size", CONFIG, "a layer of 10^400 units", RUN,
          "nnstep: net.toml: model.sizes needs more memory than any computer has, more than the 4 GiB nnstep allows",
@@ -348,6 +370,30 @@ CASES: list[Case] = [
     Case("newline-in-name", CONFIG, "a key holding a newline (kept on one line)", ("run", "--config", "net.json"),
          "nnstep: net.json: unknown key 'a\\nb' (allowed: seed, dtype, description, model, loss, optimizer, data)",
          {"net.json": '{"a\\nb": 1}'}),
+    Case("activations-too-big", CONFIG, "a 10 KB config: a 10⁶-unit hidden layer and 500 rows (activations of one batch)", RUN,
+         "nnstep: net.toml: model.sizes with batches of 500 rows needs about 15.1 GiB of memory (mostly the "
+         "activations of one batch), more than the 4 GiB nnstep allows; use a smaller data.batch_size or smaller layers",
+         {"net.toml": mazur("sizes = [2, 2, 2]", "sizes = [2, 1_000_000, 2]").split("[[model.layers]]")[0].replace(
+             'init = "explicit"', 'init = "zeros"') + '[loss]\nkind = "mse"\n[data]\ndataset = "random"\nn = 500\n'}),
+    Case("json-surrogate", CONFIG, "JSON text holding a lone surrogate (\\ud800), which no file can hold",
+         ("run", "--config", "net.json", "-n", "1", "--export", "out.json"),
+         "nnstep: net.json: description holds a lone surrogate \\ud800 at character 4, which is not text "
+         "(write the character itself, or a \\ud83d\\ude00 pair)",
+         {"net.json": mazur_json()[:-1].rstrip() + ',\n  "description": "abc\\ud800"\n}'}),
+    Case("json-surrogate-key", CONFIG, "a JSON key holding a lone surrogate", ("run", "--config", "net.json"),
+         "nnstep: net.json: \\udc00 holds a lone surrogate \\udc00 at character 1, which is not text "
+         "(write the character itself, or a \\ud83d\\ude00 pair)",
+         {"net.json": '{"\\udc00": 1}'}),
+    Case("config-fifo", CONFIG, "a config that is a FIFO (would wait for a writer forever)", RUN,
+         "nnstep: net.toml: is not a regular file (a FIFO), expected a config file", {"net.toml": FIFO}),
+    Case("config-device", CONFIG, "`--config /dev/zero` (endless)", ("run", "--config", "/dev/zero"),
+         "nnstep: /dev/zero: is not a regular file (a character device), expected a config file"),
+    Case("config-socket", CONFIG, "a config that is a socket", RUN,
+         "nnstep: net.toml: is not a regular file (a socket), expected a config file", {"net.toml": SOCKET}),
+    Case("config-name-too-long", CONFIG, "a config name of 300 characters (ENAMETOOLONG)",
+         ("run", "--config", LONG_NAME + ".toml"), f"nnstep: {LONG_NAME}.toml: cannot read (File name too long)"),
+    Case("config-link-loop", CONFIG, "a config that is a symbolic link to itself", RUN,
+         "nnstep: net.toml: cannot read (Too many levels of symbolic links)", {"net.toml": link("net.toml")}),
     # CSV ---------------------------------------------------------------------
     Case("csv-cell", CSV, "a cell that is not a number", RUN,
          "nnstep: net.toml: data.csv: train.csv line 3, column 2 ('x2'): 'abc' is not a number",
@@ -362,7 +408,8 @@ CASES: list[Case] = [
          "nnstep: net.toml: data.csv: train.csv line 3 has 3 cells, the header has 4",
          with_csv('csv = "train.csv"\ntarget = ["t1", "t2"]\n', "x1,x2,t1,t2\n0.05,0.10,0.01,0.99\n0.2,0.3,0.5\n")),
     Case("csv-target", CSV, "target column missing", RUN,
-         "nnstep: net.toml: data.target names column 't3', which train.csv does not have (columns: x1, x2, t1, t2)",
+         "nnstep: net.toml: data.target names column 't3', which train.csv does not have "
+         "(4 columns: 'x1', 'x2', 't1', …)",
          with_csv('csv = "train.csv"\ntarget = ["t1", "t3"]\n', GOOD_CSV)),
     Case("csv-no-target", CSV, "no data.target", RUN,
          "nnstep: net.toml: missing key data.target (the CSV columns to predict)",
@@ -385,6 +432,28 @@ CASES: list[Case] = [
     Case("csv-width", CSV, "more feature columns than sizes[0]", RUN,
          "nnstep: net.toml: data.csv has 3 features per row but model.sizes[0] is 2",
          with_csv('csv = "train.csv"\ntarget = ["t1", "t2"]\n', "x1,x2,x3,t1,t2\n1,2,3,0.1,0.9\n")),
+    Case("csv-duplicate-column", CSV, "a header naming a column twice (would train on the first twice)", RUN,
+         "nnstep: net.toml: data.csv names train.csv, whose header names column 'x1' twice (columns 1 and 2); rename one",
+         with_csv('csv = "train.csv"\ntarget = ["t1", "t2"]\n', "x1,x1,t1,t2\n1,2,0.1,0.9\n")),
+    Case("csv-blank-only", CSV, "a CSV file of blank lines only", RUN,
+         "nnstep: net.toml: data.csv names train.csv, which holds only blank lines (no header row)",
+         with_csv('csv = "train.csv"\ntarget = ["t1", "t2"]\n', "\n\r\n\n")),
+    Case("csv-fifo", CSV, "a CSV file that is a FIFO", RUN,
+         "nnstep: net.toml: data.csv names train.csv, which is not a regular file (a FIFO)",
+         {"net.toml": f'{MAZUR_MODEL}[data]\ncsv = "train.csv"\ntarget = ["t1"]\n', "train.csv": FIFO}),
+    Case("csv-device", CSV, "`csv = \"/dev/zero\"` (endless)", RUN,
+         "nnstep: net.toml: data.csv names /dev/zero, which is not a regular file (a character device)",
+         {"net.toml": f'{MAZUR_MODEL}[data]\ncsv = "/dev/zero"\ntarget = ["t1"]\n'}),
+    Case("csv-other-file", CSV, "data.csv naming a file that is not CSV (as root, /etc/shadow): 20 characters quoted", RUN,
+         "nnstep: net.toml: data.target names column 't1', which shadow does not have "
+         "(columns: 'root:$6$Zq0Lx8aVfN2…')",
+         {"net.toml": f'{MAZUR_MODEL}[data]\ncsv = "shadow"\ntarget = ["t1"]\n', "shadow": SHADOW}),
+    Case("csv-long-cell", CSV, "a bad cell of 100 characters (20 quoted)", RUN,
+         "nnstep: net.toml: data.csv: train.csv line 2, column 1 ('x1'): 'aaaaaaaaaaaaaaaaa...' is not a number",
+         with_csv('csv = "train.csv"\ntarget = ["t1", "t2"]\n', "x1,x2,t1,t2\n" + "a" * 100 + ",2,0.1,0.9\n")),
+    Case("csv-bad-cell-late", CSV, "a bad cell after 100,000 good rows (found by the csv module after the fast parser)", RUN,
+         "nnstep: net.toml: data.csv: train.csv line 100002, column 2 ('x2'): '1.2.3' is not a number",
+         with_csv('csv = "train.csv"\ntarget = ["t1", "t2"]\n', "x1,x2,t1,t2\n" + "0.5,1,0,1\n" * 100_000 + "1,1.2.3,0,1\n")),
     # Command-line arguments ----------------------------------------------------
     Case("demo", ARGS, "unknown demo name", ("run", "--demo", "mnist"),
          f"nnstep: --demo: no demo named 'mnist' (demos: {DEMOS})"),
@@ -479,6 +548,10 @@ CASES: list[Case] = [
     Case("view-version-text", VIEW, 'version given as "1"', ("view", "trace.json"),
          'nnstep: trace.json: trace version "1" is not supported (this nnstep reads versions 1, 2)',
          {"trace.json": _trace(version="1")}),
+    Case("view-edited", VIEW, "a trace whose numbers disagree with its own config", ("view", "trace.json"),
+         "nnstep: trace.json: steps[0] (index 0, iteration 1, linear layer 1): z differs from the replay of the "
+         "config by max |Δ| = 0.1225 (the trace was edited, or made by another program; --unverified opens it anyway)",
+         {"trace.json": _trace(tensor_z=[[0.5, 0.3925]])}),
     Case("view-step-out-of-place", VIEW, "a step whose op is not the one its index holds", ("view", "trace.json"),
          "nnstep: trace.json: steps[0] is op 'linear' of layer 1, but index 1 of this network is op 'activation' of layer 1",
          {"trace.json": _trace(step_index=1)}),
@@ -506,6 +579,16 @@ CASES: list[Case] = [
          {"trace.json": _trace(tensor_z=[[0.3775, 0.3925], [1.0]])}),
     Case("view-step-missing", VIEW, "step without a field", ("view", "trace.json"),
          "nnstep: trace.json: steps[0] has no 'tensors'", {"trace.json": _trace().replace('"tensors"', '"tensor"')}),
+    Case("view-fifo", VIEW, "a FIFO (would wait for a writer forever)", ("view", "trace.json"),
+         "nnstep: trace.json: is not a regular file (a FIFO), expected a trace file", {"trace.json": FIFO}),
+    Case("view-device", VIEW, "/dev/zero (endless: refused before reading, not after 2 GiB)", ("view", "/dev/zero"),
+         "nnstep: /dev/zero: is not a regular file (a character device), expected a trace file"),
+    Case("view-name-too-long", VIEW, "a name of 300 characters", ("view", LONG_NAME + ".json"),
+         f"nnstep: {LONG_NAME}.json: cannot read (File name too long)"),
+    Case("view-surrogate", VIEW, "a trace whose text holds a lone surrogate", ("view", "trace.json"),
+         "nnstep: trace.json: steps[0].equation holds a lone surrogate \\ud800 at character 1, which is not text "
+         "(write the character itself, or a \\ud83d\\ude00 pair)",
+         {"trace.json": _trace().replace('"equation": "', '"equation": "\\ud800')}),
     # Export paths ------------------------------------------------------------------
     Case("export-no-folder", EXPORT, "a folder that does not exist",
          ("run", "--demo", "mazur", "-n", "1", "--export", "nowhere/out.json"),
@@ -517,6 +600,25 @@ CASES: list[Case] = [
          "nnstep: --export: give a file path, e.g. --export trace.json"),
     Case("export-folder", EXPORT, "a path that is a folder", ("run", "--demo", "mazur", "-n", "1", "--export", "out"),
          "nnstep: out: cannot export, it is a folder", {"out": FOLDER}),
+    Case("export-fifo", EXPORT, "a FIFO (it would be replaced by a regular file)",
+         ("run", "--demo", "mazur", "-n", "1", "--export", "out.json"),
+         "nnstep: out.json: cannot export, it is not a regular file (a FIFO)", {"out.json": FIFO}),
+    Case("export-device", EXPORT, "a device: as root, /dev/null would be replaced",
+         ("run", "--demo", "mazur", "-n", "1", "--export", "/dev/null"),
+         "nnstep: /dev/null: cannot export, it is not a regular file (a character device)"),
+    Case("export-socket", EXPORT, "a socket", ("run", "--demo", "mazur", "-n", "1", "--export", "out.json"),
+         "nnstep: out.json: cannot export, it is not a regular file (a socket)", {"out.json": SOCKET}),
+    Case("export-link-device", EXPORT, "a symbolic link to /dev/null (a link is followed; its target must be a file)",
+         ("run", "--demo", "mazur", "-n", "1", "--export", "out.json"),
+         "nnstep: out.json: cannot export, it links to /dev/null, which is not a regular file (a character device)",
+         {"out.json": link("/dev/null")}),
+    Case("export-link-folder", EXPORT, "a symbolic link to a folder", ("run", "--demo", "mazur", "-n", "1", "--export", "out.json"),
+         "nnstep: out.json: cannot export, it is a folder", {"out.json": link("dir"), "dir": FOLDER}),
+    Case("export-link-loop", EXPORT, "a symbolic link to itself", ("run", "--demo", "mazur", "-n", "1", "--export", "out.json"),
+         "nnstep: out.json: cannot export (Too many levels of symbolic links)", {"out.json": link("out.json")}),
+    Case("export-name-too-long", EXPORT, "a name of 300 characters (ENAMETOOLONG)",
+         ("run", "--demo", "mazur", "-n", "1", "--export", LONG_NAME + ".json"),
+         f"nnstep: {LONG_NAME}.json: cannot export (File name too long)"),
 ]
 
 # Rows that need a simulated failure (tests/test_cli.py checks each of them).
@@ -524,24 +626,42 @@ SIMULATED = [
     (EXPORT, "folder without write permission (EACCES)", "nnstep: out.json: cannot export (Permission denied)", 2),
     (EXPORT, "disk full while writing (ENOSPC)", "nnstep: out.json: cannot export (No space left on device)", 2),
     (CONFIG, "config file without read permission", "nnstep: net.toml: permission denied", 2),
-    (CONFIG, "config over 256 MiB (or `--config /dev/zero`)",
-     "nnstep: /dev/zero: larger than 256 MiB, too large for a config (put large data in a CSV file: data.csv)", 2),
+    (CONFIG, "config over 256 MiB",
+     "nnstep: net.toml: larger than 256 MiB, too large for a config (put large data in a CSV file: data.csv)", 2),
+    (CONFIG, "a 120 MB config of short inline numbers (`[0,1]` rows; 160 MB of them took 3.5 GB): counted before parsing",
+     "nnstep: net.toml: holds about 40,000,001 numbers, which would take about 4.1 GiB of memory to read, "
+     "more than the 4 GiB nnstep allows (put large data in a CSV file: data.csv)", 2),
     (CSV, "CSV file over 1 GiB",
      "nnstep: net.toml: data.csv names big.csv (1.5 GiB), more than the 1 GiB of CSV nnstep reads", 2),
+    (CSV, "CSV of 1 GiB of short rows (its rows would not fit in memory)",
+     "nnstep: net.toml: data.csv names big.csv, which has up to 134,217,727 rows of 4 columns, which would take "
+     "about 13.0 GiB of memory, more than the 4 GiB nnstep allows", 2),
     (VIEW, "trace over 2 GiB of JSON, or a gzip file that unpacks to more (a gzip bomb)",
      "nnstep: trace.json.gz: the trace is too large to view (over 2.0 GiB of JSON, the limit is 2 GiB); "
+     "export fewer steps with --every or --stages", 2),
+    (VIEW, "gzip file of 8 MB unpacking to 1.95 GB (a gzip bomb under the 2 GiB limit): refused while unpacking",
+     "nnstep: trace.json.gz: the trace would take about 4.0 GiB of memory to view, more than the 4 GiB nnstep allows; "
      "export fewer steps with --every or --stages", 2),
     (ARGS, "Ctrl-C during `nnstep run` (with `--export`: the steps so far are written, atomically)",
      "nnstep: interrupted", 130),
 ]
 
 
-def make_files(folder: Path, files: dict[str, str | bytes | None]) -> None:
-    """Create `files` in `folder` (None makes a folder)."""
+def make_files(folder: Path, files: dict[str, str | bytes | Special | None]) -> None:
+    """Create `files` in `folder` (None makes a folder; FIFO, SOCKET and link(...) what they say)."""
+    import socket
+
     for name, content in files.items():
         path = folder / name
         if content is None:
             path.mkdir()
+        elif isinstance(content, Special) and content.kind == "fifo":
+            os.mkfifo(path)
+        elif isinstance(content, Special) and content.kind == "socket":
+            with socket.socket(socket.AF_UNIX) as server:
+                server.bind(str(path))  # the socket file stays after the socket closes
+        elif isinstance(content, Special):
+            path.symlink_to(content.target)
         elif isinstance(content, bytes):
             path.write_bytes(content)
         else:
@@ -596,8 +716,17 @@ def markdown() -> str:
     for section in sections:
         lines += ["", f"## {section}", ""]
         if section in (CONFIG, CSV):
-            lines += [f"Each row runs `nnstep run --config net.toml` (`nnstep`, `nnstep check` and the app say the same)"
+            lines += ["Each row runs `nnstep run --config net.toml` (`nnstep`, `nnstep check` and the app say the same)"
                       " on the mazur config with one thing changed.", ""]
+        if section == EXPORT:
+            lines += ["An export writes only to a regular file or a new name, through a temporary file",
+                      "`.nnstep-XXXXXXXX.tmp` beside it that replaces it once complete. A symbolic link is followed:",
+                      "its target is replaced and the link kept. An existing file keeps its mode (and, as root, its",
+                      "owner); a new one gets 0666 less the umask.", ""]
+        if section in (CONFIG, CSV, VIEW):
+            lines += ["Only regular files are read (a FIFO, a device or a socket is refused before a byte is read),",
+                      "and an input whose parsed numbers would take more than 4 GiB of memory is refused before",
+                      "it is parsed." if section != CSV else "it is parsed. Blank lines (before the header too) are skipped.", ""]
         lines += ["| Input | What the user sees (stderr) | Exit |", "|---|---|---|"]
         for case in CASES:
             if case.section == section:

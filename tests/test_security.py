@@ -1,8 +1,11 @@
-"""No code execution from user input: no eval/exec/pickle in the source, strict trace loading.
+"""No code execution from user input: no eval/exec/pickle in the source, strict trace loading,
+and untrusted paths that cannot make nnstep read a device, print another file or replace one.
 
 If the scan fails, someone added a call that can run code taken from a
 config, a break expression or a trace file; if the loader tests fail, nnstep
-would open files of a format or version it does not understand.
+would open files of a format or version it does not understand; if the path
+tests fail, a crafted config could hang nnstep on a device, print a line of
+a system file (as root, /etc/shadow), or an export could replace /dev/null.
 """
 
 from __future__ import annotations
@@ -13,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from nnstep.engine import NnstepError
+from nnstep.engine import NnstepError, load_config
 from nnstep.engine.trace import read_trace
-from tests.bad_inputs import _trace
+from tests.bad_inputs import MAZUR_MODEL, _trace
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = sorted([*(ROOT / "engine").rglob("*.py"), *(ROOT / "tui").rglob("*.py")])
@@ -110,3 +113,51 @@ def test_the_trace_loader_does_not_follow_a_csv_path(tmp_path: Path) -> None:
     path.write_text(json.dumps(raw), encoding="utf-8")
     with pytest.raises(NnstepError, match="data.csv is not allowed in a trace"):
         read_trace(path)
+
+
+# --- untrusted paths: what a crafted config or trace can make nnstep read, write or print ---------
+
+
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/urandom", "/dev/stdin"])
+def test_special_files_are_never_read(device: str, tmp_path: Path) -> None:
+    """A config's data.csv or a `view` argument naming a device is refused before a byte is read."""
+    import os
+
+    if not os.path.exists(device):
+        pytest.skip(f"no {device}")
+    with pytest.raises(NnstepError, match=r"is not a regular file \(a "):
+        read_trace(device)
+    config = tmp_path / "net.toml"
+    config.write_text(MAZUR_MODEL + f'[data]\ncsv = "{device}"\ntarget = ["t1"]\n')
+    with pytest.raises(NnstepError, match=r"which is not a regular file \(a "):
+        load_config(config)
+
+
+def test_a_system_file_named_as_csv_leaks_at_most_20_characters(tmp_path: Path) -> None:
+    """As root, data.csv = "/etc/shadow" printed a password hash: now 20 characters of one line at most."""
+    hash_ = "$6$" + "Ab1/" * 20
+    (tmp_path / "shadow").write_text(f"root:{hash_}:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\n")
+    config = tmp_path / "net.toml"
+    config.write_text(MAZUR_MODEL + '[data]\ncsv = "shadow"\ntarget = ["t1"]\n')
+    with pytest.raises(NnstepError) as refused:
+        load_config(config)
+    message = str(refused.value)
+    assert "daemon" not in message and hash_[:16] not in message, message
+    assert "'root:$6$Ab1/Ab1/Ab1…'" in message
+
+
+def test_an_export_never_replaces_a_device(tmp_path: Path) -> None:
+    """As root, --export /dev/null (or a link to it) used to replace the system's /dev/null with a file."""
+    import os
+    import stat
+
+    from nnstep.engine import load_demo
+    from nnstep.engine.trace import write_trace
+
+    if not os.path.exists("/dev/null"):
+        pytest.skip("no /dev/null")
+    (tmp_path / "link.json").symlink_to("/dev/null")
+    for target in ("/dev/null", tmp_path / "link.json"):
+        with pytest.raises(NnstepError, match=r"not a regular file \(a character device\)"):
+            write_trace(target, load_demo("mazur").to_dict(), iter(()))
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode) and os.path.islink(tmp_path / "link.json")

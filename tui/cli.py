@@ -136,10 +136,19 @@ def _command(name: str, args: list[str]) -> int:
         return _explain(args)
     parser = _Parser(prog="nnstep view", description="Open an exported trace read-only in the app.")
     parser.add_argument("trace", metavar="TRACE", help="a trace exported by nnstep (.json or .json.gz)")
+    parser.add_argument("--unverified", action="store_true",
+                        help="open it even if its numbers disagree with a replay of its own config")
     options = parser.parse_args(args)
-    from nnstep.engine.trace import read_trace
+    from nnstep.engine.config import build_config
+    from nnstep.engine.trace import read_trace, verify_trace
 
     trace = read_trace(options.trace)
+    if not options.unverified:
+        # A trace is a file anyone can edit: its worked arithmetic must be the engine's, not shown as if true.
+        wrong = verify_trace(build_config(trace["config"], f"{options.trace}: config"), trace["records"])
+        if wrong is not None:
+            raise NnstepError(f"{options.trace}: {wrong} (the trace was edited, or made by another program; "
+                              "--unverified opens it anyway)")
     from nnstep.tui.app import make_viewer
 
     make_viewer(trace, options.trace).run()

@@ -9,7 +9,6 @@ generates docs/errors.md.
 from __future__ import annotations
 
 import os
-import pathlib
 import stat
 from pathlib import Path
 from typing import Any
@@ -77,18 +76,19 @@ def test_broken_files_say_the_line() -> None:
 def test_unreadable_config_simulated(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Root reads any file whatever its mode, so the refusal is simulated."""
+    """Root reads any file whatever its mode, so the refusal is simulated where files are opened."""
     monkeypatch.chdir(tmp_path)
     (tmp_path / "net.toml").write_text(MAZUR, encoding="utf-8")
-    real = pathlib.Path.open
+    real = os.open
 
-    def refuse(self: Path, *args: Any, **kwargs: Any) -> Any:
-        if self.name == "net.toml":
-            raise PermissionError(13, "Permission denied", str(self))
-        return real(self, *args, **kwargs)
+    def refuse(path: Any, *args: Any, **kwargs: Any) -> int:
+        if Path(path).name == "net.toml":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path, *args, **kwargs)
 
-    monkeypatch.setattr(pathlib.Path, "open", refuse)
+    monkeypatch.setattr(os, "open", refuse)
     status = run_main(["run", "--config", "net.toml", "-n", "1"])
+    monkeypatch.undo()
     message = next(row[2] for row in SIMULATED if row[1] == "config file without read permission")
     assert status == 2
     assert_one_line(capsys.readouterr().err, message)
@@ -128,37 +128,42 @@ def test_single_output_real_targets_are_regression(tmp_path: Path) -> None:
     assert config.labels is None
 
 
-def test_config_from_an_endless_file_is_refused(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    """`--config /dev/zero` reads at most the limit (scaled down here), then says so."""
+def test_config_over_the_limit_is_refused_by_its_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A config over the limit (scaled down here) is refused by its size from fstat, before it is read."""
     import nnstep.engine.config as config_module
 
-    if not Path("/dev/zero").exists():
-        pytest.skip("no /dev/zero")
+    monkeypatch.chdir(tmp_path)
+    with open(tmp_path / "net.toml", "wb") as handle:
+        handle.truncate(2 * 2**20)  # sparse: 2 MiB that were never written
     monkeypatch.setattr(config_module, "MAX_CONFIG_BYTES", 2**20)
-    assert run_main(["run", "--config", "/dev/zero"]) == 2
-    message = next(row[2] for row in SIMULATED if "/dev/zero" in row[1])
+    assert run_main(["run", "--config", "net.toml"]) == 2
+    message = next(row[2] for row in SIMULATED if row[1] == "config over 256 MiB")
     assert_one_line(capsys.readouterr().err, message.replace("256 MiB", "1 MiB"))
 
 
 def test_csv_too_large_is_refused_before_reading(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A 1.5 GiB CSV, simulated by its size: refused with the size, not read into memory."""
-    import nnstep.engine.data as data_module
-
+    """A 1.5 GiB CSV, simulated by the size fstat reports: refused with the size, not read into memory."""
     monkeypatch.chdir(tmp_path)
     make_files(tmp_path, with_csv('csv = "big.csv"\ntarget = ["t1", "t2"]\n', "x1,x2,t1,t2\n1,2,0,1\n"))
     (tmp_path / "train.csv").rename(tmp_path / "big.csv")
-    real_stat = Path.stat
+    big = os.stat(tmp_path / "big.csv").st_ino
+    real_fstat = os.fstat
 
-    def big(self: Path, *args: Any, **kwargs: Any) -> Any:
-        result = real_stat(self, *args, **kwargs)
-        if self.name != "big.csv":
+    def fstat(fd: int) -> os.stat_result:
+        result = real_fstat(fd)
+        if result.st_ino != big:
             return result
-        return os.stat_result((result.st_mode, 0, 0, 1, 0, 0, int(1.5 * 2**30), 0, 0, 0))
+        fields = list(result)
+        fields[stat.ST_SIZE] = int(1.5 * 2**30)
+        return os.stat_result(fields)
 
-    monkeypatch.setattr(Path, "stat", big)
+    monkeypatch.setattr(os, "fstat", fstat)
     assert run_main(["run", "--config", "net.toml"]) == 2
+    monkeypatch.undo()
     message = next(row[2] for row in SIMULATED if row[1] == "CSV file over 1 GiB")
     assert_one_line(capsys.readouterr().err, message)
 

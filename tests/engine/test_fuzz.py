@@ -2,9 +2,13 @@
 
 Random bytes, valid files with random edits (cut, inserted tokens, swapped
 numbers) and valid documents with a random value put at a random key go
-through the config, CSV and trace loaders. If one of these fails, some
-half-written or hand-edited file makes nnstep crash with a traceback (or a
-numpy warning) instead of saying what is wrong; hypothesis prints the input.
+through the config, CSV and trace loaders; configs drawn from every Engine
+v2 key (optimizer kinds and their hyperparameters, dropout, freeze,
+negative_slope, optimizer state, l1, bce_with_logits, text with lone
+surrogates) must load, train, export, read back and verify against their own
+replay, or be refused. If one of these fails, some half-written or
+hand-edited file makes nnstep crash with a traceback (or a numpy warning)
+instead of saying what is wrong; hypothesis prints the input.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nnstep.engine import NnstepError, Session, build_config, load_config, load_demo
-from nnstep.engine.trace import read_trace, write_trace
+from nnstep.engine.trace import read_trace, verify_trace, write_trace
 from tests.bad_inputs import GOOD_CSV, MAZUR, MAZUR_MODEL, mazur_json
 
 FUZZ = settings(
@@ -241,3 +245,125 @@ def test_trace_loader_on_damaged_gzip(folder: Path, trace_text: str, data: st.Da
         packed[i] = data.draw(st.integers(0, 255))
     cut = data.draw(st.integers(2, len(packed)))
     only_our_error(lambda: read_trace(_write(folder / "t.json.gz", bytes(packed[:cut]))))
+
+
+# --- Engine v2's config keys -----------------------------------------------------------------
+# Values near and past each key's edges, of the right type and of wrong ones.
+KNOB = st.one_of(
+    st.sampled_from([0, 0.0, 1, 1.0, 0.5, 0.9, 0.99, 0.999, 1e-8, 1e-3, -0.1, -1, 2, 10, 1e300, 10**400, True, False]),
+    st.floats(), st.text(max_size=4), st.none(), st.lists(st.floats(-2, 2), max_size=3),
+)
+PAIR = st.one_of(st.lists(st.one_of(st.floats(-0.5, 1.5), KNOB), min_size=0, max_size=3), KNOB)
+OPTIMIZER_KEYS = {
+    "lr": KNOB, "betas": PAIR, "eps": KNOB, "weight_decay": KNOB, "amsgrad": KNOB, "alpha": KNOB, "centered": KNOB,
+    "momentum": KNOB, "dampening": KNOB, "nesterov": KNOB, "t": st.one_of(st.integers(-2, 5), KNOB),
+}
+# Text, lone surrogates included: a config's text must load and export, or be refused.
+TEXT = st.text(st.characters(categories=["L", "N", "P", "S", "Z", "Cs", "Cc"]), max_size=6)
+
+
+def _matrix(rows: int, cols: int) -> st.SearchStrategy[Any]:
+    return st.lists(st.lists(st.floats(-2, 2), min_size=cols, max_size=cols), min_size=rows, max_size=rows)
+
+
+@st.composite
+def v2_config(draw: st.DrawFn) -> dict[str, Any]:
+    """The mazur network with a random [optimizer], dropout, freeze, slope, state tables and loss.
+
+    Half the configs use values of any kind (most are refused, each for its
+    own reason); the other half draw each key from values it accepts, so
+    that most of those load, and train, export and verify.
+    """
+    raw = tomllib.loads(MAZUR)
+    wild = draw(st.booleans())
+    kind = draw(st.sampled_from(["sgd", "adam", "adamw", "rmsprop"]))
+    optimizer: dict[str, Any] = {"kind": kind}
+    keys = OPTIMIZER_KEYS if wild else {k: _plausible(k) for k in _OWN_KEYS[kind]}
+    for key in draw(st.lists(st.sampled_from(sorted(keys)), max_size=4, unique=True)):
+        optimizer[key] = draw(st.one_of(keys[key], _plausible(key)) if wild else keys[key])
+    raw["optimizer"] = optimizer
+    model = raw["model"]
+    if draw(st.booleans()):
+        model["dropout"] = draw(st.one_of(st.lists(st.sampled_from([0.0, 0.25, 0.5, 0.999, 1.0, -0.1]), max_size=3), KNOB)
+                                if wild else st.tuples(st.sampled_from([0.0, 0.25, 0.5]), st.just(0.0)).map(list))
+    if draw(st.booleans()):
+        names = ["W1", "b1", "W2", "b2"] + (["W3", "w1", "", 1] if wild else [])
+        model["freeze"] = draw(st.lists(st.sampled_from(names), max_size=4, unique=not wild))
+    if draw(st.booleans()):
+        model["negative_slope"] = draw(KNOB if wild else st.floats(-1, 1))
+    loss = draw(st.sampled_from(["mse", "cross_entropy", "bce", "bce_with_logits"]))
+    hidden = ["sigmoid", "tanh", "relu", "leaky_relu", "identity"] + (["softmax"] if wild else [])
+    output = ["identity"] if loss == "bce_with_logits" and not wild else hidden + ["softmax"]
+    model["activations"] = [draw(st.sampled_from(hidden)), draw(st.sampled_from(output))]
+    states = _STATE[kind] if not wild else ["m_W", "m_b", "v_W", "v_b", "v_max_W", "g_avg_W", "buf_b", "momentum_b"]
+    for layer in model["layers"]:
+        if draw(st.integers(0, 3)) == 0:
+            names = draw(st.lists(st.sampled_from(states), max_size=3, unique=True))
+            layer["state"] = {n: draw(st.one_of(_matrix(2, 2), st.lists(st.floats(-1, 1), max_size=3), KNOB) if wild
+                                      else (_matrix(2, 2) if n.endswith("_W") else st.lists(st.floats(0, 1), min_size=2,
+                                                                                              max_size=2)))
+                              for n in names}
+            if not wild:
+                optimizer.update(t=draw(st.integers(1, 5)), amsgrad=True, centered=True, momentum=0.5)
+                for key in [k for k in ("amsgrad", "centered", "momentum") if k not in _OWN_KEYS[kind]]:
+                    del optimizer[key]
+    raw["loss"] = {"kind": loss}
+    if draw(st.booleans()):
+        raw["loss"]["l1"] = draw(KNOB if wild else st.sampled_from([0.0, 0.001, 0.1]))
+    if draw(st.integers(0, 3)) == 0:
+        raw["description"] = draw(TEXT)
+    return raw
+
+
+# The keys each optimizer takes, and the state it keeps (with amsgrad, centered, momentum on).
+_OWN_KEYS = {
+    "sgd": ("lr", "weight_decay", "momentum", "dampening", "nesterov", "t"),
+    "adam": ("lr", "weight_decay", "betas", "eps", "amsgrad", "t"),
+    "adamw": ("lr", "weight_decay", "betas", "eps", "amsgrad", "t"),
+    "rmsprop": ("lr", "weight_decay", "eps", "alpha", "centered", "momentum", "t"),
+}
+_STATE = {
+    "sgd": ["v_W", "v_b"], "adam": ["m_W", "m_b", "v_W", "v_b", "v_max_W"], "adamw": ["m_W", "v_b", "v_max_b"],
+    "rmsprop": ["v_W", "v_b", "g_avg_W", "buf_b"],
+}
+
+
+def _plausible(key: str) -> st.SearchStrategy[Any]:
+    """A value that passes the key's own check, so that the checks between keys are reached too."""
+    return {
+        "betas": st.just([0.9, 0.999]), "amsgrad": st.booleans(), "centered": st.booleans(), "nesterov": st.just(False),
+        "t": st.integers(0, 3), "alpha": st.sampled_from([0.0, 0.99, 1.0]), "eps": st.just(1e-8),
+        "lr": st.sampled_from([0.01, 0.5]), "dampening": st.sampled_from([0.0, 0.5]),
+    }.get(key, st.sampled_from([0.0, 0.01, 0.9]))
+
+
+@FUZZ
+@given(raw=v2_config())
+def test_v2_config_keys_load_or_say_why(folder: Path, raw: dict[str, Any]) -> None:
+    """Every combination of optimizer, dropout, freeze, slope, state and loss keys loads or raises
+    NnstepError; one that loads also trains, exports, reads back and verifies against itself."""
+    try:
+        config = build_config(raw, "net.toml")
+    except NnstepError as error:
+        assert "\n" not in str(error) and "\r" not in str(error), repr(str(error))
+        return
+    session = Session(config)
+    path = folder / "v2-trace.json"
+    write_trace(path, config.to_dict(), (session.step() for _ in range(2 * len(config.schedule))))
+    trace = read_trace(path)
+    assert verify_trace(build_config(trace["config"], "t"), trace["records"]) is None
+
+
+@FUZZ
+@given(raw=st.one_of(changed(tomllib.loads(MAZUR.replace('kind = "sgd"\nlr = 0.5\nmomentum = 0.0',
+                                                       'kind = "adam"\nlr = 0.01\nbetas = [0.9, 0.999]\neps = 1e-8\n'
+                                                       'amsgrad = true\nt = 2').replace(
+    "b = [0.35, 0.35]", "b = [0.35, 0.35]\nstate = { m_W = [[0.0, 0.1], [0.2, 0.0]], v_b = [0.01, 0.02] }")
+    .replace('init = "explicit"', 'init = "explicit"\ndropout = [0.5, 0.0]\nfreeze = ["b2"]\nnegative_slope = 0.02')
+    .replace('kind = "mse"', 'kind = "mse"\nl1 = 0.001'))),
+    changed(tomllib.loads(MAZUR.replace('kind = "sgd"\nlr = 0.5\nmomentum = 0.0',
+                                        'kind = "rmsprop"\nalpha = 0.9\ncentered = true\nmomentum = 0.5\nt = 1').replace(
+        "b = [0.35, 0.35]", "b = [0.35, 0.35]\nstate = { v_W = [[0.0, 0.1], [0.2, 0.0]], g_avg_b = [0.0, 0.1], buf_W = [[0.0, 0.0], [0.0, 0.0]] }")))))
+def test_v2_configs_with_wrong_values(raw: Any) -> None:
+    """Any value of any type at any key of a config that uses every v2 key."""
+    only_our_error(lambda: build_config(raw, "net.toml"))

@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from nnstep.engine.config import Config
-from nnstep.engine.errors import NnstepError
+from nnstep.engine.errors import NnstepError, write_atomically
 
 HEADER = "# An nnstep config, written by nnstep.save_config. Open it with: nnstep --config {name}\n"
 
@@ -95,30 +94,9 @@ def _string(text: str) -> str:
 
 
 def _write_atomically(target: Path, text: str) -> None:
-    """Write to a temporary file beside `target`, then rename it over `target`."""
-    folder = target.parent
-    temporary = None
+    """Through the one writer every export uses (engine/errors.py): a regular file or a new name only, all or nothing."""
     try:
-        mode = target.stat().st_mode & 0o777 if target.exists() else 0o644
-        handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(temporary, mode)
-        os.replace(temporary, target)
-        temporary = None
-    except IsADirectoryError:
-        raise NnstepError(f"{target}: is a folder, expected a file name such as net.toml") from None
-    except FileNotFoundError:
-        raise NnstepError(f"{target}: no such folder {folder}") from None
-    except PermissionError:
-        raise NnstepError(f"{target}: permission denied") from None
-    except OSError as error:
-        raise NnstepError(f"{target}: cannot write ({error.strerror or error})") from None
-    finally:
-        if temporary is not None:
-            try:
-                os.unlink(temporary)
-            except OSError:
-                pass
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate in a name or the description
+        raise NnstepError(f"{target}: cannot save text that is not valid Unicode (a lone surrogate)") from None
+    write_atomically(target, lambda raw: raw.write(data), verb="save")
