@@ -6,8 +6,10 @@ The position is a global op index (-1 before the first op); the config's
 schedule (schedule.py) says which op each index is. Training is deterministic, so the session
 keeps only parameter checkpoints every `checkpoint_every` iterations plus
 the records of a few recent iterations; any other iteration is recomputed
-from the nearest checkpoint with the fast path. Checkpoints stay within
-HISTORY_BUDGET bytes: when they would not, the spacing doubles. Between
+from the nearest checkpoint with the fast path. Checkpoints, remembered
+parameters and cached records stay within HISTORY_BUDGET bytes of memory:
+older checkpoints spill to a temporary folder (checkpoints.py), up to
+DISK_BUDGET bytes, and only past that does the spacing double. Between
 checkpoints, the parameters of every √spacing-th iteration passed lately are
 kept too, so stepping back replays a few iterations. Parameter arrays are never
 changed in place, so a checkpoint is a handful of references, not a copy.
@@ -27,10 +29,12 @@ import numpy as np
 
 from .config import Config
 from .network import Params, batch_rows, iterate, row_indices
+from .checkpoints import CheckpointStore
 from .records import StepRecord, unique_nbytes
 from .schedule import UNITS, OpSpec
 
-HISTORY_BUDGET = 64 * 2**20  # bytes of parameter checkpoints kept for time travel
+HISTORY_BUDGET = 64 * 2**20  # bytes of checkpoints, remembered parameters and records kept in memory
+DISK_BUDGET = 2 * 2**30  # bytes of older checkpoints spilled to a temporary folder
 # A diverging run is something to show, not to warn about on stderr (which
 # would also tear the app's screen): overflow becomes inf and NaN silently.
 def _quiet() -> np.errstate:
@@ -68,14 +72,18 @@ class Session:
         self.checkpoint_every = checkpoint_every
         self._cache_size = cache_iterations
         self._one_batch = config.batches_per_epoch == 1
-        self._checkpoints: dict[int, Params] = {0: Params.initial(config)}
-        # At most HISTORY_BUDGET bytes of checkpoints (and never fewer than 16):
-        # past that, spacing doubles and every other checkpoint goes.
+        initial = Params.initial(config)
         # Parameters plus the optimizer's state (Adam keeps two or three arrays per parameter).
-        per_checkpoint = (1 + len(config.optimizer.state_names())) * self._checkpoints[0].nbytes
-        self._max_checkpoints = max(16, HISTORY_BUDGET // max(per_checkpoint, 1))
+        per_checkpoint = max(1, (1 + len(config.optimizer.state_names())) * initial.nbytes)
+        # Half of HISTORY_BUDGET for checkpoints in memory (never fewer than 16), a
+        # quarter each for remembered parameters and cached records; older
+        # checkpoints spill to a temporary folder, up to DISK_BUDGET bytes. Past
+        # both, spacing doubles and every other checkpoint goes.
+        self._checkpoints = CheckpointStore(config.depth, max(16, HISTORY_BUDGET // 2 // per_checkpoint),
+                                            DISK_BUDGET // per_checkpoint)
+        self._checkpoints[0] = initial
         self._frontier = 0  # iterations whose resulting parameters are known
-        self._frontier_params = self._checkpoints[0]
+        self._frontier_params = initial
         # Where the last iteration trained started from: after a run, the app
         # shows that iteration's records, so they cost one stepped iteration.
         self._before_frontier: Params | None = None
@@ -87,9 +95,10 @@ class Session:
         # that many remembered parameter sets per span. Kept as an attribute (and
         # updated when checkpoints thin out): the fast path reads it every iteration.
         self._stride = max(1, isqrt(checkpoint_every))
-        self._max_recent = max(4, min(32, HISTORY_BUDGET // 4 // max(per_checkpoint, 1)))
+        self._max_recent = max(4, min(32, HISTORY_BUDGET // 4 // per_checkpoint))
         self._losses = array("d")  # loss of every iteration before the frontier
         self._cache: OrderedDict[int, tuple[StepRecord, ...]] = OrderedDict()
+        self._cache_bytes: dict[int, int] = {}  # of each cached iteration's records
         self._position = -1
 
     # -- where we are -------------------------------------------------------
@@ -212,7 +221,7 @@ class Session:
     @property
     def history_bytes(self) -> int:
         """Memory held for time travel: checkpoints, cached records and losses."""
-        kept = (*self._checkpoints.values(), self._frontier_params, self._before_frontier, *self._recent.values())
+        kept = (*self._checkpoints.in_memory(), self._frontier_params, self._before_frontier, *self._recent.values())
         parameters = (a for p in kept if p is not None for a in p.arrays())
         tensors = (a for records in self._cache.values() for r in records for a in r.tensors.values())
         losses = self._losses.buffer_info()[1] * self._losses.itemsize
@@ -232,8 +241,13 @@ class Session:
         records, after, loss = self._stepped(iteration, params)
         self._advance_frontier(iteration, after, loss)
         self._cache[iteration] = records
-        if len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
+        self._cache_bytes[iteration] = unique_nbytes(a for r in records for a in r.tensors.values())
+        # At most `cache_iterations` iterations, and a quarter of the budget (a wide net's
+        # activations are large); the newest always stays.
+        while len(self._cache) > 1 and (len(self._cache) > self._cache_size
+                                        or sum(self._cache_bytes.values()) > HISTORY_BUDGET // 4):
+            oldest, _ = self._cache.popitem(last=False)
+            del self._cache_bytes[oldest]
         return records
 
     def iter_records(self, start: int = 0, stop: int | None = None) -> Iterator[StepRecord]:
@@ -297,14 +311,14 @@ class Session:
                 self._remember(self._frontier, after)
             if self._frontier % self.checkpoint_every == 0:
                 self._checkpoints[self._frontier] = after
-                if len(self._checkpoints) > self._max_checkpoints:
+                if len(self._checkpoints) > self._checkpoints.capacity:
                     self._thin_checkpoints()
 
     def _thin_checkpoints(self) -> None:
         """Keep every other checkpoint and double the spacing: history memory stays bounded."""
         self.checkpoint_every *= 2
         self._stride = max(1, isqrt(self.checkpoint_every))
-        self._checkpoints = {i: p for i, p in self._checkpoints.items() if i % self.checkpoint_every == 0}
+        self._checkpoints.retain(lambda i: i % self.checkpoint_every == 0)
 
     def _remember(self, iteration: int, params: Params) -> None:
         """Keep the parameters at the start of `iteration` among the recent few."""

@@ -143,9 +143,10 @@ def test_history_memory_stays_within_budget_by_thinning_checkpoints(monkeypatch:
     from nnstep.engine import session as session_module
 
     monkeypatch.setattr(session_module, "HISTORY_BUDGET", 1)  # forces the 16-checkpoint floor
+    monkeypatch.setattr(session_module, "DISK_BUDGET", 0)  # and no room to spill
     session = Session(load_demo("xor"), checkpoint_every=10)
     session.train(1000)
-    assert len(session._checkpoints) <= 17 and session.checkpoint_every == 80
+    assert len(session._checkpoints) <= 16 and session.checkpoint_every == 80
     late = session.record_at(333 * session.ops_per_iteration + 5)
     fresh = Session(load_demo("xor"))
     np.testing.assert_array_equal(late.tensors["delta"], fresh.record_at(late.index).tensors["delta"])
