@@ -285,12 +285,12 @@ def _nnstep(*args: str, cwd: Path) -> subprocess.Popen[str]:
     )
 
 
-def _interrupt(process: subprocess.Popen, after: float) -> tuple[str, str]:
-    """Ctrl-C once, `after` seconds into the run; the process's output."""
+def _interrupt(process: subprocess.Popen, after: float, signum: int = signal.SIGINT) -> tuple[str, str]:
+    """Ctrl-C (or another signal) once, `after` seconds into the run; the process's output."""
     try:
         _started(process)
         time.sleep(after)
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signum)
         return process.communicate(timeout=60)
     finally:
         process.kill()
@@ -428,3 +428,52 @@ def test_version_and_help_import_neither_numpy_nor_textual(argv: list[str]) -> N
             "sys.stderr.write(repr(heavy))\n")
     done = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=60)
     assert done.stderr.strip().endswith("[]"), done.stderr
+
+
+@pytest.mark.parametrize("signum, status, said", [(signal.SIGTERM, 143, "stopped by SIGTERM"),
+                                                  (signal.SIGHUP, 129, "stopped by SIGHUP")])
+def test_sigterm_and_sighup_during_export_write_what_was_computed(signum: int, status: int, said: str,
+                                                                  tmp_path: Path) -> None:
+    # If this fails, `kill` or a closed terminal leaves a half-written .tmp file and loses the run.
+    (tmp_path / "out.json").write_text("earlier")
+    process = _nnstep("run", "--demo", "tutorial", "-n", "200000", "--export", "out.json", cwd=tmp_path)
+    out, err = _interrupt(process, after=0.5, signum=signum)
+    assert process.returncode == status, err
+    assert err.strip().splitlines()[-1] == f"nnstep: {said}" and "Traceback" not in err
+    assert listing(tmp_path) == ["out.json"], "no temporary file may be left behind"
+    steps = int(out.split("trace: out.json (")[1].split(" steps)")[0])
+    assert len(read_trace(tmp_path / "out.json")["records"]) == steps > 0
+
+
+def test_standard_output_on_a_full_device_is_named(tmp_path: Path) -> None:
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "nnstep.tui.cli", "run", "--demo", "mazur", "-n", "3"],
+                              stdout=full, stderr=subprocess.PIPE, text=True, timeout=60, cwd=tmp_path)
+    assert done.returncode == 2 and done.stderr == "nnstep: standard output: No space left on device\n"
+
+
+def test_control_characters_in_names_are_escaped_on_stdout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    name = "e\x1b[31mvil.toml"
+    (tmp_path / name).write_text((Path(__file__).parents[1] / "demos" / "mazur.toml").read_text(encoding="utf-8"))
+    done = subprocess.run([sys.executable, "-m", "nnstep.tui.cli", "check", "--config", name], capture_output=True,
+                          text=True, timeout=60, cwd=tmp_path)
+    assert "\x1b" not in done.stdout and "e\\x1b[31mvil" in done.stdout
+
+
+def test_the_app_without_a_terminal_points_to_run(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "nnstep.tui.cli", "--demo", "mazur"], capture_output=True, text=True,
+                          timeout=60, stdin=subprocess.DEVNULL, cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr == ("nnstep: the app needs a terminal (standard input and output are not one here); "
+                           "`nnstep run` trains without one\n")
+
+
+def test_the_readme_error_rows_are_the_tested_ones() -> None:
+    # If this fails, the README shows an error message nnstep no longer prints.
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### Errors"):readme.index("### Breakpoints")]
+    tested = DOC.read_text(encoding="utf-8").splitlines()
+    own = ("| standard output on a full device", "| SIGTERM / SIGHUP", "| the app with no terminal")  # tested above
+    for line in section.splitlines():
+        if line.startswith("| ") and not line.startswith(("| input", "| ---", *own)):
+            assert line in tested, f"README row not in docs/errors.md: {line}"

@@ -1,6 +1,8 @@
 """The `nnstep` command: parse arguments, load the config, map errors to exit codes.
 
-Exit status: 0 success, 1 a check failed, 2 bad input, 130 interrupted.
+Exit status: 0 success, 1 a check failed (or two traces differ), 2 bad input,
+128 + the signal's number when stopped by one (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP),
+141 when the reader of standard output went away.
 Nothing here imports textual unless the app is opened.
 """
 
@@ -10,7 +12,7 @@ import argparse
 import os
 import signal
 import sys
-from typing import TYPE_CHECKING, NoReturn, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn, Sequence
 
 from nnstep.engine import __version__
 from nnstep.engine.errors import NnstepError
@@ -72,14 +74,59 @@ def load_source(demo: str | None, config: str | None) -> Config:
     return load_demo("tutorial" if demo is None else demo)
 
 
+class _StreamError(Exception):
+    """Writing to standard output failed (a full disk, a closed pipe): said as such, not blamed on a file."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+class _PrintableOutput:
+    """Standard output for the headless commands: text a user gave (a file name with ESC
+    in it, a config's description) reaches the terminal with control characters escaped,
+    and a failing write is a _StreamError naming the stream."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        if not text.isprintable():
+            text = "".join(c if c.isprintable() or c in "\n\t" else repr(c)[1:-1] for c in text)
+        try:
+            return int(self._stream.write(text))
+        except BrokenPipeError:
+            raise
+        except OSError as error:
+            raise _StreamError(error) from None
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as error:
+            raise _StreamError(error) from None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `nnstep` console script; returns the exit status."""
     args = list(sys.argv[1:] if argv is None else argv)
+    stdout = sys.stdout
     try:
         if args and args[0] in COMMANDS:
-            return _settle(_command(args[0], args[1:]), argv)
+            sys.stdout = _PrintableOutput(stdout)  # type: ignore[assignment]
+            status = _command(args[0], args[1:])
+            sys.stdout.flush()  # a full disk shows here, not as a warning at exit
+            return _settle(status, argv)
         options = _parser().parse_args(args)
         config = load_source(options.demo, options.config)
+        if argv is None and not os.environ.get("TEXTUAL_DRIVER") and not (sys.stdout.isatty() and sys.stdin.isatty()):
+            raise NnstepError("the app needs a terminal (standard input and output are not one here); "
+                              "`nnstep run` trains without one")
         from nnstep.tui.app import make_app
 
         make_app(config).run()
@@ -90,19 +137,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("nnstep: interrupted", file=sys.stderr)
         return _settle(130, argv)
+    except _StreamError as failed:
+        _silence(stdout)
+        print(f"nnstep: standard output: {failed.error.strerror or failed.error}", file=sys.stderr)
+        return 2
     except BrokenPipeError:
         # The reader went away (`nnstep run | head`): stop quietly with the
         # status of a program ended by SIGPIPE (128 + 13), as cat would.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _silence(stdout)
         return 141
+    finally:
+        sys.stdout = stdout
+
+
+def _silence(stdout: Any) -> None:
+    """Point standard output at /dev/null: what is left in its buffer must not fail again at exit."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), stdout.fileno())
+    except (OSError, ValueError):  # no file descriptor (a test's capture)
+        pass
 
 
 def _settle(status: int, argv: Sequence[str] | None) -> int:
     """After an interrupt, ignore further Ctrl-Cs: one arriving while Python shuts
     down would otherwise kill it by SIGINT instead of exiting 130. Only for the
     real command (argv None), never inside a test process."""
-    if status == 130 and argv is None:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if status in (129, 130, 143) and argv is None:
+        for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+            if hasattr(signal, name):
+                signal.signal(getattr(signal, name), signal.SIG_IGN)
     return status
 
 

@@ -33,28 +33,45 @@ MAX_ITERATIONS = 10**9  # the loss history alone would need 8 GB past this
 
 
 class _Interrupt:
-    """The first Ctrl-C asks the run to stop after the current op; a second one aborts."""
+    """The first Ctrl-C (or SIGTERM, SIGHUP) asks the run to stop after the current op; a second one aborts.
+
+    Either way an export in progress ends with the steps computed so far,
+    written atomically; the exit status is 128 + the signal's number
+    (130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP).
+    """
 
     def __init__(self) -> None:
         self.requested = False
+        self.signal = signal.SIGINT
 
     def __call__(self, signum: int, frame: object) -> None:
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
+        self.signal = signal.Signals(signum)
+
+    @property
+    def status(self) -> int:
+        """The exit status of a run stopped by this signal."""
+        return 128 + int(self.signal)
+
+
+STOPPING = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 
 @contextmanager
 def _catch_sigint(flag: _Interrupt) -> Iterator[None]:
+    """Route every way of asking the process to stop (STOPPING) to `flag` while a run is on."""
     try:
-        previous = signal.signal(signal.SIGINT, flag)
+        previous = {signum: signal.signal(signum, flag) for signum in STOPPING}
     except ValueError:  # not the main thread (tests): no handler
         yield
         return
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _options(options: argparse.Namespace, config: Config) -> tuple[list[Breakpoint], tuple[str, ...]]:
@@ -149,8 +166,9 @@ def run(config: Config, options: argparse.Namespace) -> int:
     if options.export:
         print(f"trace: {options.export} ({count} steps)")
     if flag.requested:
-        print("nnstep: interrupted", file=sys.stderr)
-        return 130
+        name = {signal.SIGINT: "interrupted"}.get(flag.signal, f"stopped by {flag.signal.name}")
+        print(f"nnstep: {name}", file=sys.stderr)
+        return flag.status
     return 0
 
 
