@@ -76,15 +76,16 @@ def _tokens(text: str, fail: Callable[[int, str], NnstepError]) -> list[_Token]:
 
 
 class _Parser:
-    def __init__(self, text: str, depth: int) -> None:
+    def __init__(self, text: str, depth: int, what: str = "breakpoint") -> None:
         self.text = text
+        self.what = what
         self.depth = depth
         self.tokens = _tokens(text, self.fail)
         self.i = 0
         self.nesting = 0
 
     def fail(self, column: int, message: str) -> NnstepError:
-        return NnstepError(f"breakpoint '{self.text}': column {column}: {message}")
+        return NnstepError(f"{self.what} '{self.text}': column {column}: {message}")
 
     @property
     def peek(self) -> _Token:
@@ -337,3 +338,45 @@ def parse_breakpoint(text: str, activations: tuple[str, ...]) -> Breakpoint:
     test = _Parser(text, len(activations)).parse()
     return Breakpoint(text.strip(), test, tuple(activations))
 
+
+
+@dataclass(frozen=True)
+class Watch:
+    """A value pinned to watch as training goes (`norm(dW1)`, `max(z2)`, `loss`, `dead(1)`).
+
+    `value(record)` is its number at that op, or None where the op does not
+    hold it (as with breakpoints, `norm(dW1)` is known on layer 1's grad
+    and update ops only).
+    """
+
+    text: str
+    _value: Callable[[_Context], Any]
+    _activations: tuple[str, ...]
+
+    def value(self, record: StepRecord, previous_loss: float | None = None) -> float | None:
+        """The watched number at `record`, None when unknown there."""
+        try:
+            value = self._value(_Context(record, previous_loss, self._activations))
+        except (TypeError, ValueError, FloatingPointError):
+            return None
+        return None if value is UNKNOWN else float(value)
+
+
+def parse_watch(text: str, activations: tuple[str, ...]) -> Watch:
+    """Parse a watch: one value of the breakpoint grammar (a number, not a comparison).
+
+    Raises NnstepError pointing at the column of the first problem.
+    """
+    if not isinstance(text, str) or len(text) > 500:
+        raise NnstepError("watch: expected an expression of at most 500 characters")
+    parser = _Parser(text, len(activations), "watch")
+    if parser.peek.kind == "end":
+        raise NnstepError(f"watch '{text}': column 1: empty expression")
+    start = parser.peek
+    value, kind = parser.value()
+    if parser.peek.kind != "end":
+        raise NnstepError(f"watch '{text}': column {parser.peek.column}: unexpected '{parser.peek.text}' "
+                          "(a watch is one value, e.g. norm(dW1), max(z2), loss, dead(1))")
+    if kind != "num":
+        raise NnstepError(f"watch '{text}': column {start.column}: watch a number, e.g. norm(dW1), max(z2), loss")
+    return Watch(text.strip(), value, tuple(activations))

@@ -477,3 +477,10 @@ def test_the_readme_error_rows_are_the_tested_ones() -> None:
     for line in section.splitlines():
         if line.startswith("| ") and not line.startswith(("| input", "| ---", *own)):
             assert line in tested, f"README row not in docs/errors.md: {line}"
+
+
+def test_watches_add_a_column_per_value_to_the_loss_lines(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_main(["run", "--demo", "mazur", "-n", "10", "--watch", "norm(dW1)", "--watch", "max(z2)"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "iteration  1/10  epoch    1  loss 0.298371109  norm(dW1) 0.00148334  max(z2) 1.22492"
+    assert len(lines) == 11 and lines[-1].startswith("done: 10 iterations complete")

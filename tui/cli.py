@@ -58,6 +58,8 @@ def _run_parser() -> _Parser:
     )
     parser.add_argument("--break", dest="breaks", action="append", default=[], metavar="EXPR",
                         help="stop at the first step where EXPR holds, e.g. 'nan' or 'loss < 0.01' (repeatable)")
+    parser.add_argument("--watch", dest="watches", action="append", default=[], metavar="EXPR",
+                        help="add a column with EXPR's value to the loss lines, e.g. 'norm(dW1)' or 'max(z2)' (repeatable)")
     parser.add_argument("--health", action="store_true", help="print per-layer gradient health at the end")
     parser.add_argument("--quiet", "-q", action="store_true", help="print only the final line")
     return parser

@@ -11,12 +11,12 @@ import math
 import signal
 import sys
 from contextlib import contextmanager
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
 from nnstep.engine import NnstepError, Session, StepRecord
-from nnstep.engine.breakpoints import Breakpoint, parse_breakpoint
+from nnstep.engine.breakpoints import Breakpoint, Watch, parse_breakpoint, parse_watch
 from nnstep.engine.diagnose import first_non_finite
 from nnstep.engine.config import Config
 from nnstep.engine.gradcheck import FINE, WRONG, check_gradients
@@ -101,10 +101,14 @@ def _where(record: StepRecord) -> str:
 class _Reporter:
     """Prints a loss line every so often and calls out a non-finite loss once."""
 
-    def __init__(self, total: int, quiet: bool, health: Callable[[int], None] | None = None) -> None:
+    def __init__(self, total: int, quiet: bool, health: Callable[[int], None] | None = None,
+                 watches: Sequence[Watch] = ()) -> None:
         self.total = total
         self.quiet = quiet
         self.health = health
+        self.watches = tuple(watches)
+        self.values: list[float | None] = [None] * len(self.watches)  # each watch's latest value
+        self.pending: tuple[int, str] | None = None  # with watches: a loss line waiting for its iteration's end
         self.every = max(1, total // 10)
         self.first: float | None = None
         self.last: float | None = None
@@ -119,9 +123,33 @@ class _Reporter:
             print(f"warning: the loss is {loss} at iteration {iteration}: the network diverged "
                   "(non-finite values; try a smaller optimizer.lr)")
         if not self.quiet and (iteration % self.every == 0 or iteration == 1 or iteration == self.total):
-            print(f"iteration {iteration:>{len(str(self.total))}}/{self.total}  epoch {epoch:>4}  loss {loss:.9g}")
+            line = f"iteration {iteration:>{len(str(self.total))}}/{self.total}  epoch {epoch:>4}  loss {loss:.9g}"
+            if self.watches:  # the backward and update ops still to come hold values to watch
+                self.pending = (iteration, line)
+                return
+            print(line)
             if self.health:
                 self.health(iteration)
+
+    def watch(self, record: StepRecord, last_op: bool) -> None:
+        """Note what the watches see at `record`; at the last op of an iteration, print its line."""
+        for i, watch in enumerate(self.watches):
+            value = watch.value(record)
+            if value is not None:
+                self.values[i] = value
+        if last_op and self.pending is not None:
+            self.flush()
+
+    def flush(self) -> None:
+        """Print a loss line still waiting (a run may stop before its iteration's end)."""
+        if self.pending is None:
+            return
+        iteration, line = self.pending
+        self.pending = None
+        columns = "".join(f"  {w.text} {'?' if v is None else f'{v:.6g}'}" for w, v in zip(self.watches, self.values))
+        print(line + columns)
+        if self.health:
+            self.health(iteration)
 
 
 def run(config: Config, options: argparse.Namespace) -> int:
@@ -130,9 +158,11 @@ def run(config: Config, options: argparse.Namespace) -> int:
     The engine's run loop (engine/run.py) does the running; this prints what it reports.
     """
     breaks, stages = _options(options, config)
+    watches = [parse_watch(text, config.activations) for text in getattr(options, "watches", [])]
     session = Session(config)
     total = options.iterations
-    report = _Reporter(total, options.quiet, (lambda i: _health_lines(session, i)) if options.health else None)
+    report = _Reporter(total, options.quiet, (lambda i: _health_lines(session, i)) if options.health else None,
+                       watches)
     flag = _Interrupt()
 
     with _catch_sigint(flag), _progress(total) as advance:
@@ -141,11 +171,20 @@ def run(config: Config, options: argparse.Namespace) -> int:
         job = Run(session, iterations=total, breakpoints=breaks, stop=lambda: flag.requested,
                   progress=lambda timeline: advance(timeline.iterations_done), on_loss=report.loss,
                   stop_at_non_finite=False)
+        records = job.records()
+        if watches:  # values live in the records: step op by op, and look at each
+            last_offset = len(session.schedule) - 1
+            records = _watched(records, report, last_offset)
         if options.export:
-            count = write_trace(options.export, config.to_dict(), select(job.records(), options.every, stages))
+            count = write_trace(options.export, config.to_dict(), select(records, options.every, stages))
+            result = job.result
+        elif watches:
+            for _ in records:
+                pass
             result = job.result
         else:
             result = job.run()
+        report.flush()
 
     assert result is not None  # write_trace reads the records to the end
     hit = result.record if result.breakpoint is not None else None
@@ -170,6 +209,12 @@ def run(config: Config, options: argparse.Namespace) -> int:
         print(f"nnstep: {name}", file=sys.stderr)
         return flag.status
     return 0
+
+
+def _watched(records: Iterator[StepRecord], report: _Reporter, last_offset: int) -> Iterator[StepRecord]:
+    for record in records:
+        report.watch(record, record.index % (last_offset + 1) == last_offset)
+        yield record
 
 
 def _root_cause(session: Session, flag: _Interrupt) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from nnstep.engine import NnstepError, Session, load_demo
@@ -85,3 +87,18 @@ def test_dead_relu_fraction() -> None:
 def test_malformed_expressions_point_at_the_column(text: str, column: int) -> None:
     with pytest.raises(NnstepError, match=rf"column {column}:"):
         parse_breakpoint(text, ("sigmoid", "sigmoid"))
+
+
+def test_a_watch_is_a_value_known_where_its_tensor_is() -> None:
+    from nnstep.engine.breakpoints import parse_watch
+
+    session = Session(load_demo("mazur"))
+    records = {(r.op, r.layer): r for r in session.iteration_records(0)}
+    watch = parse_watch("norm(dW1)", session.config.activations)
+    assert watch.value(records[("grad", 1)]) == pytest.approx(0.0014833401911948725, rel=1e-12)
+    assert watch.value(records[("linear", 1)]) is None
+    assert parse_watch("loss", session.config.activations).value(records[("loss", None)]) == pytest.approx(0.298371109)
+    for text, message in (("loss < 1", "column 6: unexpected '<'"), ("stage", "column 1: watch a number"),
+                          ("norm(dW9)", "column 6: layer 9 does not exist")):
+        with pytest.raises(NnstepError, match=rf"^watch '{re.escape(text)}': {message}"):
+            parse_watch(text, session.config.activations)
