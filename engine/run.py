@@ -216,3 +216,31 @@ def run(
         timeline, iterations=iterations, breakpoints=breakpoints, stop=stop, progress=progress, on_loss=on_loss,
         stop_at_non_finite=stop_at_non_finite, chunk_seconds=chunk_seconds, pause=pause,
     ).run()
+
+
+def run_backwards(
+    timeline: Timeline, breakpoints: Sequence[Breakpoint], *, stop: Callable[[], bool] = _never
+) -> StepRecord | None:
+    """Reverse-continue: the most recent op before the position where a breakpoint holds, or None.
+
+    Goes back iteration by iteration (each one's records recomputed or looked
+    up, never the whole run held at once); `loss increased` compares each
+    loss with the loss of the iteration before it, as a forward run would.
+    The timeline's position is left alone: the caller goes to the record.
+    """
+    position = timeline.position
+    if position <= 0 or not breakpoints:
+        return None
+    losses = timeline.losses()
+    iteration = timeline.schedule.locate(timeline.record.index)[0]  # type: ignore[union-attr]
+    while iteration >= 0:
+        if stop():
+            return None
+        previous = float(losses[iteration - 1]) if 0 < iteration <= len(losses) else None
+        for record in reversed(timeline.iteration_records(iteration)):
+            if record.index >= timeline.record.index:  # type: ignore[union-attr]
+                continue
+            if any(bp.hits(record, previous) for bp in breakpoints):
+                return record
+        iteration -= 1
+    return None
