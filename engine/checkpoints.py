@@ -14,6 +14,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import weakref
+from array import array
 from collections import OrderedDict
 from pathlib import Path
 from types import MappingProxyType
@@ -37,8 +38,8 @@ def _save(path: Path, params: Params) -> None:
 def _load(path: Path, depth: int) -> Params:
     with np.load(path, allow_pickle=False) as data:
         arrays = {name: data[name] for name in data.files}
-    for array in arrays.values():
-        array.setflags(write=False)
+    for value in arrays.values():
+        value.setflags(write=False)
     state: list[dict[str, np.ndarray]] = [{} for _ in range(depth)]
     for name, value in arrays.items():
         if name.startswith("s"):
@@ -125,13 +126,72 @@ class CheckpointStore:
                 self._disk[victim] = path
 
     def _path(self, iteration: int) -> Path:
+        return self.file(f"{iteration}.npz")
+
+    def file(self, name: str) -> Path:
+        """A file of this store's private folder (made on first use)."""
         if self._folder is None:
             self._folder = Path(tempfile.mkdtemp(prefix="nnstep-history-"))
             # Removed when the session is collected, or at exit at the latest.
             weakref.finalize(self, shutil.rmtree, self._folder, True)
-        return self._folder / f"{iteration}.npz"
+        return self._folder / name
 
     @property
     def folder(self) -> Path | None:
         """Where spilled checkpoints live (None until the first one spills)."""
         return self._folder
+
+
+class LossHistory:
+    """One float64 loss per iteration: the latest CHUNK in memory, older chunks in the spill folder.
+
+    A run may be 10⁹ iterations long; its losses (8 GB) must not all live in
+    memory. Reads of any span are exact (the bytes written are the bytes read).
+    """
+
+    CHUNK = 1 << 22  # losses per chunk: 32 MiB
+
+    def __init__(self, store: CheckpointStore) -> None:
+        self._store = store
+        self._chunk = self.CHUNK
+        self._tail = array("d")
+        self._chunks: list[Path] = []  # full chunks on disk, in order
+
+    def __len__(self) -> int:
+        return len(self._chunks) * self._chunk + len(self._tail)
+
+    def append(self, loss: float) -> None:
+        """Add the next iteration's loss; a full chunk goes to disk."""
+        self._tail.append(loss)
+        if len(self._tail) == self._chunk:
+            path = self._store.file(f"losses-{len(self._chunks)}.f64")
+            with path.open("wb") as handle:
+                self._tail.tofile(handle)
+            self._chunks.append(path)
+            self._tail = array("d")
+
+    def __getitem__(self, index: int) -> float:
+        if index < 0:
+            index += len(self)
+        return float(self.span(index, index + 1)[0])
+
+    def span(self, start: int, stop: int) -> np.ndarray:
+        """A copy of the losses of iterations [start, stop) (0-based)."""
+        start, stop = max(0, start), min(stop, len(self))
+        if start >= stop:
+            return np.empty(0)
+        parts = []
+        first_chunk, last_chunk = start // self._chunk, (stop - 1) // self._chunk
+        for k in range(first_chunk, last_chunk + 1):
+            lo, hi = max(start, k * self._chunk) - k * self._chunk, min(stop, (k + 1) * self._chunk) - k * self._chunk
+            if k < len(self._chunks):
+                data = np.memmap(self._chunks[k], dtype=np.float64, mode="r", shape=(self._chunk,))
+                parts.append(np.array(data[lo:hi]))
+            else:
+                parts.append(np.frombuffer(self._tail, dtype=np.float64)[lo:hi].copy())
+        return np.concatenate(parts) if len(parts) > 1 else parts[0]
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held in memory."""
+        return self._tail.buffer_info()[1] * self._tail.itemsize

@@ -17,7 +17,6 @@ changed in place, so a checkpoint is a handful of references, not a copy.
 
 from __future__ import annotations
 
-from array import array
 from collections import OrderedDict
 from dataclasses import dataclass
 from itertools import chain
@@ -29,7 +28,7 @@ import numpy as np
 
 from .config import Config
 from .network import Params, batch_rows, iterate, row_indices
-from .checkpoints import CheckpointStore
+from .checkpoints import CheckpointStore, LossHistory
 from .records import StepRecord, unique_nbytes
 from .schedule import UNITS, OpSpec
 
@@ -96,7 +95,7 @@ class Session:
         # updated when checkpoints thin out): the fast path reads it every iteration.
         self._stride = max(1, isqrt(checkpoint_every))
         self._max_recent = max(4, min(32, HISTORY_BUDGET // 4 // per_checkpoint))
-        self._losses = array("d")  # loss of every iteration before the frontier
+        self._losses = LossHistory(self._checkpoints)  # loss of every iteration before the frontier
         self._cache: OrderedDict[int, tuple[StepRecord, ...]] = OrderedDict()
         self._cache_bytes: dict[int, int] = {}  # of each cached iteration's records
         self._position = -1
@@ -216,7 +215,7 @@ class Session:
             self._params_before(seen)
         start = min(max(start, 0), seen)
         # A copy of just that span: the buffer may move as training appends to it.
-        return np.frombuffer(self._losses, dtype=np.float64, count=seen - start, offset=start * self._losses.itemsize).copy()
+        return self._losses.span(start, seen)
 
     @property
     def history_bytes(self) -> int:
@@ -224,7 +223,7 @@ class Session:
         kept = (*self._checkpoints.in_memory(), self._frontier_params, self._before_frontier, *self._recent.values())
         parameters = (a for p in kept if p is not None for a in p.arrays())
         tensors = (a for records in self._cache.values() for r in records for a in r.tensors.values())
-        losses = self._losses.buffer_info()[1] * self._losses.itemsize
+        losses = self._losses.nbytes
         return losses + unique_nbytes(chain(parameters, tensors))
 
     def iteration_params(self, iteration: int) -> Params:

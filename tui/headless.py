@@ -29,7 +29,7 @@ from nnstep.engine.trace import select, write_trace
 SCAN_ALL = 20_000  # iterations replayed from the start to find the first non-finite op
 SCAN_BACK = 1_000  # in a longer run, iterations replayed before its first non-finite loss
 PROGRESS_AT = 20_000  # iterations from which a progress bar is worth drawing
-MAX_ITERATIONS = 10**9  # the loss history alone would need 8 GB past this
+MAX_ITERATIONS = 10**9  # losses past the latest 4M spill to disk (engine/checkpoints.py): 8 GB there at this limit
 
 
 class _Interrupt:

@@ -63,3 +63,19 @@ def test_records_in_memory_are_bounded_by_the_budget(monkeypatch: pytest.MonkeyP
         session.iteration_records(iteration)
     assert len(session._cache) < 8
     assert session.iteration_records(0)[0].index == 0  # evicted ones are recomputed
+
+
+def test_the_loss_history_spills_whole_chunks_and_reads_back_exactly(monkeypatch: pytest.MonkeyPatch) -> None:
+    from nnstep.engine.checkpoints import LossHistory
+
+    monkeypatch.setattr(LossHistory, "CHUNK", 64)
+    session = Session(_config())
+    session.train(1000)
+    history = session._losses
+    assert len(history) == 1000 and history.nbytes <= 64 * 8 * 2  # the tail only
+    reference = Session(_config(), checkpoint_every=1)
+    monkeypatch.setattr(LossHistory, "CHUNK", 1 << 22)
+    reference.train(1000)
+    np.testing.assert_array_equal(session.losses(), reference.losses())
+    np.testing.assert_array_equal(session.losses(130), reference.losses()[130:])
+    assert history[999] == reference.losses()[999] and history[63] == reference.losses()[63]
