@@ -20,7 +20,7 @@ from nnstep.engine.errors import NnstepError
 if TYPE_CHECKING:
     from nnstep.engine.config import Config
 
-COMMANDS = ("run", "demos", "check", "view", "diff", "explain")
+COMMANDS = ("run", "demos", "check", "view", "diff", "explain", "serve")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -40,7 +40,7 @@ def _parser() -> _Parser:
     parser = _Parser(
         prog="nnstep",
         description="Step through neural-network training op by op: forward, loss, backward (δ, gradients), update.",
-        epilog="Without a command, opens the step-through app. Commands: run, check, view, diff, explain, demos.",
+        epilog="Without a command, opens the step-through app. Commands: run, check, view, diff, explain, serve, demos.",
     )
     parser.add_argument("--version", action="version", version=f"nnstep {__version__}")
     _source_options(parser)
@@ -195,6 +195,10 @@ def _command(name: str, args: list[str]) -> int:
         from nnstep.tui import headless
 
         return headless.check(load_source(options.demo, options.config))
+    if name == "serve":
+        from nnstep.tui import serve
+
+        return serve.main(args)
     if name == "diff":
         return _diff(args)
     if name == "explain":
