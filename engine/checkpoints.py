@@ -32,7 +32,7 @@ def _save(path: Path, params: Params) -> None:
         for key, value in (params.state[l] if params.state else {}).items():
             arrays[f"s{l}.{key}"] = value
     with path.open("wb") as handle:
-        np.savez(handle, **arrays)
+        np.savez(handle, **arrays)  # type: ignore[arg-type]  # numpy's stub types allow_pickle among the kwargs
 
 
 def _load(path: Path, depth: int) -> Params:

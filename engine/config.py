@@ -401,7 +401,7 @@ def _initial_state(
 ) -> tuple[tuple[Mapping[str, np.ndarray], ...], int]:
     """[[model.layers]] state tables (m_W = [[…]], …) and optimizer.t: where a half-trained optimizer stands."""
     t = r.integer(table.get("t", 0), "optimizer.t", minimum=0)
-    raw_layers = model.get("layers") if isinstance(model.get("layers"), list) else []
+    raw_layers: list[Any] = model["layers"] if isinstance(model.get("layers"), list) else []
     states: list[Mapping[str, np.ndarray]] = []
     for l, (W, b) in enumerate(layers, start=1):
         key = f"model.layers[{l - 1}].state"

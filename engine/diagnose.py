@@ -86,7 +86,7 @@ def first_non_finite(
             inputs = {read: _largest(record.tensors[read]) for read in record.tensors if read not in record.writes}
             layer = record.layer if record.layer is not None else max(norms, default=None)
             return NonFinite(record.index, record.iteration, record.stage, record.layer, record.op, name, cell, value,
-                             inputs, _cause(record, name, inputs), _growth(norms.get(layer, []), layer))
+                             inputs, _cause(record, name, inputs), _growth(norms.get(layer, []) if layer else [], layer))
         if record.op == "grad" and record.layer is not None:
             # max |∂L/∂W|: unlike the norm, it cannot overflow while every entry is finite.
             norms.setdefault(record.layer, []).append((record.iteration, _largest(record.tensors["dW"])))

@@ -96,16 +96,18 @@ def check_gradients(config: Config, params: Params, x: np.ndarray, y: np.ndarray
 
     def emit(spec: OpSpec, tensors: dict) -> None:
         layer = spec.layer
+        if layer is None:  # the loss op
+            return
         if spec.op == "grad":
-            analytic[layer] = (tensors["dW"], tensors["db"])  # type: ignore[index]
-        if spec.op == "linear" and config.activations[layer - 1] in ("relu", "leaky_relu"):  # type: ignore[index]
+            analytic[layer] = (tensors["dW"], tensors["db"])
+        if spec.op == "linear" and config.activations[layer - 1] in ("relu", "leaky_relu"):
             # A ±ε change of one weight moves z by at most ε·max|a_prev|; a
             # unit closer than that to 0 straddles the kink, where the
             # analytic gradient takes relu′(0) = 0 (as autograd does).
             # Changes in lower layers reach z amplified by the weights between:
             # 10× that, and never under 1e-4.
             reach = max(1e-4, 10 * eps * (1.0 + float(np.abs(tensors["a_prev"]).max(initial=0.0))))
-            kinks[layer] = int(np.sum(np.abs(tensors["z"]) <= reach))  # type: ignore[index]
+            kinks[layer] = int(np.sum(np.abs(tensors["z"]) <= reach))
 
     iterate(config64, params64, x.astype(np.float64), y.astype(np.float64), emit)
     numeric_W, numeric_b = numeric_gradients(config64, params64, x, y, eps)

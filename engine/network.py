@@ -221,7 +221,7 @@ def iterate(
     for l, layer_plan in enumerate(config.schedule.updates):
         layer_state = params.state[l] if params.state else _NO_STATE
         state: dict[str, np.ndarray] = {}
-        tensors: dict[str, np.ndarray] = {}
+        tensors = {}
         for i, P, frozen, keys, shown_keys in layer_plan:
             value = new_params[i][l]
             if frozen:

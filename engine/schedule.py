@@ -169,6 +169,7 @@ def build_schedule(config: Config) -> Schedule:
 def _build(acts, loss, dropout, l1, freeze, optimizer, slope) -> Schedule:  # type: ignore[no-untyped-def]
     depth = len(acts)
     specs: list[tuple[str, int | None, tuple[str, ...], tuple[str, ...], str]] = []
+    reads: tuple[str, ...]
     for l in range(1, depth + 1):
         reads = ("rows", "a_prev", "W", "b") if l == 1 else ("a_prev", "W", "b")
         dropped = l > 1 and bool(dropout[l - 2])  # the layer below was dropped out: its output is ã
@@ -176,7 +177,7 @@ def _build(acts, loss, dropout, l1, freeze, optimizer, slope) -> Schedule:  # ty
         specs.append(("activation", l, ("z",), ("a",), eq.activation(l, depth, acts[l - 1], slope)))
         if dropout[l - 1]:
             specs.append(("dropout", l, ("a",), ("mask", "a_drop"), eq.dropout(l, dropout[l - 1])))
-    loss_writes = ("loss",)
+    loss_writes: tuple[str, ...] = ("loss",)
     if loss in ("cross_entropy", "bce_with_logits"):
         loss_writes += ("p",)
     if l1:
@@ -193,7 +194,7 @@ def _build(acts, loss, dropout, l1, freeze, optimizer, slope) -> Schedule:  # ty
         specs.append(("grad", l, grad_reads, ("dW", "db"), eq.grad(l, l1, l > 1 and bool(dropout[l - 2]))))
     state = optimizer.record_names()
     for l in range(1, depth + 1):
-        reads: tuple[str, ...] = ()
+        reads = ()
         writes: tuple[str, ...] = ()
         updated = []
         for P in PARAMETERS:
