@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -196,26 +196,10 @@ class Run:
         return self.result
 
 
-def run(
-    timeline: Timeline,
-    *,
-    iterations: int,
-    breakpoints: Sequence[Breakpoint] = (),
-    stop: Callable[[], bool] = _never,
-    progress: Progress | None = None,
-    on_loss: OnLoss | None = None,
-    stop_at_non_finite: bool = True,
-    chunk_seconds: float = CHUNK_SECONDS,
-    pause: float = 0.0,
-) -> RunResult:
-    """Run `timeline` for `iterations` whole iterations or until a breakpoint, a non-finite loss or `stop()`.
-
-    See `Run` for the arguments; returns why and where the run ended.
-    """
-    return Run(
-        timeline, iterations=iterations, breakpoints=breakpoints, stop=stop, progress=progress, on_loss=on_loss,
-        stop_at_non_finite=stop_at_non_finite, chunk_seconds=chunk_seconds, pause=pause,
-    ).run()
+def run(timeline: Timeline, **options: Any) -> RunResult:
+    """`Run(timeline, **options).run()`: run for `iterations` whole iterations, or until a breakpoint,
+    a non-finite loss or `stop()`; returns why and where the run ended (see `Run` for the options)."""
+    return Run(timeline, **options).run()
 
 
 def run_backwards(

@@ -20,6 +20,7 @@ import pytest
 from nnstep.engine import Session, build_config
 from nnstep.engine.functions import loss_grad, loss_value
 from nnstep.engine.network import dropout_mask
+from tests.engine.test_finite_differences import central
 
 OPTIMIZERS: dict[str, dict[str, Any]] = {
     "sgd": {"kind": "sgd", "lr": 0.1},
@@ -95,17 +96,6 @@ def reference_loss(config, W, b, y, masks, a_prev, *, layer: int = 1, z: np.ndar
     return data_loss(config.loss, a, y) + config.l1 * sum(float(np.abs(w).sum()) for w in W)
 
 
-def central(f, tensor: np.ndarray, eps: float = 1e-6) -> np.ndarray:
-    grad = np.zeros_like(tensor)
-    for index in np.ndindex(tensor.shape):
-        saved = tensor[index]
-        tensor[index] = saved + eps
-        plus = f()
-        tensor[index] = saved - eps
-        minus = f()
-        tensor[index] = saved
-        grad[index] = (plus - minus) / (2 * eps)
-    return grad
 
 
 def check(analytic: np.ndarray, numeric: np.ndarray, what: str) -> None:
