@@ -484,3 +484,20 @@ def test_watches_add_a_column_per_value_to_the_loss_lines(capsys: pytest.Capture
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "iteration  1/10  epoch    1  loss 0.298371109  norm(dW1) 0.00148334  max(z2) 1.22492"
     assert len(lines) == 11 and lines[-1].startswith("done: 10 iterations complete")
+
+
+def test_explain_writes_a_handout_atomically(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert run_main(["explain", "--demo", "mazur", "-o", "mazur.md"]) == 0
+    text = (tmp_path / "mazur.md").read_text(encoding="utf-8")
+    assert text.startswith("# mazur: iteration 1, worked out op by op") and "0.5932699921" in text
+    assert run_main(["explain", "--demo", "xor", "--iteration", "3", "-o", "xor.ipynb"]) == 0
+    assert json.loads((tmp_path / "xor.ipynb").read_text(encoding="utf-8"))["nbformat"] == 4
+    assert run_main(["explain", "--demo", "mazur", "--format", "tex"]) == 0
+    assert capsys.readouterr().out.startswith("\\documentclass")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mazur.md", "xor.ipynb"], "no temporary file left"
+    assert run_main(["explain", "--demo", "mazur", "--iteration", "0"]) == 2
+    assert run_main(["explain", "--demo", "mazur", "-o", "/dev/null"]) == 2
+    err = capsys.readouterr().err
+    assert "--iteration must be from 1 to 1,000,000, got 0" in err and "/dev/null: cannot export" in err
