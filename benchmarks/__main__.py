@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from .common import Section, machine, one_thread
+from .common import Section, load, machine, one_thread
 
 ITEMS = ("training", "app", "trace", "history", "startup", "scaling")
 RESULTS = Path(__file__).with_name("RESULTS.md")
@@ -61,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         "",
         f"- date: {info['date']}",
         f"- CPU: {info['cpu']}",
-        f"- Python {info['python']}, NumPy {info['numpy']}, torch {info['torch']}",
+        f"- Python {info['python']}, NumPy {info['numpy']}, torch {info['torch']}, Textual {info['textual']}",
+        f"- load average (1 / 5 / 15 min) at the start: {info['load']}; at the end: {load()}",
         f"- threads: {threads}",
         f"- run: {'--quick (rough figures)' if options.quick else 'full'}; items: {', '.join(chosen)}",
         "",

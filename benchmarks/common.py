@@ -131,13 +131,29 @@ def machine() -> dict[str, str]:
         blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]["name"]  # type: ignore[index]
     except Exception:  # noqa: BLE001 - only informative
         pass
+    try:
+        import textual
+
+        textual_version = str(textual.__version__)
+    except (ImportError, AttributeError):
+        textual_version = "unknown"
     return {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "cpu": f"{cpu} ({os.cpu_count()} logical cores)",
         "python": platform.python_version(),
         "numpy": f"{np.__version__} ({blas})",
         "torch": torch_version,
+        "textual": textual_version,
+        "load": load(),
     }
+
+
+def load() -> str:
+    """The 1, 5 and 15 minute load averages: other work on the machine skews every figure."""
+    try:
+        return " / ".join(f"{value:.2f}" for value in os.getloadavg())
+    except OSError:
+        return "unknown"
 
 
 @dataclass
