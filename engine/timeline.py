@@ -18,7 +18,9 @@ Batch rows: z⁽ˡ⁾ has shape (B, n_l); W⁽ˡ⁾ has shape (n_l, n_{l-1}).
 from __future__ import annotations
 
 from bisect import bisect_right
-from typing import Iterator, Protocol, Sequence, runtime_checkable
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -28,6 +30,7 @@ from .network import Params
 from .records import StepRecord
 from .schedule import STAGES, UNITS, Schedule
 from .session import NetworkState
+from .trace_records import StepColumns, TraceRecords
 
 
 @runtime_checkable
@@ -125,10 +128,14 @@ class Timeline(Protocol):
 class TraceTimeline:
     """A recorded trace as a read-only Timeline.
 
-    Indexed once when loaded — records by run index and by iteration, the
-    losses as one array, the positions holding each layer's W and b, where
-    each stage, iteration and epoch ends — so every move and read costs
-    O(1) or O(log n), never a scan of the records.
+    Indexed once when loaded — from the steps' skeletons (StepColumns: run
+    index, iteration, epoch, op), never their tensors: the losses as one
+    array, the positions holding each layer's W and b, where each stage,
+    iteration and epoch ends — so every move and read costs O(1) or
+    O(log n), never a scan of the records. `records` may be a list of
+    records or the TraceRecords `read_trace` returns, whose tensors are
+    decoded only when a record's are read (a record shown, the state at the
+    position); its losses are read at load, in one go.
     """
 
     read_only = True
@@ -137,29 +144,39 @@ class TraceTimeline:
     def __init__(self, config: Config, records: Sequence[StepRecord]) -> None:
         self.config = config
         self.schedule = config.schedule
-        self.records: tuple[StepRecord, ...] = tuple(records)
+        self.records: Sequence[StepRecord]
+        if isinstance(records, TraceRecords):
+            self.records, columns = records, records.columns
+        else:
+            self.records = tuple(records)
+            columns = StepColumns.from_records(self.records)
         self._position = -1
-        self._by_index = {r.index: i for i, r in enumerate(self.records)}
-        by_iteration: dict[int, list[StepRecord]] = {}
-        for r in self.records:
-            by_iteration.setdefault(r.iteration - 1, []).append(r)
-        self._by_iteration = {i: tuple(rs) for i, rs in by_iteration.items()}
-        n = len(self.records)
-        iterations = np.fromiter((r.iteration for r in self.records), dtype=np.int64, count=n)
-        epochs = np.fromiter((r.epoch for r in self.records), dtype=np.int64, count=n)
-        stages = np.fromiter((STAGES.index(r.stage) for r in self.records), dtype=np.int64, count=n)
-        # A trace's records come in run order, but a hand-edited one need not:
-        # the first position reaching an iteration is where the running maximum does.
+        n = len(columns.index)
+        kinds, kind = columns.kinds, columns.kind
+        index, iterations, epochs = columns.index, columns.iteration, columns.epoch
+        stages = np.array([STAGES.index(k.stage) for k in kinds], dtype=np.int64)[kind] if n else kind
+        # read_trace gives steps in run order; records handed in directly need not be.
+        self._sorted = bool(n < 2 or (index[1:] > index[:-1]).all())
+        self._index = index
+        self._by_index = None if self._sorted else {int(i): p for p, i in enumerate(index.tolist())}
+        self._iterations = iterations
+        self._iterations_sorted = bool(n < 2 or (iterations[1:] >= iterations[:-1]).all())
+        self._by_iteration: OrderedDict[int, tuple[StepRecord, ...]] = OrderedDict()
+        # The first position reaching an iteration is where the running maximum does.
         self._reached = np.maximum.accumulate(iterations) if n else iterations
-        loss_positions = [i for i, r in enumerate(self.records) if r.loss is not None and r.op == "loss"]
-        self._loss_positions = np.array(loss_positions, dtype=np.intp)
-        self._loss_values = np.array([self.records[i].loss for i in loss_positions], dtype=np.float64)
+        is_loss = np.array([k.op == "loss" and "loss" in k.names for k in kinds], dtype=bool)
+        self._loss_positions = np.flatnonzero(is_loss[kind]) if n else np.zeros(0, dtype=np.intp)
+        if isinstance(self.records, TraceRecords):
+            self._loss_values = self.records.losses(self._loss_positions)
+        else:
+            self._loss_values = np.array([self.records[i].loss for i in self._loss_positions.tolist()], dtype=np.float64)
         self._loss_values.flags.writeable = False
         # Positions of the records holding W⁽ˡ⁾ and b⁽ˡ⁾ (linear and update ops), per layer.
         self._params_at: dict[int, list[int]] = {}
-        for i, r in enumerate(self.records):
-            if r.layer is not None and r.op in ("linear", "update") and "W" in r.tensors and "b" in r.tensors:
-                self._params_at.setdefault(r.layer, []).append(i)
+        for row, k in enumerate(kinds):
+            if k.layer is not None and k.op in ("linear", "update") and "W" in k.names and "b" in k.names:
+                positions = np.flatnonzero(kind == row).tolist()
+                self._params_at[k.layer] = sorted(self._params_at.get(k.layer, []) + positions)
         # Where each run of equal stage / iteration / epoch ends: `finish` is a binary search.
         self._ends: dict[str, np.ndarray] = {}
         for unit, changed in (
@@ -203,7 +220,11 @@ class TraceTimeline:
 
     def record_by_index(self, index: int) -> StepRecord | None:
         """The recorded step whose run index is `index`, if the trace kept it."""
-        position = self._by_index.get(index)
+        if self._by_index is not None:
+            position = self._by_index.get(index)
+        else:
+            found = int(np.searchsorted(self._index, index))
+            position = found if found < len(self._index) and self._index[found] == index else None
         return None if position is None else self.records[position]
 
     def previous_record(self, record: StepRecord) -> StepRecord | None:
@@ -272,13 +293,26 @@ class TraceTimeline:
         return self._loss_values[start:seen]
 
     def iteration_records(self, iteration: int) -> tuple[StepRecord, ...]:
-        """The recorded steps of 0-based `iteration`, possibly partial or none."""
-        return self._by_iteration.get(iteration, ())
+        """The recorded steps of 0-based `iteration`, possibly partial or none (the same tuple while recent)."""
+        found = self._by_iteration.get(iteration)
+        if found is None:
+            wanted = iteration + 1
+            if self._iterations_sorted:
+                lo, hi = np.searchsorted(self._iterations, [wanted, wanted + 1]).tolist()
+                positions: list[int] = list(range(lo, hi))
+            else:
+                positions = np.flatnonzero(self._iterations == wanted).tolist()
+            found = tuple(self.records[p] for p in positions)
+            self._by_iteration[iteration] = found
+            if len(self._by_iteration) > 256:
+                self._by_iteration.popitem(last=False)
+        return found
 
     def iter_records(self, start: int = 0, stop: int | None = None) -> Iterator[StepRecord]:
-        """Records at trace positions start…stop-1 (default: up to the position)."""
+        """Records at trace positions start…stop-1 (default: up to the position), made as they are reached."""
         stop = self._position + 1 if stop is None else stop
-        return iter(self.records[max(start, 0) : stop])
+        records = self.records
+        return (records[i] for i in range(max(start, 0), min(stop, len(records))))
 
     @property
     def state(self) -> NetworkState:

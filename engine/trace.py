@@ -1,18 +1,35 @@
-"""The JSON trace: write step records atomically and stream them; read them back.
+"""The trace: write step records atomically and streamed; read them back by index.
 
-Format (version 2)::
+Format (version 3), strict JSON, one JSON value per line::
 
-    {"format": "nnstep-trace", "version": 2, "config": {...resolved config...},
-     "steps": [{"index": 0, "iteration": 1, ..., "tensors": {"z": [[...]]}}, ...]}
+    {"format": "nnstep-trace", "version": 3, "config": {...resolved config...},
+    "arrays": [
+    [[0.05,0.1]],
+    …
+    ],
+    "steps": [
+    {"index": 0, "iteration": 1, …, "writes": ["z"], "tensors": {"rows": 0, "a_prev": 1, "W": 2, "b": 3, "z": 4}},
+    …
+    ]}
 
 Each step is one op of the config's schedule (schedule.py): its tensors are
-exactly the op's reads and writes, the optimizer's state included (m_W, v_W,
-…), a dropout op's mask, and the batch's data rows (`rows`, integers) on
-each iteration's first op. Version 1 (SGD only, no dropout) still reads.
+exactly the op's reads and writes, the optimizer's state included (m_W,
+v_W, …), a dropout op's mask, and the batch's data rows (`rows`, integers)
+on each iteration's first op. A tensor is a number into "arrays": each
+array is written once, before the steps, and referred to wherever it recurs
+(`jq '.arrays[.steps[5].tensors.z]'`). Numbers are the shortest decimals
+that read back to the same float64, written out from 1e-5 to 1e16 and in
+exponent form otherwise (trace_encode.stdlib_text); NaN and ±inf are the
+strings "NaN", "Infinity", "-Infinity". A path ending in .gz is gzip-compressed; one
+ending in .npz holds the same header and arrays in NumPy's format
+(trace_npz.write_npz). Versions 1 (SGD only) and 2 (tensors inline in
+each step) still read. Tensors are batch rows as the engine holds them
+(z: (B, n_l), W: (n_l, n_{l-1})).
 
-Strict JSON: NaN and ±inf are written as the strings "NaN", "Infinity",
-"-Infinity". Tensors are batch rows as the engine holds them (z: (B, n_l),
-W: (n_l, n_{l-1})). A path ending in .gz is gzip-compressed.
+Reading (read_trace) checks every step against the schedule but decodes no
+number until a record's tensor is read (trace_records.TraceRecords), so a
+trace opens in about the time it takes to read the file, in about its size
+of memory; the largest it opens is what memory allows (view_memory).
 """
 
 from __future__ import annotations
@@ -23,15 +40,14 @@ import json
 import os  # noqa: F401 - tests patch trace.os and trace.tempfile, the modules write_atomically uses
 import tempfile  # noqa: F401
 import zlib
-from functools import lru_cache
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import IO, Any, Callable, Iterable, Iterator, Sequence
+from typing import IO, Any, cast
 
 import numpy as np
 
 from .config import Config, build_config
 from .errors import (
-    BYTES_PER_PARSED_NUMBER,
     MEMORY_LIMIT,
     NnstepError,
     check_text,
@@ -42,17 +58,105 @@ from .errors import (
     write_atomically,
 )
 from .records import STAGES, StepRecord, make_record
-from .schedule import OPS, STAGE_OF
+from .trace_encode import encoder, fast_loads
+from .trace_json import (
+    V3_PREFIX,
+    JsonArrays,
+    NotIndexed,
+    index_json,
+    op_fields,
+    parse_steps,
+    write_json,
+)
+from .trace_npz import ZIP_ERRORS, npz_kinds, npz_member, open_npz, write_npz
+from .trace_records import (
+    CACHE_BYTES,
+    TraceRecords,
+    as_array,
+    check_order,
+    check_refs,
+    check_shape,
+    check_step,
+)
 
 FORMAT = "nnstep-trace"
-VERSION = 2
-READS = (1, 2)  # versions this nnstep reads
+VERSION = 3
+READS = (1, 2, 3)  # versions this nnstep reads
 _NON_FINITE = {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}
-# JSON text of a trace `view` will parse. Its numbers take several times the
-# text as Python objects, so the memory estimate (errors.parsed_memory against
-# MEMORY_LIMIT) refuses a real trace well before this; a gzip bomb stops at
-# either, not at a MemoryError.
-MAX_TRACE_TEXT = 2 * 2**30
+_ADVICE = "export fewer steps with --every or --stages"
+
+
+def _header_text(config: dict[str, Any]) -> str:
+    """The header's JSON; NnstepError("cannot export, …") for a config that is not Unicode or not strict JSON."""
+    try:
+        header = json.dumps({"format": FORMAT, "version": VERSION, "config": config}, ensure_ascii=False, allow_nan=False)
+        header.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise NnstepError("cannot export, the config holds text that is not Unicode "
+                          f"({one_line(error.object[error.start:error.end])})") from None
+    except ValueError as error:  # NaN in the config: allow_nan=False
+        raise NnstepError(f"cannot export, the config does not convert to strict JSON ({error})") from None
+    return header
+
+
+def _stream(raw: IO[bytes], header: str, records: Iterable[StepRecord], form: str, encode: str) -> int:
+    if form == "npz":
+        return write_npz(raw, header, records)
+    if form == "json.gz":
+        with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0) as packed:
+            return write_json(cast(IO[bytes], packed), header, records, encoder(encode))
+    return write_json(raw, header, records, encoder(encode))
+
+
+def stream_trace(raw: IO[bytes], config: dict[str, Any], records: Iterable[StepRecord], *, form: str = "json",
+                 encode: str = "auto") -> int:
+    """Write a trace to an open binary stream (`form`: "json", "json.gz" or "npz"); return the steps written.
+
+    The bytes `write_trace` writes to a file of that kind (the app in a
+    browser builds its download with this). `encode`: "auto" (orjson when
+    installed), "orjson" or "stdlib" — the same bytes either way.
+    """
+    return _stream(raw, _header_text(config), records, form, encode)
+
+
+def form_of(path: str | Path) -> str:
+    """The kind of trace a path names: "npz" (.npz), "json.gz" (.gz) or "json"."""
+    suffix = Path(path).suffix.lower()
+    return "npz" if suffix == ".npz" else "json.gz" if suffix == ".gz" else "json"
+
+
+def write_trace(path: str | Path, config: dict[str, Any], records: Iterable[StepRecord], *, encode: str = "auto") -> int:
+    """Stream a trace to `path` atomically; return the number of steps written.
+
+    JSON, gzip-compressed JSON or .npz by the path's extension (form_of).
+    errors.write_atomically checks the path before anything is written (a
+    regular file or a new name; a symbolic link's target is replaced and the
+    link kept; an existing file keeps its mode, a new one gets 0666 & ~umask)
+    and writes through a short temporary file beside it that replaces the
+    file only once complete: a failure or Ctrl-C leaves any earlier file
+    intact and no temporary file behind. The config's text is encoded first,
+    so text that is not Unicode is refused before the file is touched.
+    """
+    path = Path(path)
+    try:
+        header = _header_text(config)
+    except NnstepError as error:
+        raise NnstepError(f"{path}: {error}") from None
+    form = form_of(path)
+    count = 0
+
+    def body(raw: IO[bytes]) -> None:
+        nonlocal count
+        count = _stream(raw, header, records, form, encode)
+
+    write_atomically(path, body)
+    return count
+
+
+def write_text(path: str | Path, text: str) -> None:
+    """Write a text file the user named (a handout, a config), atomically, as every export is written."""
+    data = text.encode("utf-8")
+    write_atomically(path, lambda raw: raw.write(data))
 
 
 def _tensor_json(value: np.ndarray) -> str:
@@ -65,62 +169,15 @@ def _tensor_json(value: np.ndarray) -> str:
     return json.dumps(value.tolist())
 
 
-class _TensorText:
-    """JSON text of the tensors of the last two iterations, looked up by identity.
-
-    Records share arrays by reference (W⁽ˡ⁾ is in the linear, delta and update
-    records of an iteration and in the next one's), and turning floats into
-    text is nearly all of an export's time: each array is converted once, and
-    the file is the same as converting every occurrence. The arrays are kept
-    with their text, so an id cannot be reused by a new array while cached.
-    """
-
-    def __init__(self) -> None:
-        self._iteration: int | None = None
-        self._current: dict[int, tuple[np.ndarray, str]] = {}
-        self._previous: dict[int, tuple[np.ndarray, str]] = {}
-
-    def start(self, iteration: int) -> None:
-        """Called before each record: forget tensors older than the previous iteration."""
-        if iteration != self._iteration:
-            self._iteration = iteration
-            self._previous, self._current = self._current, {}
-
-    def __call__(self, value: np.ndarray) -> str:
-        key = id(value)
-        entry = self._current.get(key) or self._previous.get(key)
-        if entry is None:
-            entry = (value, _tensor_json(value))
-        self._current[key] = entry
-        return entry[1]
+def record_json(record: StepRecord) -> str:
+    """One step record as strict JSON with its tensors inline, as version 2 wrote each step."""
+    tensors = ", ".join(f'"{name}": {_tensor_json(value)}' for name, value in record.tensors.items())
+    return (f'{{"index": {record.index}, "iteration": {record.iteration}, "epoch": {record.epoch}, '
+            f'{op_fields(record.stage, record.layer, record.op, record.equation, record.writes)}, '
+            f'"tensors": {{{tensors}}}}}')
 
 
-@lru_cache(maxsize=1024)
-def _op_fields(stage: str, layer: int | None, op: str, equation: str, writes: tuple[str, ...]) -> str:
-    """The JSON fields of a record after its counters: the same for one op in every iteration."""
-    fields = json.dumps(
-        {"stage": stage, "layer": layer, "op": op, "equation": equation, "writes": list(writes)}, ensure_ascii=False
-    )
-    return fields[1:-1]
-
-
-def _record_parts(record: StepRecord, tensor_text: Callable[[np.ndarray], str]) -> tuple[str, str]:
-    """A record's JSON in two pieces: up to its tensors (with the equation's
-    non-ASCII symbols), and the tensors (ASCII, nine tenths of the text)."""
-    head = (
-        f'{{"index": {record.index}, "iteration": {record.iteration}, "epoch": {record.epoch}, '
-        f'{_op_fields(record.stage, record.layer, record.op, record.equation, record.writes)}, "tensors": {{'
-    )
-    tensors = ", ".join(f'"{name}": {tensor_text(value)}' for name, value in record.tensors.items())
-    return head, tensors + "}}"
-
-
-def record_json(record: StepRecord, tensor_text: Callable[[np.ndarray], str] = _tensor_json) -> str:
-    """One step record as strict JSON text (`tensor_text` turns one tensor into JSON)."""
-    return "".join(_record_parts(record, tensor_text))
-
-
-def select(records: Iterable[StepRecord], every: int = 1, stages: Iterable[str] | None = None) -> Iterator[StepRecord]:
+def select(records: Iterable[StepRecord], every: int = 1, stages: Iterable[str] | None = None) -> Iterable[StepRecord]:
     """Keep every `every`-th iteration (the first, then every k-th) and only `stages`."""
     wanted = set(STAGES if stages is None else stages)
     for record in records:
@@ -128,118 +185,105 @@ def select(records: Iterable[StepRecord], every: int = 1, stages: Iterable[str] 
             yield record
 
 
-def write_trace(path: str | Path, config: dict[str, Any], records: Iterable[StepRecord]) -> int:
-    """Stream a trace to `path` atomically; return the number of steps written.
-
-    errors.write_atomically checks the path before anything is written (a
-    regular file or a new name; a symbolic link's target is replaced and the
-    link kept; an existing file keeps its mode, a new one gets 0666 & ~umask)
-    and writes through a short temporary file beside it that replaces the
-    file only once complete: a failure or Ctrl-C leaves any earlier file
-    intact and no temporary file behind. The config's text is encoded first,
-    so text that is not Unicode is refused before the file is touched.
-    """
-    path = Path(path)
-    try:
-        header = json.dumps({"format": FORMAT, "version": VERSION, "config": config}, ensure_ascii=False, allow_nan=False)
-        head = (header[:-1] + ', "steps": [').encode("utf-8")
-    except UnicodeEncodeError as error:
-        raise NnstepError(f"{path}: cannot export, the config holds text that is not Unicode "
-                          f"({one_line(error.object[error.start:error.end])})") from None
-    except ValueError as error:  # NaN in the config: allow_nan=False
-        raise NnstepError(f"{path}: cannot export, the config does not convert to strict JSON ({error})") from None
-    count = 0
-
-    def body(raw: IO[bytes]) -> None:
-        nonlocal count
-        out: IO[bytes] | gzip.GzipFile = gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0) if path.suffix == ".gz" else raw
-        out.write(head)
-        with io.TextIOWrapper(out, encoding="utf-8", write_through=False) as text:
-            tensor_text = _TensorText()
-            for record in records:
-                tensor_text.start(record.iteration)
-                fields, tensors = _record_parts(record, tensor_text)
-                # Written apart, the tensors stay an ASCII string, which
-                # encodes to UTF-8 at copy speed (joined to the head's
-                # symbols, the whole record took the slow path).
-                text.write((",\n" if count else "\n") + fields)
-                text.write(tensors)
-                count += 1
-            text.write("\n]}\n")
-
-    write_atomically(path, body)
-    return count
+# --- reading -----------------------------------------------------------------------------------
 
 
-def write_text(path: str | Path, text: str) -> None:
-    """Write a text file the user named (a handout, a config), atomically, as every export is written."""
-    data = text.encode("utf-8")
-    write_atomically(path, lambda raw: raw.write(data))
+def view_memory(size: int) -> int:
+    """Memory `nnstep view` takes for a trace of `size` bytes laid out as nnstep writes it:
+    the file itself, its index (under an eighth of it) and the decoded arrays it keeps."""
+    return size + size // 8 + CACHE_BYTES
 
 
-def _too_large(size: int) -> str:
-    """Why a trace file of `size` bytes is not read: over MAX_TRACE_TEXT, or its text alone would not parse in memory."""
-    if size <= MAX_TRACE_TEXT:
-        return _too_much_memory(size, 0)
-    return (f"the trace is too large to view (over {size / 2**30:.1f} GiB of JSON, the limit is "
-            f"{MAX_TRACE_TEXT / 2**30:.0f} GiB); export fewer steps with --every or --stages")
+def _too_much_memory(estimate: int) -> str:
+    return (f"the trace would take {gib(estimate)} to view, more than the {MEMORY_LIMIT / 2**30:g} GiB "
+            f"nnstep allows; {_ADVICE}, or to .npz")
 
 
-def _too_much_memory(size: int, commas: int) -> str:
-    return (f"the trace would take {gib(parsed_memory(size, commas))} to view, more than the "
-            f"{MEMORY_LIMIT / 2**30:g} GiB nnstep allows; export fewer steps with --every or --stages")
-
-
-def _gunzip(path: Path, data: bytes | bytearray) -> bytearray:
-    """Decompress in pieces, refusing the file as soon as its text passes MAX_TRACE_TEXT
-    or would not parse within MEMORY_LIMIT (errors.parsed_memory): a gzip bomb
-    stops early, not at a MemoryError."""
+def _gunzip(path: Path, data: bytes) -> bytearray:
+    """Decompress in pieces, refusing the file as soon as its text would not be viewed within MEMORY_LIMIT:
+    view_memory for a version-3 trace, errors.parsed_memory for one parsed whole (a gzip bomb stops early)."""
     out = bytearray()
     commas = 0
     try:
         with gzip.GzipFile(fileobj=io.BytesIO(data)) as packed:
             while chunk := packed.read(1 << 20):
                 out += chunk
-                commas += chunk.count(b",")
-                if len(out) > MAX_TRACE_TEXT:
-                    raise NnstepError(f"{path}: {_too_large(len(out))}")
-                if parsed_memory(len(out), commas) > MEMORY_LIMIT:
-                    raise NnstepError(f"{path}: {_too_much_memory(len(out), commas)}")
+                if out.startswith(V3_PREFIX):
+                    estimate = view_memory(len(out))
+                else:
+                    commas += chunk.count(b",")
+                    estimate = parsed_memory(len(out), commas)
+                if estimate > MEMORY_LIMIT:
+                    raise NnstepError(f"{path}: {_too_much_memory(estimate)}")
     except (OSError, EOFError, zlib.error):
         raise NnstepError(f"{path}: the gzip data is truncated or damaged") from None
     return out  # not bytes(out): that would copy the whole text
 
 
-def _decode(value: Any) -> Any:
-    if isinstance(value, str):
-        return _NON_FINITE.get(value, value)
-    if isinstance(value, list):
-        return [_decode(v) for v in value]
-    return value
-
-
 def read_trace(path: str | Path) -> dict[str, Any]:
-    """Load and check a trace file; tensors become read-only float64 arrays.
+    """Load and check a trace file (JSON, gzip or .npz; versions 1–3); tensors decode when read.
 
-    Returns {"config": the config dict as written, "records": [StepRecord]}.
-    Raises NnstepError with one line for a missing, truncated or foreign
-    file, an unknown format or version, a config that does not check, or a
-    step whose op, layer or tensor shapes do not fit that config — all
-    before anything is shown. Tensors are batch rows: z (B, n_l), W (n_l, n_{l-1}).
+    Returns {"config": the config dict as written, "records": Sequence[StepRecord],
+    "version": int}. Raises NnstepError with one line for a missing, truncated
+    or foreign file, an unknown format or version, a config that does not
+    check, or a step whose op, layer, tensor names or references do not fit
+    that config — all before anything is shown. A version-3 trace as nnstep
+    writes it is indexed, not parsed: its records are a TraceRecords whose
+    tensors are decoded (as read-only float64 arrays, `rows` int64; .npz
+    float32 stays float32) and shape-checked when first read, raising
+    NnstepError then if a number was edited into something else. Other
+    files (versions 1 and 2, or JSON laid out otherwise) are parsed whole.
+    Tensors are batch rows: z (B, n_l), W (n_l, n_{l-1}).
     """
     if not str(path).strip():  # Path("") is ".", which would be reported as a folder
         raise NnstepError("no trace file given (an empty path)")
     path = Path(path)
-    # The text alone (no numbers counted yet) must parse within MEMORY_LIMIT: refused by its size before it is read.
-    limit = min(MAX_TRACE_TEXT, (MEMORY_LIMIT - BYTES_PER_PARSED_NUMBER) // 3)
-    data: bytes | bytearray = read_user_file(path, "a trace file", limit, _too_large)
+    # The cheapest way to view a trace takes view_memory(size): refuse by the size before reading what cannot fit.
+    limit = max(0, (MEMORY_LIMIT - CACHE_BYTES) * 8 // 9 - 1)
+    while view_memory(limit + 1) <= MEMORY_LIMIT:
+        limit += 1
+    data: bytes | bytearray = read_user_file(path, "a trace file", limit,
+                                             lambda size: _too_much_memory(view_memory(size)))
     if data[:2] == b"\x1f\x8b":
-        data = _gunzip(path, data)
-    if len(data) > MAX_TRACE_TEXT:
-        raise NnstepError(f"{path}: {_too_large(len(data))}")
+        data = _gunzip(path, bytes(data))
+    if data[:4] == b"PK\x03\x04":
+        return _read_npz(path, bytes(data))
+    if data.startswith(V3_PREFIX):
+        try:
+            return _read_indexed(path, data)
+        except NotIndexed as reason:
+            if parsed_memory(len(data), data.count(b",")) > MEMORY_LIMIT:
+                raise NnstepError(f"{path}: not a valid trace ({reason})") from None
+    return _read_whole(path, data)
+
+
+def _check_header(path: Path, trace: Any) -> tuple[int, dict[str, Any]]:
+    """(version, config dict) of a parsed trace, or one line saying why it is not one."""
+    if not isinstance(trace, dict) or trace.get("format") != FORMAT:
+        raise NnstepError(f"{path}: not an nnstep trace (no \"format\": \"{FORMAT}\")")
+    version = trace.get("version")
+    if type(version) is not int or version not in READS:  # 1.0 and true are not version 1
+        shown = json.dumps(version) if len(repr(version)) < 40 else "(too long to show)"
+        raise NnstepError(f"{path}: trace version {shown} is not supported (this nnstep reads versions "
+                          f"{', '.join(map(str, READS))})")
+    return version, trace.get("config")  # type: ignore[return-value]
+
+
+def _build(path: Path, config: dict[str, Any]) -> Config:
+    if isinstance(config.get("data"), dict) and "csv" in config["data"]:
+        raise NnstepError(f"{path}: config data.csv is not allowed in a trace (its data are stored inline)")
+    return build_config(config, f"{path}: config")
+
+
+def _no_steps(path: Path) -> NnstepError:  # e.g. a run interrupted before its first op: nothing to step through
+    return NnstepError(f"{path}: the trace has no steps (nothing to view)")
+
+
+def _read_whole(path: Path, data: bytes | bytearray) -> dict[str, Any]:
+    """A trace parsed whole (versions 1 and 2, or JSON not laid out as nnstep writes it)."""
     commas = data.count(b",")
     if parsed_memory(len(data), commas) > MEMORY_LIMIT:
-        raise NnstepError(f"{path}: {_too_much_memory(len(data), commas)}")
+        raise NnstepError(f"{path}: {_too_much_memory(parsed_memory(len(data), commas))}")
     try:
         text = data.decode("utf-8")
         del data  # the text alone from here: the bytes would double the peak
@@ -255,121 +299,83 @@ def read_trace(path: str | Path) -> dict[str, Any]:
         raise NnstepError(f"{path}: not a trace (a whole number has too many digits)") from None
     check_text(trace, text, str(path))
     del text
-    if not isinstance(trace, dict) or trace.get("format") != FORMAT:
-        raise NnstepError(f"{path}: not an nnstep trace (no \"format\": \"{FORMAT}\")")
-    version = trace.get("version")
-    if type(version) is not int or version not in READS:  # 1.0 and true are not version 1
-        shown = json.dumps(version) if len(repr(version)) < 40 else "(too long to show)"
-        raise NnstepError(f"{path}: trace version {shown} is not supported (this nnstep reads versions "
-                          f"{', '.join(map(str, READS))})")
-    config, steps = trace.get("config"), trace.get("steps")
-    if not isinstance(config, dict) or not isinstance(steps, list):
-        raise NnstepError(f"{path}: not a valid trace (needs a \"config\" object and a \"steps\" list)")
-    if isinstance(config.get("data"), dict) and "csv" in config["data"]:
-        raise NnstepError(f"{path}: config data.csv is not allowed in a trace (its data are stored inline)")
-    built = build_config(config, f"{path}: config")
-    if not steps:  # e.g. a run interrupted before its first op: nothing to step through
-        raise NnstepError(f"{path}: the trace has no steps (nothing to view)")
-    records = [_step_record(path, i, step, built, version) for i, step in enumerate(steps)]
-    for i in range(1, len(records)):  # the viewer steps through the list: it must be the run's order
-        if records[i].index <= records[i - 1].index:
-            raise NnstepError(f"{path}: steps[{i}].index {records[i].index} does not come after the step before it "
-                              f"(index {records[i - 1].index})")
+    version, config = _check_header(path, trace)
+    steps, arrays = trace.get("steps"), trace.get("arrays") if version == 3 else []
+    if not isinstance(config, dict) or not isinstance(steps, list) or not isinstance(arrays, list):
+        needs = 'a "config" object, an "arrays" list and a "steps" list' if version == 3 else \
+            'a "config" object and a "steps" list'
+        raise NnstepError(f"{path}: not a valid trace (needs {needs})")
+    built = _build(path, config)
+    if not steps:
+        raise _no_steps(path)
+    records, known, decoded = [], {}, {}  # type: ignore[var-annotated]
+    for i, step in enumerate(steps):
+        where = f"{path}: steps[{i}]"
+        index, iteration, epoch, kind = check_step(where, step, built, version, known)
+        if version == 3:
+            refs = check_refs(where, step["tensors"], len(arrays))
+            tensors = {}
+            for name, ref in zip(kind.names, refs):
+                key = (ref, name == "rows")
+                if key not in decoded:
+                    decoded[key] = as_array(where, arrays[ref], name)
+                tensors[name] = decoded[key]
+        else:
+            tensors = {name: as_array(where, value, name) for name, value in step["tensors"].items()}
+        for name, value in tensors.items():
+            check_shape(where, kind.op, kind.layer, name, value, built.sizes)
+        records.append(make_record(index, iteration, epoch, kind.stage, kind.layer, kind.op, kind.equation, tensors,
+                                   kind.writes))
+    check_order(str(path), np.array([r.index for r in records], dtype=np.int64))
     return {"config": config, "records": records, "version": version}
 
 
-# Version 1: the tensors of each op that the viewer reads (its schedule was fixed: SGD, no dropout).
-_V1_TENSORS = {
-    "linear": ("a_prev", "W", "b", "z"),
-    "activation": ("z", "a"),
-    "loss": ("y_hat", "y", "loss"),
-    "delta": ("z", "delta"),
-    "grad": ("delta", "a_prev", "dW", "db"),
-    "update": ("W", "b"),
-}
+def _read_indexed(path: Path, data: bytes | bytearray) -> dict[str, Any]:
+    """A version-3 JSON trace as nnstep writes it: steps parsed and checked, arrays only located."""
+    header, header_text, starts, ends, begin, end = index_json(str(path), data, MEMORY_LIMIT - len(data))
+    check_text(header, header_text, str(path))
+    version, config = _check_header(path, header)
+    if not isinstance(config, dict):
+        raise NnstepError(f'{path}: not a valid trace (needs a "config" object, an "arrays" list and a "steps" list)')
+    built = _build(path, config)
+    columns, first, refs = parse_steps(str(path), data, begin, end, built, len(starts), fast_loads())
+    if not len(columns.index):
+        raise _no_steps(path)
+    check_order(str(path), columns.index)
+    source = JsonArrays(data, starts, ends, fast_loads() or json.loads)
+    records = TraceRecords(str(path), built, columns, first, refs, source)
+    return {"config": config, "records": records, "version": version}
 
 
-def _step_record(path: Path, i: int, step: Any, config: Config, version: int) -> StepRecord:
-    """One step of the trace, checked against the schedule of its config."""
-    sizes = config.sizes
-    where = f"{path}: steps[{i}]"
-    if not isinstance(step, dict):
-        raise NnstepError(f"{where} is not an object")
-    for key in ("index", "iteration", "epoch", "stage", "layer", "op", "equation", "tensors"):
-        if key not in step:
-            raise NnstepError(f"{where} has no {key!r}")
-    for key, least in (("index", 0), ("iteration", 1), ("epoch", 1)):
-        value = step[key]
-        if type(value) is not int or value < least:
-            raise NnstepError(f"{where}.{key} must be a whole number >= {least}")
-    op, stage, layer = step["op"], step["stage"], step["layer"]
-    if not isinstance(op, str) or op not in OPS:
-        raise NnstepError(f"{where}.op is not an op nnstep writes ({', '.join(OPS)})")
-    if stage != STAGE_OF[op]:
-        raise NnstepError(f"{where}.stage must be '{STAGE_OF[op]}' for op '{op}'")
-    depth = len(sizes) - 1
-    if op == "loss" and layer is not None:
-        raise NnstepError(f"{where}.layer must be null for the loss")
-    if op != "loss" and (type(layer) is not int or not 1 <= layer <= depth):
-        raise NnstepError(f"{where}.layer must be a layer number 1..{depth}")
-    if not isinstance(step["equation"], str):
-        raise NnstepError(f"{where}.equation must be a string")
-    writes = step.get("writes", [])
-    if not isinstance(writes, list) or not all(isinstance(w, str) for w in writes):
-        raise NnstepError(f"{where}.writes must be a list of tensor names")
-    tensors = step["tensors"]
-    if not isinstance(tensors, dict):
-        raise NnstepError(f"{where}.tensors must be an object")
-    arrays = {}
-    for name, value in tensors.items():
-        try:
-            array = np.array(_decode(value), dtype=np.int64 if name == "rows" else np.float64)
-        except (TypeError, ValueError, OverflowError, RecursionError):
-            raise NnstepError(f"{where}.tensors.{name} is not an array of numbers (ragged, or not numbers)") from None
-        array.flags.writeable = False
-        arrays[name] = array
-    if version == 1:
-        required = _V1_TENSORS[op]
-    else:
-        schedule = config.schedule
-        spec = schedule.spec(step["index"])
-        if (spec.op, spec.layer) != (op, layer):
-            raise NnstepError(f"{where} is op {op!r} of layer {layer}, but index {step['index']} of this network is "
-                              f"op {spec.op!r} of layer {spec.layer}")
-        required = spec.tensors
-    for name in required:
-        if name not in arrays:
-            raise NnstepError(f"{where}.tensors has no {name!r}, which a {op} step holds")
-    _check_shapes(where, op, layer, arrays, sizes)
-    return make_record(step["index"], step["iteration"], step["epoch"], stage, layer, op, step["equation"], arrays, tuple(writes))
+def _read_npz(path: Path, data: bytes) -> dict[str, Any]:
+    """An .npz trace: header and tables read and checked, blocks read when an array in them is."""
+    try:
+        archive = open_npz(data)
+        header_bytes = npz_member(archive, "header", MEMORY_LIMIT).tobytes()
+        text = header_bytes.decode("utf-8")
+        header = json.loads(text)
+    except (*ZIP_ERRORS, RecursionError) as error:
+        raise NnstepError(f"{path}: not a trace (a zip file that is not an nnstep .npz: {error})") from None
+    check_text(header, text, str(path))
+    version, config = _check_header(path, header)
+    if version != 3 or not isinstance(config, dict):
+        raise NnstepError(f'{path}: not a valid .npz trace (needs version 3 and a "config" object)')
+    built = _build(path, config)
+    columns, first, refs, source = npz_kinds(str(path), archive, header, built, MEMORY_LIMIT)
+    if not len(columns.index):
+        raise _no_steps(path)
+    check_order(str(path), columns.index)
+    records = TraceRecords(str(path), built, columns, first, refs, source)
+    return {"config": config, "records": records, "version": version}
 
 
-def _check_shapes(where: str, op: str, layer: int | None, arrays: dict[str, np.ndarray], sizes: tuple[int, ...]) -> None:
-    """W, dW (n_l, n_{l-1}); b, db (n_l,); z, a, delta (B, n_l); a_prev (B, n_{l-1}); y_hat, y (B, n_L)."""
-    if layer is None:
-        expected = {"y_hat": sizes[-1], "y": sizes[-1]}
-        if arrays["loss"].ndim != 0:
-            raise NnstepError(f"{where}.tensors.loss must be a single number")
-    else:
-        n, n_prev = sizes[layer], sizes[layer - 1]
-        expected = {"z": n, "a": n, "mask": n, "a_drop": n, "delta": n, "a_prev": n_prev}
-        for name, array in arrays.items():
-            # W, dW, W_before, step_W and the optimizer's m_W, v_W, … all have W's shape; likewise for b.
-            kind = "W" if name in ("W", "dW") or name.endswith("_W") else "b" if name in ("b", "db") or name.endswith("_b") else ""
-            shape = (n, n_prev) if kind == "W" else (n,) if kind == "b" else None
-            if shape is not None and array.shape != shape:
-                raise NnstepError(f"{where}.tensors.{name} has shape {array.shape}, expected {shape} (layer {layer})")
-    if "rows" in arrays and arrays["rows"].ndim != 1:
-        raise NnstepError(f"{where}.tensors.rows must be a list of row numbers")
-    for name, width in expected.items():
-        if name in arrays and (arrays[name].ndim != 2 or arrays[name].shape[1] != width):
-            raise NnstepError(
-                f"{where}.tensors.{name} has shape {arrays[name].shape}, expected (batch rows, {width})"
-            )
-
+# --- verifying -----------------------------------------------------------------------------------
 
 # Traces of at most this many steps are checked step by step; longer ones by a sample.
 VERIFY_ALL_BELOW = 2000
+# …and only if their arrays take at most this many bytes in the file: a 1 GB trace of a wide
+# net has few steps, but decoding and replaying all of them would take a minute.
+VERIFY_ALL_BYTES = 64 * 2**20
 # The relative difference float32 arithmetic may show between machines (BLAS sums in another order).
 _FLOAT32_RTOL = 1e-5
 
@@ -379,15 +385,17 @@ def verify_trace(config: Config, records: Sequence[StepRecord], sample: int = 20
 
     Replays `config` (a Session from the start, which is deterministic) and
     compares every record's op, place and tensors with the replay at the same
-    index: every step of a trace of up to VERIFY_ALL_BELOW steps, else the
-    first, the last and `sample` steps spread between them. float64 configs
-    must agree exactly (NaN equals NaN); float32 ones to a relative 1e-5.
+    index: every step of a trace of up to VERIFY_ALL_BELOW steps whose arrays
+    take up to VERIFY_ALL_BYTES, else the first, the last and `sample` steps
+    spread between them (only those are decoded). float64 configs must agree
+    exactly (NaN equals NaN); float32 ones to a relative 1e-5.
     Tensors are batch rows as the engine holds them (z: (B, n_l), W: (n_l, n_{l-1})).
 
     Returns None when the checked steps agree, else one line naming the first
     disagreement: the step, its index, op and layer, the tensor and max |Δ|,
     e.g. "steps[7] (index 7, iteration 1, delta layer 2): delta differs from
-    the replay of the config by max |Δ| = 0.25".
+    the replay of the config by max |Δ| = 0.25". A tensor that does not
+    decode raises NnstepError.
     """
     from .session import (
         Session,  # session imports config and trace's neighbours; not at the top
@@ -396,7 +404,7 @@ def verify_trace(config: Config, records: Sequence[StepRecord], sample: int = 20
     if not records:
         return None
     count = len(records)
-    if count <= VERIFY_ALL_BELOW:
+    if count <= VERIFY_ALL_BELOW and getattr(records, "nbytes", 0) <= VERIFY_ALL_BYTES:
         chosen: Iterable[int] = range(count)
     else:
         chosen = sorted({0, count - 1} | {round(k * (count - 1) / (sample + 1)) for k in range(1, sample + 1)})

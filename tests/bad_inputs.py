@@ -543,10 +543,10 @@ CASES: list[Case] = [
     Case("view-not-trace", VIEW, "JSON that is not a trace (a config)", ("view", "net.json"),
          'nnstep: net.json: not an nnstep trace (no "format": "nnstep-trace")', {"net.json": mazur_json()}),
     Case("view-version", VIEW, "trace of an unknown version", ("view", "trace.json"),
-         "nnstep: trace.json: trace version 3 is not supported (this nnstep reads versions 1, 2)",
-         {"trace.json": _trace(version=3)}),
+         "nnstep: trace.json: trace version 4 is not supported (this nnstep reads versions 1, 2, 3)",
+         {"trace.json": _trace(version=4)}),
     Case("view-version-text", VIEW, 'version given as "1"', ("view", "trace.json"),
-         'nnstep: trace.json: trace version "1" is not supported (this nnstep reads versions 1, 2)',
+         'nnstep: trace.json: trace version "1" is not supported (this nnstep reads versions 1, 2, 3)',
          {"trace.json": _trace(version="1")}),
     Case("view-edited", VIEW, "a trace whose numbers disagree with its own config", ("view", "trace.json"),
          "nnstep: trace.json: steps[0] (index 0, iteration 1, linear layer 1): z differs from the replay of the "
@@ -636,12 +636,14 @@ SIMULATED = [
     (CSV, "CSV of 1 GiB of short rows (its rows would not fit in memory)",
      "nnstep: net.toml: data.csv names big.csv, which has up to 134,217,727 rows of 4 columns, which would take "
      "about 13.0 GiB of memory, more than the 4 GiB nnstep allows", 2),
-    (VIEW, "trace over 2 GiB of JSON, or a gzip file that unpacks to more (a gzip bomb)",
-     "nnstep: trace.json.gz: the trace is too large to view (over 2.0 GiB of JSON, the limit is 2 GiB); "
-     "export fewer steps with --every or --stages", 2),
-    (VIEW, "gzip file of 8 MB unpacking to 1.95 GB (a gzip bomb under the 2 GiB limit): refused while unpacking",
+    (VIEW, "trace of 3.6 GiB of JSON (text, index and decoded arrays would pass 4 GiB): refused by its size "
+     "before it is read, a gzip file while it unpacks",
+     "nnstep: trace.json: the trace would take about 4.1 GiB of memory to view, more than the 4 GiB nnstep allows; "
+     "export fewer steps with --every or --stages, or to .npz", 2),
+    (VIEW, "gzip file of 8 MB unpacking to 1.95 GB of zeros (a gzip bomb; not a version-3 trace, so it would be "
+     "parsed whole): refused while unpacking",
      "nnstep: trace.json.gz: the trace would take about 4.0 GiB of memory to view, more than the 4 GiB nnstep allows; "
-     "export fewer steps with --every or --stages", 2),
+     "export fewer steps with --every or --stages, or to .npz", 2),
     (ARGS, "Ctrl-C during `nnstep run` (with `--export`: the steps so far are written, atomically)",
      "nnstep: interrupted", 130),
 ]

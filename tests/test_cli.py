@@ -155,24 +155,27 @@ def test_view_of_a_bad_trace_fails_before_the_screen(
     assert no_app == [], "the viewer must not be built for a bad trace"
 
 
-@pytest.mark.parametrize("name", ["trace.json", "trace.json.gz"])
-def test_view_refuses_a_trace_too_large_before_reading_it_all(
+@pytest.mark.parametrize("name", ["trace.json", "trace.json.gz", "trace.npz"])
+def test_view_refuses_a_trace_too_large_for_memory_before_reading_it_all(
     name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], no_app: list
 ) -> None:
-    """The 2 GiB limit, scaled down: a plain file is refused by its size, a gzip one while unpacking."""
+    """The memory limit, scaled down: a plain file is refused by its size, a gzip one while unpacking."""
     monkeypatch.chdir(tmp_path)
     assert run_main(["run", "--demo", "mazur", "-n", "2", "--export", name]) == 0
     capsys.readouterr()
-    limit = 2 * 2**30
-    monkeypatch.setattr(trace_module, "MAX_TRACE_TEXT", 1000)
+    limit = trace_module.MEMORY_LIMIT
+    monkeypatch.setattr(trace_module, "MEMORY_LIMIT", trace_module.CACHE_BYTES)
     assert run_main(["view", name]) == 2
     err = capsys.readouterr().err
-    row = simulated("trace over 2 GiB")
-    expected = row.replace("trace.json.gz", name).split("(over")[0]
-    assert err.startswith(expected) and "export fewer steps with --every or --stages" in err
-    assert err.count("\n") == 1 and no_app == []
-    monkeypatch.setattr(trace_module, "MAX_TRACE_TEXT", limit)
+    row = simulated("trace of 3.6 GiB of JSON")
+    assert err.startswith(f"nnstep: {name}: the trace would take about ") and err.count("\n") == 1 and no_app == []
+    assert err.split("GiB of memory to view")[1] == row.split("GiB of memory to view")[1].replace("4 GiB", "0.015625 GiB") + "\n"
+    monkeypatch.setattr(trace_module, "MEMORY_LIMIT", limit)
     assert run_main(["view", name]) == 0
+
+
+def test_the_too_large_row_is_view_memory_at_4_gib() -> None:
+    assert f"about {trace_module.view_memory(int(3.6 * 2**30)) / 2**30:.1f} GiB" in simulated("trace of 3.6 GiB of JSON")
 
 
 def test_view_of_an_export_opens_the_viewer(

@@ -16,17 +16,36 @@ import pytest
 ROOT = Path(__file__).parent.parent
 
 
+# Accelerators the engine may use when installed: imported only inside `try: … except ImportError`.
+OPTIONAL = {"orjson"}
+
+
+def _guarded(tree: ast.AST) -> set[int]:
+    """Line numbers of imports inside a `try` whose handlers catch ImportError."""
+    lines = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Try) and any(
+            isinstance(h.type, ast.Name) and h.type.id in ("ImportError", "ModuleNotFoundError") for h in node.handlers
+        ):
+            lines |= {n.lineno for stmt in node.body for n in ast.walk(stmt) if isinstance(n, (ast.Import, ast.ImportFrom))}
+    return lines
+
+
 def test_engine_imports_only_numpy_and_the_standard_library() -> None:
     code = "import sys, nnstep.engine; import nnstep.engine.trace, nnstep.engine.breakpoints, nnstep.engine.health; " \
-           "print(sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'rich')))"
+           "print(sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'rich', *OPTIONAL)))"
+    code = code.replace("*OPTIONAL", ", ".join(map(repr, sorted(OPTIONAL))))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "[]"
+    assert out.strip() == "[]", "importing the engine must not import the UI or an optional accelerator"
     for path in (ROOT / "engine").glob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text())):
+        tree = ast.parse(path.read_text())
+        guarded = _guarded(tree)
+        for node in ast.walk(tree):
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else []
             for name in names:
                 top = name.split(".")[0]
-                assert top in sys.stdlib_module_names or top == "numpy", f"{path.name} imports {name}"
+                optional = top in OPTIONAL and node.lineno in guarded
+                assert top in sys.stdlib_module_names or top == "numpy" or optional, f"{path.name} imports {name}"
 
 
 def test_nnstep_run_does_not_import_textual() -> None:

@@ -88,7 +88,7 @@ def test_a_valid_trace_loads(tmp_path: Path) -> None:
     [
         ({"format": "other-trace"}, 'not an nnstep trace (no "format": "nnstep-trace")'),
         ({"format": None}, 'not an nnstep trace'),
-        ({"version": 3}, "trace version 3 is not supported (this nnstep reads versions 1, 2)"),
+        ({"version": 4}, "trace version 4 is not supported (this nnstep reads versions 1, 2, 3)"),
         ({"version": 0}, "trace version 0 is not supported"),
         ({"version": "1"}, 'trace version "1" is not supported'),
         ({"version": 1.0}, "trace version 1.0 is not supported"),

@@ -263,7 +263,7 @@ def browser_context(served: Served) -> Iterator[Any]:
 def _open(context: Any, served: Served) -> Any:
     page = context.new_page()
     page.goto(served.url)
-    _wait_for(page, "Press n")
+    _wait_for(page, "forward ▸ loss ▸ backward ▸ update")  # the network pane: the app is up
     page.focus(".xterm-helper-textarea")
     return page
 

@@ -204,7 +204,7 @@ def _command(name: str, args: list[str]) -> int:
     if name == "explain":
         return _explain(args)
     parser = _Parser(prog="nnstep view", description="Open an exported trace read-only in the app.")
-    parser.add_argument("trace", metavar="TRACE", help="a trace exported by nnstep (.json or .json.gz)")
+    parser.add_argument("trace", metavar="TRACE", help="a trace exported by nnstep (.json, .json.gz or .npz)")
     parser.add_argument("--unverified", action="store_true",
                         help="open it even if its numbers disagree with a replay of its own config")
     options = parser.parse_args(args)

@@ -17,10 +17,8 @@ Tensors in a trace are batch rows as the engine holds them: z has shape
 from __future__ import annotations
 
 import argparse
-import gzip
 import io
 import ipaddress
-import json
 import os
 import re
 import socket
@@ -32,7 +30,7 @@ from typing import Any
 from nnstep.engine import NnstepError
 from nnstep.engine.errors import one_line
 from nnstep.engine.records import StepRecord
-from nnstep.engine.trace import FORMAT, VERSION, record_json
+from nnstep.engine.trace import stream_trace
 from nnstep.tui.cli import _Parser, _source_options, load_source
 
 EXTRA_MISSING = 'nnstep serve needs the serve extra: pip install "nnstep[serve]"'
@@ -125,34 +123,13 @@ def is_loopback(host: str) -> bool:
 def trace_bytes(config: dict[str, Any], records: Iterable[StepRecord], *, compress: bool = False) -> tuple[bytes, int]:
     """The trace file `write_trace` would write for `config` and `records`, as bytes in memory, and how many records.
 
-    Byte for byte the same file (tests/test_serve.py compares them), gzip-compressed
-    as a `.gz` export is when `compress`. Used by the app in a browser, where an
-    export is downloaded by the visitor and nothing is written on the server.
-    A tensor shared by several records is converted each time (about twice
-    write_trace's time: 0.4 s for 13 MB of JSON).
-    Raises NnstepError for a config that is not Unicode or not strict JSON.
+    The engine's own writer into memory (engine.trace.stream_trace): byte for byte
+    the same file, gzip-compressed as a `.gz` export is when `compress`. Used by the
+    app in a browser, where an export is downloaded by the visitor and nothing is
+    written on the server. Raises NnstepError for a config that is not Unicode or not strict JSON.
     """
-    try:
-        header = json.dumps({"format": FORMAT, "version": VERSION, "config": config}, ensure_ascii=False, allow_nan=False)
-        head = (header[:-1] + ', "steps": [').encode("utf-8")
-    except UnicodeEncodeError as error:
-        raise NnstepError("cannot export, the config holds text that is not Unicode "
-                          f"({one_line(error.object[error.start:error.end])})") from None
-    except ValueError as error:
-        raise NnstepError(f"cannot export, the config does not convert to strict JSON ({error})") from None
     buffer = io.BytesIO()
-    out: io.BytesIO | gzip.GzipFile = gzip.GzipFile(fileobj=buffer, mode="wb", compresslevel=6, mtime=0) if compress else buffer
-    out.write(head)
-    text = io.TextIOWrapper(out, encoding="utf-8", write_through=False)
-    count = 0
-    for record in records:
-        text.write((",\n" if count else "\n") + record_json(record))
-        count += 1
-    text.write("\n]}\n")
-    text.flush()
-    text.detach()
-    if compress:
-        out.close()
+    count = stream_trace(buffer, config, records, form="json.gz" if compress else "json")
     return buffer.getvalue(), count
 
 
