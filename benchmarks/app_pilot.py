@@ -11,18 +11,20 @@ the last frame produced while handling it.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from textual import events
-
 from nnstep.engine import Config, Session
 from nnstep.tui.app import make_app
+from textual import events
 
 from .common import Row, Section, fmt_time, median, nets, p95
 
-SIZE = (120, 40)
+SIZE = (120, 40)  # app start, back and continue
+SIZES = ((80, 24), (160, 48), (250, 70))  # next op: key → settled frame at each terminal size
+GOAL = 0.033  # p95 key → settled frame, every size (issue 11)
 
 
 def _probe(app: Any) -> list[float]:
@@ -71,10 +73,10 @@ async def _press_to_frame(pilot: Any, frames: list[float], key: str) -> KeyTimes
             return KeyTimes(float("inf"), float("inf"), count - seen)
 
 
-async def _key_latency(config: Config, key: str, presses: int) -> list[KeyTimes]:
+async def _key_latency(config: Config, key: str, presses: int, size: tuple[int, int] = SIZE) -> list[KeyTimes]:
     app = make_app(config)
     latencies = []
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=size) as pilot:
         frames = _probe(app)
         await pilot.pause()
         for _ in range(presses):
@@ -97,7 +99,7 @@ async def _continue(config: Config, seconds: float) -> tuple[float, float, float
     async with app.run_test(size=SIZE) as pilot:
         frames = _probe(app)
         await pilot.pause()
-        session = app.main.session
+        session = app.main.controller.timeline
         latencies = []
         await pilot.press("c")
         begin_frames = len(frames)
@@ -118,7 +120,7 @@ async def _continue(config: Config, seconds: float) -> tuple[float, float, float
         elapsed = time.perf_counter() - start
         done = session.iterations_done - done0
         run_frames = frames[begin_frames:]
-        gaps = [b - a for a, b in zip(run_frames, run_frames[1:])]
+        gaps = [b - a for a, b in itertools.pairwise(run_frames)]
         await pilot.press("escape")
         await pilot.pause()
     return done / elapsed, max(gaps, default=float("nan")), len(run_frames) / elapsed, latencies
@@ -137,43 +139,52 @@ def measure(section: Section, quick: bool) -> Section:
     """Fill the item 3 section."""
     presses = 30 if quick else 120
     section.detail += [
-        f"Terminal {SIZE[0]}×{SIZE[1]}, headless driver; a frame includes turning the update into terminal text.",
+        "Headless driver; a frame includes turning the update into terminal text. Next op (n) at "
+        + ", ".join(f"{w}×{h}" for w, h in SIZES) + f"; back (p) and app start at {SIZE[0]}×{SIZE[1]}.",
         "",
         "A key's work can take more than one frame (when the tensor panes are laid out again after they",
         "get their tensors); *settled* is the last of them, the figure held to the goal; *first* is when",
         "the screen starts to change.",
         "",
-        "| net | next op (n) settled: median | p95 | first frame: median | p95 | frames per key | "
-        "back (p) settled: median | p95 | app start → first frame |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| net | size | next op (n) settled: median | p95 | first frame: median | p95 | frames per key |",
+        "|---|---|---|---|---|---|---|",
     ]
-    goals = {"tutorial": 0.050, "784-128-10": 0.150}
+    goals = {"tutorial": GOAL, "784-128-10": GOAL}
+    for name, config in nets().items():
+        if name not in goals:
+            continue
+        for size in SIZES:
+            forward = asyncio.run(_key_latency(config, "n", presses, size))
+            settled = [k.settled for k in forward]
+            first_frames = [k.first for k in forward]
+            section.detail.append(
+                f"| {name} | {size[0]}×{size[1]} | {fmt_time(median(settled))} | {fmt_time(p95(settled))} | "
+                f"{fmt_time(median(first_frames))} | {fmt_time(p95(first_frames))} | "
+                f"{median([k.frames for k in forward]):.0f} |"
+            )
+            section.rows.append(
+                Row("3", f"next op, key → settled frame, {name}, {size[0]}×{size[1]} (p95)", fmt_time(p95(settled)),
+                    f"≤ {goals[name] * 1e3:.0f} ms", p95(settled) <= goals[name],
+                    note=f"median {fmt_time(median(settled))}; first frame p95 {fmt_time(p95(first_frames))}")
+            )
+    section.detail += ["", "| net | back (p) settled: median | p95 | app start → first frame |", "|---|---|---|---|"]
     for name, config in nets().items():
         if name not in goals:
             continue
         first = asyncio.run(_first_frame(config))
-        forward = asyncio.run(_key_latency(config, "n", presses))
         # Back from the end of a forward walk: step forward first, then time "p".
         back = asyncio.run(_back_latency(config, presses))
-        settled = [k.settled for k in forward]
-        first_frames = [k.first for k in forward]
         back_settled = [k.settled for k in back]
-        section.detail.append(
-            f"| {name} | {fmt_time(median(settled))} | {fmt_time(p95(settled))} | {fmt_time(median(first_frames))} | "
-            f"{fmt_time(p95(first_frames))} | {median([k.frames for k in forward]):.0f} | "
-            f"{fmt_time(median(back_settled))} | {fmt_time(p95(back_settled))} | {fmt_time(first)} |"
-        )
-        section.rows.append(
-            Row("3", f"next op, key → settled frame, {name} (p95)", fmt_time(p95(settled)),
-                f"≤ {goals[name] * 1e3:.0f} ms", p95(settled) <= goals[name],
-                note=f"median {fmt_time(median(settled))}; first frame p95 {fmt_time(p95(first_frames))}")
-        )
+        section.detail.append(f"| {name} | {fmt_time(median(back_settled))} | {fmt_time(p95(back_settled))} | {fmt_time(first)} |")
+        section.rows.append(Row("3", f"back op, key → settled frame, {name}, {SIZE[0]}×{SIZE[1]} (p95)",
+                                fmt_time(p95(back_settled)), f"≤ {goals[name] * 1e3:.0f} ms",
+                                p95(back_settled) <= goals[name]))
         section.rows.append(Row("6", f"app first frame, {name}", fmt_time(first)))
     seconds = 2.0 if quick else 3.0
     section.detail += [
         "",
-        "| net | continue in the app | headless fast path | app / headless | frames/s during the run | "
-        "largest gap between frames | key → frame during the run (p95) |",
+        ("| net | continue in the app | headless fast path | app / headless | frames/s during the run | "
+        "largest gap between frames | key → frame during the run (p95) |"),
         "|---|---|---|---|---|---|---|",
     ]
     for name, config in nets().items():
@@ -195,8 +206,8 @@ def measure(section: Section, quick: bool) -> Section:
             f"{median(fps):.1f} | {fmt_time(max(gaps))} | {fmt_time(p95(keys))} |"
         )
         section.rows.append(
-            Row("3", f"continue in the app / headless fast path, {name}", f"{ratio:.0%}", "≥ 50 %", ratio >= 0.5,
-                note=f"key → frame meanwhile p95 {fmt_time(p95(keys))}")
+            Row("3", f"continue in the app / headless fast path, {name}", f"{ratio:.0%}", "≥ 60 %", ratio >= 0.6,
+                note=f"key → frame meanwhile p95 {fmt_time(p95(keys))}, goal ≤ 50 ms")
         )
     return section
 
@@ -205,7 +216,7 @@ async def _back_latency(config: Config, presses: int) -> list[KeyTimes]:
     app = make_app(config)
     latencies = []
     async with app.run_test(size=SIZE) as pilot:
-        session = app.main.session
+        session = app.main.controller.timeline
         session.goto(presses + 5 * session.ops_per_iteration)
         await pilot.press("n")
         await pilot.pause()

@@ -7,17 +7,18 @@ path)` opens an exported trace read-only with the same screen and keys.
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
-
-from textual.app import App, SystemCommand
-from textual.binding import Binding
-from textual.screen import Screen
+from typing import Any
 
 from nnstep.engine import Config, Session
 from nnstep.engine.config import build_config
-from nnstep.tui.screens.main import MainScreen
 from nnstep.engine.timeline import Timeline, TraceTimeline
+from nnstep.tui.controller import Controller
+from nnstep.tui.screens.main import MainScreen
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
 
 
 class NnstepApp(App[None]):
@@ -34,7 +35,7 @@ class NnstepApp(App[None]):
 
     def on_mount(self) -> None:
         """Open the main screen on the session."""
-        self.push_screen(MainScreen(self.session, read_only=self.read_only))
+        self.push_screen(MainScreen(Controller(self.session, read_only=self.read_only)))
         # The widgets live as long as the app: keep them out of the collector's full passes,
         # which otherwise land on a key press now and then as a 50-100 ms stall.
         self.call_after_refresh(gc.freeze)

@@ -19,12 +19,11 @@ import math
 import re
 
 import numpy as np
-from rich.cells import cell_len
-
 from nnstep.engine import Config, StepRecord
 from nnstep.engine.functions import SYMBOLS, activate, activation_backward
 from nnstep.engine.schedule import PARAMETERS
 from nnstep.tui.render import dropped, sup
+from rich.cells import cell_len
 
 TERMS = 4  # sums with more terms are summarised, not spelled out
 DIGITS = 4  # significant digits of a number that is not a before/after pair
@@ -69,7 +68,9 @@ def change_digits(before: float, after: float) -> int:
 
 
 def _sub(*indices: int) -> str:
-    return "".join(str(i + 1).translate(_SUB) for i in indices)
+    """1-based subscripts: W₁₂ is row 1, column 2; past 9 a comma keeps them apart (W₁₂,₃)."""
+    glue = "," if len(indices) > 1 and max(indices) >= 9 else ""
+    return glue.join(str(int(i) + 1).translate(_SUB) for i in indices)
 
 
 def _plus(terms: list[str]) -> str:
@@ -121,16 +122,27 @@ def worked_example(record: StepRecord, config: Config) -> str:
     return SEPARATOR.join(worked_parts(record, config))
 
 
-def worked_parts(record: StepRecord, config: Config) -> list[str]:
-    """One number of this op computed from its inputs, as a learner would by hand, in parts."""
+Cell = tuple[str, tuple[int, ...]]  # a tensor of a record and an index into it
+
+
+def worked_parts(record: StepRecord, config: Config, cell: Cell | None = None) -> list[str]:
+    """One number of this op computed from its inputs, as a learner would by hand, in parts.
+
+    `cell` picks the number: a tensor the op writes and an index into it (as
+    the tensor is shaped: (sample, unit) for z, (unit, input) for W). By
+    default, unit 1 of sample 1 (the weight W₁₁, the bias b₁).
+    """
     with np.errstate(all="ignore"):
         try:
-            parts = _PARTS[record.op](record, config)
+            parts = _PARTS[record.op](record, config, cell)
         except (KeyError, IndexError, ValueError):  # a trace whose tensors this op does not expect
             return []
-    if parts and _batch(record) > 1 and record.op not in ("loss", "grad", "update"):
-        parts[0] += "  (sample 1)"
     return [_NEGATIVE_FACTOR.sub(r"\1(\2)", part) for part in parts]
+
+
+def _sample(record: StepRecord, i: int) -> str:
+    """The note naming the sample of a batch of more than one ('' for one)."""
+    return f"  (sample {i + 1})" if _batch(record) > 1 else ""
 
 
 def _batch(record: StepRecord) -> int:
@@ -150,36 +162,50 @@ def _input(config: Config, layer: int) -> str:
     return f"{'ã' if dropped(config.schedule, layer - 1) else 'a'}{sup(layer - 1)}"
 
 
-def _linear(record: StepRecord, config: Config) -> list[str]:
+def _unit(cell: Cell | None, *names: str) -> tuple[int, int]:
+    """(sample, unit) of a cell of one of `names` (default: 0, 0)."""
+    if cell is None or cell[0] not in names:
+        return 0, 0
+    index = cell[1]
+    return (int(index[0]), int(index[1])) if len(index) == 2 else (0, int(index[0]))
+
+
+def _linear(record: StepRecord, config: Config, cell: Cell | None) -> list[str]:
     t, s = record.tensors, sup(record.layer or 0)
     a, W, b, z = t["a_prev"], t["W"], t["b"], t["z"]
-    products = [f"{_n(a[0, k])}·{_f(W[0, k])}" for k in range(min(a.shape[1], TERMS))]
-    return [f"z{s}{_sub(0)} = {_plus([_sum(products, a.shape[1]), _n(b[0])])} = {_n(z[0, 0])}"]
+    i, j = _unit(cell, "z")
+    products = [f"{_n(a[i, k])}·{_f(W[j, k])}" for k in range(min(a.shape[1], TERMS))]
+    return [f"z{s}{_sub(j)} = {_plus([_sum(products, a.shape[1]), _n(b[j])])} = {_n(z[i, j])}{_sample(record, i)}"]
 
 
-def _activation(record: StepRecord, config: Config) -> list[str]:
+def _activation(record: StepRecord, config: Config, cell: Cell | None) -> list[str]:
     t, s = record.tensors, sup(record.layer or 0)
     z, a = t["z"], t["a"]
+    i, j = _unit(cell, "a")
     name = _act(config, record.layer)
     if name == "softmax":
-        exps = [f"exp({_n(v)})" for v in z[0, :TERMS]]
-        return [f"a{s}{_sub(0)} = exp(z₁)/Σⱼ exp(zⱼ) = {exps[0]}/({_sum(exps, z.shape[1])}) = {_n(a[0, 0])}"]
-    return [f"a{s}{_sub(0)} = {SYMBOLS.get(name, name)}({_n(z[0, 0])}) = {_n(a[0, 0])}"]
+        exps = [f"exp({_n(v)})" for v in z[i, :TERMS]]
+        return [(f"a{s}{_sub(j)} = exp(z{_sub(j)})/Σₖ exp(zₖ) = exp({_n(z[i, j])})/({_sum(exps, z.shape[1])}) = "
+                f"{_n(a[i, j])}{_sample(record, i)}")]
+    return [f"a{s}{_sub(j)} = {SYMBOLS.get(name, name)}({_n(z[i, j])}) = {_n(a[i, j])}{_sample(record, i)}"]
 
 
-def _dropout(record: StepRecord, config: Config) -> list[str]:
+def _dropout(record: StepRecord, config: Config, cell: Cell | None) -> list[str]:
     t, s = record.tensors, sup(record.layer or 0)
     a, mask, a_drop = t["a"], t["mask"], t["a_drop"]
+    i, j = _unit(cell, "a_drop", "mask")
     p = config.dropout[(record.layer or 1) - 1]
-    kept = int(np.count_nonzero(mask[0]))
-    return [(f"ã{s}{_sub(0)} = a{s}{_sub(0)}·r{s}{_sub(0)}/(1 − p) = "
-            f"{_n(a[0, 0])}·{_n(mask[0, 0])}/(1 − {p:g}) = {_n(a_drop[0, 0])}"),
-            f"sample 1 keeps {kept} of {mask.shape[1]} units"]
+    kept = int(np.count_nonzero(mask[i]))
+    return [(f"ã{s}{_sub(j)} = a{s}{_sub(j)}·r{s}{_sub(j)}/(1 − p) = "
+             f"{_n(a[i, j])}·{_n(mask[i, j])}/(1 − {p:g}) = {_n(a_drop[i, j])}{_sample(record, i)}"),
+            f"sample {i + 1} keeps {kept} of {mask.shape[1]} units"]
 
 
-def _loss(record: StepRecord, config: Config) -> list[str]:
+def _loss(record: StepRecord, config: Config, cell: Cell | None) -> list[str]:
     t = record.tensors
     y_hat, y, loss = t["y_hat"], t["y"], float(t["loss"])
+    if cell is not None and cell[0] == "dL_dy_hat":
+        return _loss_gradient(record, config, *_unit(cell, "dL_dy_hat"))
     data = float(t.get("data_loss", loss))
     name = "L_data" if "penalty" in t else "L"
     parts: list[str] = []
@@ -187,30 +213,31 @@ def _loss(record: StepRecord, config: Config) -> list[str]:
         d = change_digits(data, loss)
         total = float(t["penalty"]) / config.l1 if config.l1 else float("nan")
         parts.append(f"L = L_data + λΣ|W| = {_n(data, d)} + {config.l1:g}·{_n(total)} = {_n(loss, d)}")
+    i = _unit(cell, "p")[0] if cell is not None and cell[0] == "p" else 0
     kind = config.loss
     if kind == "mse":
         if y_hat.size <= TERMS:
             terms = [f"({_n(p)} − {_f(q)})²" for p, q in zip(y_hat.ravel(), y.ravel())]
             return parts + [f"{name} = ({' + '.join(terms)})/{y_hat.size} = {_n(data)}"]
-        sample = f"ℓ₁ = ({_n(y_hat[0, 0])} − {_f(y[0, 0])})² = {_n((y_hat[0, 0] - y[0, 0]) ** 2)}"
+        sample = f"ℓ{_sub(i)} = ({_n(y_hat[i, 0])} − {_f(y[i, 0])})² = {_n((y_hat[i, 0] - y[i, 0]) ** 2)}"
         return parts + [sample, f"{name} = mean of {y_hat.size} terms = {_n(data)}"]
     if kind == "cross_entropy":
         p = t["p"]
         terms = -(y * np.log(p)).sum(axis=1)
-        c = int(np.argmax(y[0]))
-        sample = f"ℓ₁ = −log(softmax(ŷ₁){_sub(c)}) = −log({_n(p[0, c])}) = {_n(terms[0])}"
+        c = int(np.argmax(y[i]))
+        sample = f"ℓ{_sub(i)} = −log(softmax(ŷ{_sub(i)}){_sub(c)}) = −log({_n(p[i, c])}) = {_n(terms[i])}"
         count = len(terms)
     else:
         p = t["p"] if kind == "bce_with_logits" else y_hat
         terms = (-(y * np.log(p) + (1 - y) * np.log1p(-p))).ravel()
-        q, target = float(y[0, 0]), float(p[0, 0])
-        shown = f"σ({_n(y_hat[0, 0])})" if kind == "bce_with_logits" else "ŷ₁"
+        q, target = float(y.ravel()[i]), float(p.ravel()[i])
+        shown = f"σ({_n(y_hat.ravel()[i])})" if kind == "bce_with_logits" else f"ŷ{_sub(i)}"
         if q == 1:
-            sample = f"ℓ₁ = −log({shown}) = −log({_n(target)}) = {_n(terms[0])}"
+            sample = f"ℓ{_sub(i)} = −log({shown}) = −log({_n(target)}) = {_n(terms[i])}"
         elif q == 0:
-            sample = f"ℓ₁ = −log(1 − {shown}) = −log(1 − {_n(target)}) = {_n(terms[0])}"
+            sample = f"ℓ{_sub(i)} = −log(1 − {shown}) = −log(1 − {_n(target)}) = {_n(terms[i])}"
         else:
-            sample = (f"ℓ₁ = −({_n(q)}·log({_n(target)}) + {_n(1 - q)}·log(1 − {_n(target)})) = {_n(terms[0])}")
+            sample = (f"ℓ{_sub(i)} = −({_n(q)}·log({_n(target)}) + {_n(1 - q)}·log(1 − {_n(target)})) = {_n(terms[i])}")
         count = len(terms)
     if count <= TERMS:
         mean = f"{name} = ({_plus([_n(v) for v in terms])})/{count} = {_n(data)}"
@@ -219,78 +246,110 @@ def _loss(record: StepRecord, config: Config) -> list[str]:
     return parts + [sample, mean]
 
 
-def _delta(record: StepRecord, config: Config) -> list[str]:
+def _loss_gradient(record: StepRecord, config: Config, i: int, j: int) -> list[str]:
+    """∂L/∂ŷᵢⱼ of the data loss, as engine/functions.py's loss_grad computes it."""
+    t = record.tensors
+    y_hat, y, g = t["y_hat"], t["y"], t["dL_dy_hat"]
+    head = f"∂L/∂ŷ{_sub(i, j)}"
+    kind = config.loss
+    if kind == "mse":
+        return [(f"{head} = 2·(ŷ{_sub(i, j)} − y{_sub(i, j)})/{y_hat.size} = 2·({_n(y_hat[i, j])} − {_f(y[i, j])})/"
+                f"{y_hat.size} = {_n(g[i, j])}")]
+    if kind == "cross_entropy":
+        p = t["p"]
+        total = float(y[i].sum())
+        factor = "" if total == 1 else f"·{_n(total)}"
+        return [(f"{head} = (softmax(ŷ{_sub(i)}){_sub(j)}{'·Σy' if factor else ''} − y{_sub(i, j)})/B = "
+                f"({_n(p[i, j])}{factor} − {_f(y[i, j])})/{y_hat.shape[0]} = {_n(g[i, j])}")]
+    if kind == "bce_with_logits":
+        p = t["p"]
+        return [(f"{head} = (σ(ŷ{_sub(i, j)}) − y{_sub(i, j)})/n = ({_n(p[i, j])} − {_f(y[i, j])})/{y_hat.size} = "
+                f"{_n(g[i, j])}")]
+    return [f"{head} = {_n(g[i, j])}  (from ŷ{_sub(i, j)} = {_n(y_hat[i, j])} and y{_sub(i, j)} = {_n(y[i, j])})"]
+
+
+def _delta(record: StepRecord, config: Config, cell: Cell | None) -> list[str]:
     t, layer = record.tensors, record.layer or 0
     s = sup(layer)
     name = _act(config, layer)
     delta, z = t["delta"], t["z"]
-    head = f"δ{s}{_sub(0)}"
+    i, j = _unit(cell, "delta")
+    head = f"δ{s}{_sub(j)}"
+    note = _sample(record, i)
     if "W_next" in t:
         W, d = t["W_next"], t["delta_next"]
-        products = [f"{_n(W[k, 0])}·{_f(d[0, k])}" for k in range(min(W.shape[0], TERMS))]
+        products = [f"{_n(W[k, j])}·{_f(d[i, k])}" for k in range(min(W.shape[0], TERMS))]
         back = f"({_sum(products, W.shape[0])})"
         if "mask" in t:
-            back += f"·{_n(t['mask'][0, 0])}/(1 − {config.dropout[layer - 1]:g})"
+            back += f"·{_n(t['mask'][i, j])}/(1 − {config.dropout[layer - 1]:g})"
         if name == "identity":
-            return [f"{head} = {back} = {_n(delta[0, 0])}"]
-        derivative = _derivative(name, z, config)
+            return [f"{head} = {back} = {_n(delta[i, j])}{note}"]
+        derivative = _derivative(name, z, config, i, j)
         f = SYMBOLS.get(name, name)
-        return [f"{head} = {back}·{_f(derivative)} = {_n(delta[0, 0])}",
-                f"{f}′(z{s}{_sub(0)}) = {f}′({_n(z[0, 0])}) = {_n(derivative)}"]
+        return [f"{head} = {back}·{_f(derivative)} = {_n(delta[i, j])}{note}",
+                f"{f}′(z{s}{_sub(j)}) = {f}′({_n(z[i, j])}) = {_n(derivative)}"]
     g = t["dL_dy_hat"]
     if name == "identity":
-        return [f"{head} = ∂L/∂ŷ{_sub(0)} = {_n(delta[0, 0])}"]
+        return [f"{head} = ∂L/∂ŷ{_sub(j)} = {_n(delta[i, j])}{note}"]
     if name == "softmax":
-        a = activate("softmax", z[:1])
-        total = float((a[0] * g[0]).sum())
-        return [(f"{head} = ŷ₁·(∂L/∂ŷ₁ − Σⱼ ŷⱼ ∂L/∂ŷⱼ) = {_n(a[0, 0])}·({_n(g[0, 0])} − {_f(total)}) = "
-                f"{_n(delta[0, 0])}")]
-    derivative = _derivative(name, z, config)
+        a = activate("softmax", z[i:i + 1])
+        total = float((a[0] * g[i]).sum())
+        return [(f"{head} = ŷ{_sub(j)}·(∂L/∂ŷ{_sub(j)} − Σₖ ŷₖ ∂L/∂ŷₖ) = {_n(a[0, j])}·({_n(g[i, j])} − {_f(total)}) = "
+                 f"{_n(delta[i, j])}{note}")]
+    derivative = _derivative(name, z, config, i, j)
     f = SYMBOLS.get(name, name)
-    return [f"{head} = ∂L/∂ŷ{_sub(0)}·{f}′(z{s}{_sub(0)}) = {_n(g[0, 0])}·{_f(derivative)} = {_n(delta[0, 0])}",
-            f"{f}′(z{s}{_sub(0)}) = {f}′({_n(z[0, 0])}) = {_n(derivative)}"]
+    return [f"{head} = ∂L/∂ŷ{_sub(j)}·{f}′(z{s}{_sub(j)}) = {_n(g[i, j])}·{_f(derivative)} = {_n(delta[i, j])}{note}",
+            f"{f}′(z{s}{_sub(j)}) = {f}′({_n(z[i, j])}) = {_n(derivative)}"]
 
 
-def _derivative(name: str, z: np.ndarray, config: Config) -> float:
-    """f′(z) of the first unit of sample 1, as the engine's backward computes it."""
+def _derivative(name: str, z: np.ndarray, config: Config, i: int = 0, j: int = 0) -> float:
+    """f′(z) of unit j of sample i, as the engine's backward computes it."""
     slope = config.negative_slope
-    first = z[:1, :1]
-    return float(activation_backward(name, np.ones_like(first), first, activate(name, first, slope), slope)[0, 0])
+    one = z[i:i + 1, j:j + 1]
+    return float(activation_backward(name, np.ones_like(one), one, activate(name, one, slope), slope)[0, 0])
 
 
-def _grad(record: StepRecord, config: Config) -> list[str]:
+def _grad(record: StepRecord, config: Config, cell: Cell | None) -> list[str]:
     t, layer = record.tensors, record.layer or 0
     s = sup(layer)
     delta, a, dW, db = t["delta"], t["a_prev"], t["dW"], t["db"]
     rows = delta.shape[0]
     over = "Σᵢ " if rows > 1 else ""
     i = "ᵢ" if rows > 1 else ""
-    products = [f"{_n(delta[r, 0])}·{_f(a[r, 0])}" for r in range(min(rows, TERMS))]
+    j, k = (int(cell[1][0]), int(cell[1][1])) if cell is not None and cell[0] == "dW" else (0, 0)
+    if cell is not None and cell[0] == "db":
+        j = int(cell[1][-1])
+    products = [f"{_n(delta[r, j])}·{_f(a[r, k])}" for r in range(min(rows, TERMS))]
     terms = [_sum(products, rows)]
-    symbolic = f"{over}δ{s}{i}₁·{_input(config, layer)}{i}₁"
+    symbolic = f"{over}δ{s}{i}{_sub(j)}·{_input(config, layer)}{i}{_sub(k)}"
     if "W" in t:  # the L1 penalty's gradient
-        terms.append(f"{config.l1:g}·sign({_n(t['W'][0, 0])})")
-        symbolic += f" + λ·sign(W{s}{_sub(0, 0)})"
-    weights = f"∂L/∂W{s}{_sub(0, 0)} = {symbolic} = {_plus(terms)} = {_n(dW[0, 0])}"
+        terms.append(f"{config.l1:g}·sign({_n(t['W'][j, k])})")
+        symbolic += f" + λ·sign(W{s}{_sub(j, k)})"
+    weights = f"∂L/∂W{s}{_sub(j, k)} = {symbolic} = {_plus(terms)} = {_n(dW[j, k])}"
     if rows > 1:
-        sums = _sum([_n(delta[r, 0]) for r in range(min(rows, TERMS))], rows)
-        bias = f"∂L/∂b{s}{_sub(0)} = Σᵢ δ{s}ᵢ₁ = {sums} = {_n(db[0])}"
+        sums = _sum([_n(delta[r, j]) for r in range(min(rows, TERMS))], rows)
+        bias = f"∂L/∂b{s}{_sub(j)} = Σᵢ δ{s}ᵢ{_sub(j)} = {sums} = {_n(db[j])}"
     else:
-        bias = f"∂L/∂b{s}{_sub(0)} = δ{s}₁ = {_n(db[0])}"
-    return [weights, bias]
+        bias = f"∂L/∂b{s}{_sub(j)} = δ{s}{_sub(j)} = {_n(db[j])}"
+    return [bias, weights] if cell is not None and cell[0] == "db" else [weights, bias]
 
 
-def _update(record: StepRecord, config: Config) -> list[str]:
+def _update(record: StepRecord, config: Config, cell: Cell | None) -> list[str]:
     t, layer = record.tensors, record.layer or 0
     s = sup(layer)
     parts, frozen = [], []
-    for P in PARAMETERS:
-        cell = (0, 0) if P == "W" else (0,)
-        head = f"{P}{s}{_sub(*cell)}"
+    chosen = _family(cell[0]) if cell is not None else None
+    for P in sorted(PARAMETERS, key=lambda P: P != chosen):
+        if chosen == P and cell is not None:
+            index = tuple(int(v) for v in cell[1])
+            place: tuple[int, ...] = index if P == "W" else (index[-1],)
+        else:
+            place = (0, 0) if P == "W" else (0,)
+        head = f"{P}{s}{_sub(*place)}"
         if f"step_{P}" not in t:
-            frozen.append(f"{head} = {_n(t[P][cell])}  (frozen: unchanged)")
+            frozen.append(f"{head} = {_n(t[P][place])}  (frozen: unchanged)")
             continue
-        before, after = float(t[f"{P}_before"][cell]), float(t[P][cell])
+        before, after = float(t[f"{P}_before"][place]), float(t[P][place])
         digits = change_digits(before, after)
 
         def fmt(value: float, ends: tuple[float, float] = (before, after), digits: int = digits) -> str:
@@ -298,13 +357,144 @@ def _update(record: StepRecord, config: Config) -> list[str]:
             return _n(value, digits) if value in ends else _n(value)
 
         try:
-            text = config.optimizer.worked(P, t, record.iteration, cell, fmt)
+            text = config.optimizer.worked(P, t, record.iteration, place, fmt)
         except KeyError:  # a trace from an older nnstep, or another optimizer: the step as applied
-            step = t[f"step_{P}"][cell]
+            step = t[f"step_{P}"][place]
             text = f"{fmt(before)} + ({_n(step)}) = {fmt(after)}"
         parts.append(f"{head} := {text}")
     return parts + frozen
 
 
+def _family(name: str) -> str | None:
+    """W or b: the parameter an update op's tensor belongs to."""
+    if name in ("W", "dW", "W_before", "step_W") or name.endswith("_W"):
+        return "W"
+    if name in ("b", "db", "b_before", "step_b") or name.endswith("_b"):
+        return "b"
+    return None
+
+
 _PARTS = {"linear": _linear, "activation": _activation, "dropout": _dropout, "loss": _loss, "delta": _delta,
           "grad": _grad, "update": _update}
+
+
+# -- where a number comes from ------------------------------------------------------
+
+
+def read_part(record: StepRecord, symbol: str, cell: Cell) -> str:
+    """A number the op reads: its full value, and that the cells it goes into are marked."""
+    name, index = cell
+    value = record.tensors[name][tuple(index)] if record.tensors[name].ndim else record.tensors[name]
+    where = _sub(*index) if np.ndim(record.tensors[name]) else ""
+    head, _, tail = symbol.partition(" ")  # W⁽¹⁾ before → W⁽¹⁾₂₃ before
+    return f"{head}{where}{' ' + tail if tail else ''} = {_n(float(value), 9)}  (read by this op; what it goes into is marked)"
+
+
+
+def sources(record: StepRecord, cell: Cell) -> dict[str, np.ndarray]:
+    """The cells the op computed `cell` from, per tensor of the record, as boolean masks (as 2-D).
+
+    For a cell the op reads, the cells it helps compute. Batch rows: the row of
+    W and the sample's a⁽ˡ⁻¹⁾ for z; a column of W⁺ and the sample's δ⁺ for δ;
+    a column of δ and of a⁽ˡ⁻¹⁾ for ∂L/∂W.
+    """
+    name, index = cell
+    t = record.tensors
+    masks: dict[str, np.ndarray] = {}
+
+    def mark(tensor: str, rows: slice | int, cols: slice | int) -> None:
+        if tensor in t and tensor != name:
+            shape = _matrix_shape(t[tensor])
+            mask = masks.setdefault(tensor, np.zeros(shape, dtype=bool))
+            mask[rows, cols] = True
+
+    op = record.op
+    i, j = (int(index[0]), int(index[1])) if len(index) == 2 else (0, int(index[-1]))
+    everything = slice(None)
+    if op == "linear":
+        if name == "z":
+            mark("a_prev", i, everything)
+            mark("W", j, everything)
+            mark("b", 0, j)
+        elif name == "a_prev":
+            mark("z", i, everything)
+            mark("W", everything, j)
+        elif name == "W":
+            mark("z", everything, i)
+            mark("a_prev", everything, j)
+        elif name == "b":
+            mark("z", everything, j)
+    elif op in ("activation", "dropout"):
+        wide = op == "activation" and "softmax" in record.equation
+        for other in ("z", "a", "mask", "a_drop"):
+            mark(other, i, everything if wide else j)
+    elif op == "loss":
+        if name in ("dL_dy_hat", "p"):
+            mark("y_hat", i, everything)
+            mark("y", i, everything)
+            mark("p", i, everything)
+            mark("dL_dy_hat", i, j)
+        else:
+            for other in ("y_hat", "y", "p"):
+                mark(other, everything, everything)
+    elif op == "delta":
+        if name == "delta":
+            mark("z", i, j)
+            mark("mask", i, j)
+            mark("delta_next", i, everything)
+            mark("W_next", everything, j)
+            mark("dL_dy_hat", i, everything if "softmax" in record.equation else j)
+        elif name == "W_next":
+            mark("delta", everything, j)
+        elif name in ("delta_next", "dL_dy_hat"):
+            mark("delta", i, everything)
+        else:
+            mark("delta", i, j)
+    elif op == "grad":
+        if name == "dW":
+            mark("delta", everything, i)
+            mark("a_prev", everything, j)
+            mark("W", i, j)
+        elif name == "db":
+            mark("delta", everything, j)
+        elif name == "delta":
+            mark("dW", j, everything)
+            mark("db", 0, j)
+        elif name == "a_prev":
+            mark("dW", everything, j)
+    elif op == "update":
+        family = _family(name)
+        for other in t:
+            if _family(other) == family:
+                mark(other, i, j)
+    return masks
+
+
+def _matrix_shape(values: np.ndarray) -> tuple[int, int]:
+    if values.ndim == 0:
+        return (1, 1)
+    if values.ndim == 1:
+        return (1, values.shape[0])
+    return (int(np.prod(values.shape[:-1])), values.shape[-1])
+
+
+def quantity(name: str, layer: int | None, depth: int) -> tuple[str, int]:
+    """What a tensor of an op is, across ops: ("W", l), ("b", l), ("unit", l) — layer 0 the input x — ("y", 0)
+    or ("loss", 0). A cursor on W⁽²⁾₁₃ in the forward pass stays on it through ∂L/∂W⁽²⁾ and the update."""
+    if layer is None:  # the loss op: ŷ is the last layer's a
+        return {"y": ("y", 0), "loss": ("loss", 0), "data_loss": ("loss", 0), "penalty": ("loss", 0)}.get(
+            name, ("unit", depth))
+    if name == "W_next":
+        return ("W", layer + 1)
+    if name == "a_prev":
+        return ("unit", layer - 1)
+    if name == "delta_next":
+        return ("unit", layer + 1)
+    family = _family(name)
+    if family is not None:
+        return (family, layer)
+    if name in ("x",):
+        return ("unit", 0)
+    if name == "y":
+        return ("y", 0)
+    return ("unit", layer)

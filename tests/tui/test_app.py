@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from nnstep.engine import Session, StepRecord, build_config, load_demo
 from nnstep.engine.trace import read_trace
 from nnstep.tui.app import make_app, make_viewer
@@ -20,6 +19,7 @@ from nnstep.tui.widgets.equation_pane import EquationPane
 from nnstep.tui.widgets.network_pane import NetworkPane
 from nnstep.tui.widgets.status_line import StatusLine
 from nnstep.tui.widgets.tensor_pane import TensorPane
+
 from tests.engine.test_config_errors import run_main
 
 MAZUR_EQUATIONS = [
@@ -53,7 +53,7 @@ async def settle(app, pilot) -> None:
     await app.workers.wait_for_complete()
     for _ in range(50):
         await pilot.pause()
-        if not app.main.running:
+        if not app.main.controller.running:
             return
     raise AssertionError("the job never reported back")
 
@@ -84,10 +84,10 @@ async def test_keys_move_the_engine_exactly_as_the_api_does() -> None:
         for key, move in moves:
             await pilot.press(key)
             move()
-            assert app.main.session.position == reference.position, key
-            same_record(app.main.session.record, reference.record)
+            assert app.main.controller.timeline.position == reference.position, key
+            same_record(app.main.controller.timeline.record, reference.record)
             same_record(app.main.query_one(EquationPane).record, reference.record)
-        np.testing.assert_array_equal(app.main.session.losses(), reference.losses())
+        np.testing.assert_array_equal(app.main.controller.timeline.losses(), reference.losses())
 
 
 async def test_equation_pane_shows_each_op_of_a_mazur_iteration(screen_text) -> None:
@@ -124,10 +124,10 @@ async def test_p_goes_back_one_op() -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("n", "n", "n", "p")
         reference.step(), reference.step()
-        same_record(app.main.session.record, reference.record)
+        same_record(app.main.controller.timeline.record, reference.record)
         assert app.main.query_one(EquationPane).equation == MAZUR_EQUATIONS[1]
         await pilot.press("p", "p", "p")
-        assert app.main.session.position == -1
+        assert app.main.controller.timeline.position == -1
         assert "before the first op" in app.main.query_one(StatusLine).status.message
 
 
@@ -145,7 +145,8 @@ async def test_tensor_panes_show_inputs_writes_and_changes() -> None:
         await pilot.pause()
         after = next(p for p in app.main.query(TensorPane) if p.display and p.tensor.name == "W")
         assert after.border_title.startswith("W⁽¹⁾ after")
-        assert "▾" in after.render_line(0).text
+        assert after.render_line(0).text.split() == ["1", "2"]  # column indices, from 1
+        assert "▾" in after.render_line(1).text
 
 
 async def test_nan_is_shown_and_stepping_goes_on(screen_text) -> None:
@@ -161,15 +162,15 @@ async def test_nan_is_shown_and_stepping_goes_on(screen_text) -> None:
         for _ in range(11):
             await pilot.press("n")
         await pilot.pause()
-        assert app.main.session.record.op == "linear" and np.isnan(app.main.session.record.tensors["z"]).all()
+        assert app.main.controller.timeline.record.op == "linear" and np.isnan(app.main.controller.timeline.record.tensors["z"]).all()
         z = next(p for p in app.main.query(TensorPane) if p.display and p.tensor.name == "z")
         assert z.has_class("non-finite") and z.summary.startswith("⚠ 2 NaN")
-        assert "NaN" in z.render_line(0).text
+        assert "NaN" in z.render_line(1).text
         for _ in range(19):
             await pilot.press("n")
         await pilot.pause()
-        assert app.main.session.position == 32
-        assert any(not np.isfinite(t).all() for t in app.main.session.record.tensors.values())
+        assert app.main.controller.timeline.position == 32
+        assert any(not np.isfinite(t).all() for t in app.main.controller.timeline.record.tensors.values())
         await pilot.press("h", "h", "full_stop")
         await pilot.pause()
         assert "NaN" in screen_text(app) or "inf" in screen_text(app)
@@ -188,7 +189,7 @@ async def test_resize_to_tiny_and_back() -> None:
         await pilot.pause()
         assert not app.main.has_class("tiny")
         assert app.main.query_one(NetworkPane).display
-        assert app.main.session.position == 3
+        assert app.main.controller.timeline.position == 3
 
 
 async def test_export_writes_a_valid_trace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -224,7 +225,7 @@ async def test_export_error_is_shown_not_raised(tmp_path: Path, monkeypatch: pyt
         status = app.main.query_one(StatusLine).status
         assert status.error and "does not exist" in status.message
         await pilot.press("n")
-        assert app.main.session.position == 1
+        assert app.main.controller.timeline.position == 1
 
 
 async def test_continue_stops_at_a_breakpoint() -> None:
@@ -237,16 +238,16 @@ async def test_continue_stops_at_a_breakpoint() -> None:
         app.screen.query_one("Input").value = "iteration == 3 and stage == loss"
         await pilot.press("enter")
         await pilot.pause()
-        assert app.main.breakpoints == ["iteration == 3 and stage == loss"]
+        assert app.main.controller.breakpoints == ["iteration == 3 and stage == loss"]
         await pilot.press("c")
         await settle(app, pilot)
-        record = app.main.session.record
+        record = app.main.controller.timeline.record
         assert (record.iteration, record.stage) == (3, "loss")
         assert "hit" in app.main.query_one(StatusLine).status.message
 
 
-async def test_the_cli_and_the_app_number_a_breakpoint_step_alike(screen_text, capsys: pytest.CaptureFixture[str]) -> None:
-    """`nnstep run --break` and c name the op they stop on "step N", counted from 1 in both:
+async def test_the_cli_and_the_app_number_a_breakpoint_op_alike(screen_text, capsys: pytest.CaptureFixture[str]) -> None:
+    """`nnstep run --break` and c number the op they stop on alike, counted from 1 in both:
     otherwise a user checking one against the other looks one op off."""
     text = "iteration == 3 and stage == backward"
     assert run_main(["run", "--demo", "mazur", "-n", "50", "--break", text]) == 0
@@ -255,13 +256,13 @@ async def test_the_cli_and_the_app_number_a_breakpoint_step_alike(screen_text, c
     step = int(found.group(1))
     app = make_app(load_demo("mazur"))
     async with app.run_test(size=(120, 40)) as pilot:
-        app.main.breakpoints.append(text)
+        app.main.controller.breakpoints.append(text)
         await pilot.press("c")
         await settle(app, pilot)
         status = app.main.query_one(StatusLine).status
-        assert status.message == f"breakpoint `{text}` hit at iteration 3, step {step}"
-        assert status.index + 1 == step and f"│ step {step} │" in screen_text(app)
-        assert app.main.session.schedule.spec(step - 1).stage == "backward"
+        assert status.message == f"breakpoint `{text}` hit at op {step} (iteration 3)"
+        assert status.index + 1 == step and f"│ op {step} │" in screen_text(app)
+        assert app.main.controller.timeline.schedule.spec(step - 1).stage == "backward"
 
 
 async def test_bad_breakpoint_is_refused_in_the_dialog() -> None:
@@ -275,7 +276,7 @@ async def test_bad_breakpoint_is_refused_in_the_dialog() -> None:
         await pilot.pause()
         assert isinstance(app.screen, InputDialog)
         await pilot.press("escape")
-        assert app.main.breakpoints == []
+        assert app.main.controller.breakpoints == []
 
 
 async def test_run_n_iterations_uses_the_fast_path() -> None:
@@ -290,8 +291,8 @@ async def test_run_n_iterations_uses_the_fast_path() -> None:
         await settle(app, pilot)
         reference = Session(config)
         reference.train(25)
-        assert app.main.session.position == reference.position
-        np.testing.assert_array_equal(app.main.session.losses(), reference.losses())
+        assert app.main.controller.timeline.position == reference.position
+        np.testing.assert_array_equal(app.main.controller.timeline.losses(), reference.losses())
 
 
 async def test_gradient_check_and_health_reports() -> None:
@@ -320,7 +321,7 @@ async def test_help_and_command_palette_list_every_action() -> None:
         assert {"Next", "Back", "Stage", "Iter", "Epoch", "Continue", "Run N", "Break", "Export", "Grad check", "Reset"} <= set(commands)
         await commands["Iter"].callback()
         await pilot.pause()
-        assert app.main.session.position == 10
+        assert app.main.controller.timeline.position == 10
         await pilot.press("q")
     assert app.return_code in (0, None)
 
@@ -337,7 +338,7 @@ async def test_viewer_replays_a_trace_like_the_session(tmp_path: Path) -> None:
     app = make_viewer(read_trace(path), path)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("n", "n", "n", "i", "n", "p")
-        same_record(app.main.session.record, live.record_at(10))
+        same_record(app.main.controller.timeline.record, live.record_at(10))
         await pilot.press("i", "n")
         assert "end of the trace" in app.main.query_one(StatusLine).status.message
         await pilot.press("x")
@@ -363,16 +364,16 @@ async def test_viewer_of_a_partial_trace_jumps_runs_and_reports(tmp_path: Path) 
             app.screen.query_one("Input").value = target
             await pilot.press("enter")
             await pilot.pause()
-            assert main.session.record.iteration == expected and main.session.record.op == "linear"
+            assert main.controller.timeline.record.iteration == expected and main.controller.timeline.record.op == "linear"
         assert "the trace has no iteration 99" in main.query_one(StatusLine).status.message
-        same_record(main.session.record, live.record_at(main.session.record.index))
+        same_record(main.controller.timeline.record, live.record_at(main.controller.timeline.record.index))
         await pilot.press("w")
         await pilot.pause()
         assert isinstance(app.screen, Report)
         await pilot.press("escape", "c")
         await settle(app, pilot)
-        assert main.session.at_end and main.query_one(StatusLine).status.message == "end of the trace"
-        np.testing.assert_array_equal(main.session.losses(), live.losses()[::2])
+        assert main.controller.timeline.at_end and main.query_one(StatusLine).status.message == "end of the trace"
+        np.testing.assert_array_equal(main.controller.timeline.losses(), live.losses()[::2])
 
 
 async def test_command_palette_runs_an_action() -> None:
@@ -385,7 +386,7 @@ async def test_command_palette_runs_an_action() -> None:
         await pilot.pause(0.5)
         await pilot.press("enter")
         await pilot.pause(0.3)
-        assert app.main.session.position == 10
+        assert app.main.controller.timeline.position == 10
 
 
 async def test_goto_iteration_jumps_back_and_forth() -> None:
@@ -400,21 +401,128 @@ async def test_goto_iteration_jumps_back_and_forth() -> None:
             app.screen.query_one("Input").value = str(target)
             await pilot.press("enter")
             await pilot.pause()
-            same_record(app.main.session.record, reference.goto(reference.schedule.index(target - 1, 0)))
-            assert app.main.session.record.iteration == target
+            if app.main.controller.running:
+                await settle(app, pilot)
+            same_record(app.main.controller.timeline.record, reference.goto(reference.schedule.index(target - 1, 0)))
+            assert app.main.controller.timeline.record.iteration == target
 
 
-async def test_zoom_and_scroll_a_large_tensor() -> None:
-    """z fills the screen with one tensor; arrow keys scroll it (there are no scrollbars); z restores."""
+async def test_goto_a_far_iteration_runs_in_the_background_and_esc_stops_it() -> None:
+    """G 1,000,000 used to freeze the screen for minutes with the dialog drawn and esc ignored: the
+    jump must run as a job with progress in the status line, keys must answer, esc must stop it."""
+    app = make_app(load_demo("tutorial"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("G")
+        await pilot.pause()
+        app.screen.query_one("Input").value = "1000000"
+        await pilot.press("enter")
+        await pilot.pause(0.5)
+        main = app.main
+        assert main.controller.running == "go to iteration 1,000,000" and app.screen is main
+        status = main.query_one(StatusLine).status
+        assert status.running.startswith("go to iteration 1,000,000: ") and "of 999,999 iterations" in status.running
+        await pilot.press("escape")
+        await settle(app, pilot)
+        message = main.query_one(StatusLine).status.message
+        assert message.startswith("stopped at iteration ") and "iteration 1,000,000" in message
+        position = main.controller.timeline.position
+        await pilot.press("n")
+        assert main.controller.timeline.position == position + 1
+
+
+async def test_the_dialogs_refuse_unicode_digits_and_huge_pastes() -> None:
+    """'²' passes str.isdigit(); a 10,000-digit paste passes it too: both are refused in the dialog."""
+    app = make_app(load_demo("tutorial"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        for key, text, says in (("G", "²", "is not a digit 0-9"), ("r", "9" * 10_000, "10,000 digits is too many")):
+            await pilot.press(key)
+            await pilot.pause()
+            app.screen.query_one("Input").value = text
+            await pilot.press("enter")
+            await pilot.pause()
+            assert isinstance(app.screen, InputDialog)
+            assert says in str(app.screen.query_one(".error").render())
+            await pilot.press("escape")
+            await pilot.pause()
+        assert app.main.controller.timeline.position == -1 and not app.main.controller.running
+
+
+async def test_zoom_shows_a_whole_tensor_and_end_moves_by_whole_columns() -> None:
+    """z fills the screen with one tensor, all of it when it fits (at fewer digits: the title says
+    so); End takes the cursor to the last column; every number in view is whole; z restores."""
     app = make_app(load_demo("tutorial"))
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("n", "n", "z")
         await pilot.pause()
         pane = app.main.maximized
-        assert isinstance(pane, TensorPane) and app.focused is pane
-        await pilot.press("right", "right")
+        assert isinstance(pane, TensorPane) and app.focused is pane and pane.tensor.name == "a"
+        assert pane.border_title == "a⁽¹⁾  10×16  (2 digits)"  # every row and column of it
+        await pilot.press("end")
         await pilot.pause()
-        assert pane.scroll_offset.x > 0  # 16 columns do not fit in 80
-        assert "cols" in pane.border_title
+        assert pane.cursor == (0, 15)
+        header = pane.render_line(0).text.split()
+        assert header == [str(c) for c in range(1, 17)]
+        values = pane.tensor.values
+        for y in range(1, 11):
+            cells = pane.render_line(y).text.replace("▴", " ").replace("▾", " ").split()
+            assert int(cells[0]) == y
+            np.testing.assert_allclose([float(c) for c in cells[1:]], values[y - 1], atol=0.051)
         await pilot.press("z")
-        assert app.main.maximized is None
+        await pilot.pause()
+        assert app.main.maximized is None and pane.view.rows_in_view < 10
+
+
+async def test_explain_this_number_follows_one_weight_through_the_iteration() -> None:
+    """A cursor on W⁽¹⁾₂₃ in the forward pass must stay on it: the equation pane works out
+    ∂L/∂W⁽¹⁾₂₃ in the backward pass and W⁽¹⁾₂₃ := … in the update, with the operands marked."""
+    app = make_app(load_demo("tutorial"))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.press("n")
+        await pilot.pause()
+        grid = app.main.query_one("#tensors")
+        pane = next(p for p in grid.panes if p.tensor.name == "W")
+        pane.focus()
+        pane.set_cursor((1, 2), announce=True)
+        await pilot.pause()
+        equation = app.main.query_one(EquationPane)
+        assert equation.cell[:2] == ("W", (1, 2)) and not equation.cell[3]
+        z = next(p for p in grid.panes if p.tensor.name == "z")
+        assert z.marks is not None and z.marks[:, 1].all() and z.marks.sum() == 10  # column 2 of every sample
+        for _ in range(8):  # to ∂L/∂W⁽¹⁾ (op 9)
+            await pilot.press("n")
+            await pilot.pause()
+        dW = next(p for p in grid.panes if p.tensor.name == "dW")
+        assert dW.cursor == (1, 2) and equation.cell[:2] == ("dW", (1, 2))
+        record = app.main.controller.record
+        text = str(equation.render())
+        assert "∂L/∂W⁽¹⁾₂₃ = " in text and f"{record.tensors['dW'][1, 2]:.4g}".replace("-", "−") in text
+        delta = next(p for p in grid.panes if p.tensor.name == "delta")
+        assert delta.marks[:, 1].all() and delta.marks.sum() == 10  # δ⁽¹⁾ column 2, every sample
+        await pilot.press("n")
+        await pilot.pause()
+        after = next(p for p in grid.panes if p.tensor.name == "W")
+        assert after.cursor == (1, 2) and "W⁽¹⁾₂₃ := " in str(equation.render())
+        await pilot.press("escape")
+        await pilot.pause()
+        assert equation.cell is None and after.cursor is None and "W⁽¹⁾₁₁ := " in str(equation.render())
+
+
+async def test_a_click_selects_a_cell_and_the_unit_follows_into_the_next_op() -> None:
+    """Clicking z⁽¹⁾ of sample 3, unit 4 explains it; stepping on, the cursor moves to a⁽¹⁾ there."""
+    app = make_app(load_demo("tutorial"))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.press("n")
+        await pilot.pause()
+        z = next(p for p in app.main.query_one("#tensors").panes if p.tensor.name == "z")
+        view = z.view
+        x = z.content_region.x - z.region.x + view.gutter + 3 * view.cell + 1
+        y = z.content_region.y - z.region.y + view.header + 2
+        await pilot.click(z, offset=(x, y))
+        await pilot.pause()
+        assert z.cursor == (2, 3)
+        text = str(app.main.query_one(EquationPane).render())
+        assert "z⁽¹⁾₄ = " in text and "(sample 3)" in text
+        await pilot.press("n")
+        await pilot.pause()
+        a = next(p for p in app.main.query_one("#tensors").panes if p.tensor.name == "a")
+        assert a.cursor == (2, 3) and "a⁽¹⁾₄ = ReLU(" in str(app.main.query_one(EquationPane).render())

@@ -9,16 +9,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from nnstep.engine import Session, build_config, load_config, load_demo
-from nnstep.tui.app import make_app
 from nnstep.engine.timeline import TraceTimeline, batch_of
+from nnstep.tui.app import make_app
+from nnstep.tui.render import finite_summary, fmt, number_width, sup, symbol
 from nnstep.tui.widgets.data_plot import DataPlot, predict
 from nnstep.tui.widgets.equation_pane import EquationPane
 from nnstep.tui.widgets.loss_plot import LossPlot, braille_plot
 from nnstep.tui.widgets.network_pane import NetworkPane
 from nnstep.tui.widgets.tensor_pane import TensorPane
-from nnstep.tui.render import finite_summary, fmt, number_width, sup, symbol
 
 
 async def test_moons_data_pane_follows_the_parameters() -> None:
@@ -29,7 +28,7 @@ async def test_moons_data_pane_follows_the_parameters() -> None:
         plot = app.main.query_one(DataPlot)
         await pilot.press("i", "i")
         await pilot.pause()
-        state = app.main.session.state
+        state = app.main.controller.timeline.state
         assert plot.params is not None
         np.testing.assert_array_equal(plot.params[0][0], state.W[0])
         lines = [plot.render_line(y).text for y in range(plot.size.height)]
@@ -45,8 +44,10 @@ def test_predict_thresholds_one_output_and_argmaxes_many() -> None:
     assert classes.shape == (3,) and set(classes) <= {0, 1}
 
 
-async def test_a_784_128_10_network_renders_only_what_is_visible() -> None:
-    """A 128×784 weight matrix must draw in a pane without building 100,000 cells per frame."""
+async def test_a_784_128_10_network_renders_only_what_is_visible(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 128×784 weight matrix must draw in a pane without formatting 100,000 numbers per frame."""
+    from nnstep.tui.render import NumberFormat
+
     raw = {"seed": 0, "model": {"sizes": [784, 128, 10], "activations": ["relu", "identity"], "init": "he"},
            "loss": {"kind": "cross_entropy"}, "optimizer": {"kind": "sgd", "lr": 0.01},
            "data": {"dataset": "random", "n": 64}}
@@ -54,12 +55,18 @@ async def test_a_784_128_10_network_renders_only_what_is_visible() -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("n")
         await pilot.pause()
-        view = next(p for p in app.main.query(TensorPane) if p.display and p.tensor.name == "W")
-        assert view.virtual_size.height == 128
-        assert 0 < view.formatted_cells < 2000, view.formatted_cells
-        view.scroll_to(x=5000, y=100, animate=False)
+        pane = next(p for p in app.main.query(TensorPane) if p.display and p.tensor.name == "W")
+        assert pane.view.lines == 128 and pane.view.columns == 784
+        formatted = []
+        write = NumberFormat.write
+        monkeypatch.setattr(NumberFormat, "write", lambda self, values: formatted.append(len(values)) or write(self, values))
+        lines = [pane.render_line(y).text for y in range(pane.size.height)]
+        assert 0 < sum(formatted) <= pane.view.rows_in_view * pane.view.columns_in_view < 2000
+        assert all(len(line) == pane.size.width for line in lines)
+        pane.set_cursor((100, 700))
         await pilot.pause()
-        assert view.render_line(0).text.startswith("100")
+        assert pane.render_line(1).text.lstrip().startswith("10")  # row indices from 1: rows 101… or so
+        assert f"{pane.cursor[0] + 1}" in pane.border_title or "rows" in pane.border_title
 
 
 def test_braille_plot_draws_a_falling_loss_and_survives_nan() -> None:
@@ -94,7 +101,7 @@ def test_trace_session_moves_like_a_session() -> None:
         else:
             trace.finish(move), reference.finish(move)
         assert trace.record.index == reference.record.index, move
-    params, x, y = batch_of(trace, 1)
+    params, x, _y = batch_of(trace, 1)
     np.testing.assert_array_equal(x, config.x)
     np.testing.assert_array_equal(params.W[0], live.iteration_records(1)[0].tensors["W"])
     trace.goto(10**6)
@@ -128,7 +135,7 @@ async def test_panes_count_the_ops_the_schedule_lays_out() -> None:
         await pilot.press("n", "n", "n")
         await pilot.pause()
         ops = str(network.render()).splitlines()[-1]
-        assert ops.strip().startswith("●●◉·········") and ops.endswith("op 3/12"), ops
+        assert ops.strip().startswith("●●◉·········") and ops.endswith("op 3 · 3 of 12"), ops
         equation = app.main.query_one(EquationPane)
         assert equation.border_title.endswith(config.schedule.spec(2).hint) and "dropout" in equation.border_title
         assert "dropout [1] 0.5" in network.border_subtitle and "frozen b⁽¹⁾" in network.border_subtitle
@@ -167,3 +174,54 @@ def test_every_engine_v2_tensor_has_its_tutorial_symbol_and_role(optimizer: dict
             assert record.writes == ("mask", "a_drop")
         if record.op == "loss":
             assert symbol("data_loss", record, config.depth) == "L_data" and "penalty" in record.writes
+
+
+def _in_view(pane: TensorPane) -> tuple[int, int]:
+    """Values of the pane's tensor in view before any scrolling: (rows or lines, columns)."""
+    view = pane.view
+    return min(view.rows_in_view, view.lines), min(view.columns_in_view, view.columns)
+
+
+async def test_at_200x60_every_tensor_of_every_tutorial_op_is_whole() -> None:
+    """At 200×60 nothing of the tutorial should need scrolling: every row and column of every tensor
+    of every op (and of the start screen) in view, each pane wholly on screen."""
+    app = make_app(load_demo("tutorial"))
+    async with app.run_test(size=(200, 60)) as pilot:
+        for step in range(len(app.main.controller.schedule) + 1):
+            if step:
+                await pilot.press("n")
+            await pilot.pause()
+            grid = app.main.query_one("#tensors")
+            for pane in app.main.query_one("#tensors").panes:
+                assert _in_view(pane) == (pane.view.lines, pane.view.columns), (step, pane.tensor.name, pane.border_title)
+                assert pane.region.bottom <= grid.region.bottom and pane.region.right <= 200, (step, pane.tensor.name)
+
+
+async def test_at_120x40_a_10x16_tensor_shows_at_least_10_columns() -> None:
+    """The tutorial's z⁽¹⁾, a⁽¹⁾ and δ⁽¹⁾ (10×16) at 120×40: ten columns or more in view."""
+    app = make_app(load_demo("tutorial"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        for _ in range(len(app.main.controller.schedule)):
+            await pilot.press("n")
+            await pilot.pause()
+            for pane in app.main.query_one("#tensors").panes:
+                if pane.tensor.values.shape == (10, 16):
+                    assert _in_view(pane)[1] >= 10, (pane.tensor.name, pane.border_title)
+
+
+@pytest.mark.parametrize("demo", ["mazur", "tutorial", "xor", "moons", "spiral", "sine"])
+async def test_at_80x24_what_an_op_writes_is_on_screen_and_the_loss_too(demo: str) -> None:
+    """At 80×24 the tensors an op writes must be in view (what it reads gives way first), with at
+    least a row of values each, and the loss pane must show its plot, not collapse."""
+    app = make_app(load_demo(demo))
+    async with app.run_test(size=(80, 24)) as pilot:
+        for _ in range(len(app.main.controller.schedule) + 1):
+            await pilot.press("n")
+            await pilot.pause()
+            grid = app.main.query_one("#tensors")
+            for pane in grid.panes:
+                if pane.tensor.written:
+                    assert pane.region.y + 3 <= grid.region.bottom, (app.main.controller.record.op, pane.tensor.name)
+                    assert _in_view(pane)[0] >= 1 and _in_view(pane)[1] >= 1
+            loss = app.main.query_one(LossPlot)
+            assert loss.size.width >= 20 and loss.size.height >= 3

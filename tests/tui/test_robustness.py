@@ -11,8 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from textual.worker import WorkerState
-
 from nnstep.engine import Session, build_config, load_demo
 from nnstep.tui.app import make_app
 from nnstep.tui.screens.dialogs import InputDialog
@@ -23,6 +21,8 @@ from nnstep.tui.widgets.loss_plot import LossPlot
 from nnstep.tui.widgets.network_pane import NetworkPane
 from nnstep.tui.widgets.status_line import StatusLine
 from nnstep.tui.widgets.tensor_pane import TensorPane
+from textual import events
+from textual.worker import WorkerState
 
 from .test_app import same_record, settle
 
@@ -61,14 +61,14 @@ async def test_20x5_says_too_small_and_120x40_is_whole_again(screen_text) -> Non
         assert TOO_SMALL in flat(shown) and "(now 20×5)" in shown
         assert "╭" not in shown and "Next" not in shown  # no pane or footer fragments
         await pilot.press("n")
-        assert app.main.session.position == 3
+        assert app.main.controller.timeline.position == 3
         await pilot.resize_terminal(120, 40)
         await pilot.pause()
         shown = screen_text(app)
         assert "too small" not in shown
         assert app.main.query_one(NetworkPane).display and app.main.query_one(LossPlot).display
         assert "ŷ = a⁽²⁾ = σ(z⁽²⁾)" in shown  # op 4, the sigmoid of layer 2
-        assert "step 4" in shown and "q Quit" in shown
+        assert "op 4" in shown and "q Quit" in shown
         assert [p.tensor.name for p in app.main.query(TensorPane) if p.display] == ["z", "a"]
 
 
@@ -84,8 +84,8 @@ async def test_every_size_from_1x1_up_renders_without_error(screen_text) -> None
             small = width < MIN_SIZE[0] or height < MIN_SIZE[1]
             assert app.main.has_class("too-small") == small, (width, height)
             if not small:
-                assert "step 2" in shown, (width, height)
-        assert app.main.session.position == 1
+                assert "op 2" in shown, (width, height)
+        assert app.main.controller.timeline.position == 1
 
 
 async def test_resize_while_a_dialog_is_open_fits_on_return(screen_text) -> None:
@@ -128,6 +128,21 @@ async def test_shrinking_drops_the_palette_key_from_the_footer(screen_text) -> N
 # -- a key held down ------------------------------------------------------------
 
 
+async def hold(app, pilot, key: str, character: str, repeats: int) -> None:
+    """Key repeat as a terminal delivers it to an app slower than the repeat rate: every event
+    queued at once (not `pilot.press`, which waits for a frame after each key and made this
+    test take two minutes), then the app left to work through them."""
+    for _ in range(repeats):
+        event = events.Key(key, character)
+        event.set_sender(app)
+        app.post_message(event)
+    for _ in range(200):
+        await pilot.pause()
+        if app._message_queue.empty() and app.screen._message_queue.empty():
+            break
+    await pilot.pause()
+
+
 async def test_a_key_held_down_for_1000_repeats(screen_text) -> None:
     """Holding n (then p) for 1,000 repeats must neither crash, nor drop or double a step,
     nor leave the screen showing an older step than the engine is at."""
@@ -135,27 +150,19 @@ async def test_a_key_held_down_for_1000_repeats(screen_text) -> None:
     app = make_app(config)
     reference = Session(config)
     async with app.run_test(size=(120, 40)) as pilot:
-        for i in range(1000):
-            await pilot.press("n")
-            reference.step()
-            if i % 97 == 0:
-                await pilot.pause()
-        await pilot.pause()
-        assert app.main.session.position == reference.position == 999
-        same_record(app.main.session.record, reference.record)
+        await hold(app, pilot, "n", "n", 1000)
+        reference.goto(999)
+        assert app.main.controller.timeline.position == reference.position == 999
+        same_record(app.main.controller.timeline.record, reference.record)
         same_record(app.main.query_one(EquationPane).record, reference.record)
         shown = screen_text(app)
-        assert f"iteration {reference.record.iteration} │ step 1000" in shown
+        assert f"iteration {reference.record.iteration} │ op 1000" in shown
         assert reference.record.equation in shown
-        for i in range(1000):
-            await pilot.press("p")
-            if i % 97 == 0:
-                await pilot.pause()
-        await pilot.pause()
-        assert app.main.session.position == -1
+        await hold(app, pilot, "p", "p", 1000)
+        assert app.main.controller.timeline.position == -1
         assert "not started" in screen_text(app)
         await pilot.press("n")
-        same_record(app.main.session.record, Session(config).step())
+        same_record(app.main.controller.timeline.record, Session(config).step())
 
 
 # -- continue on a diverging run ------------------------------------------------
@@ -169,7 +176,7 @@ async def test_continue_on_a_diverging_run_stops_at_the_non_finite_loss(screen_t
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("c")
         await settle(app, pilot)
-        session = app.main.session
+        session = app.main.controller.timeline
         losses = session.losses()
         assert not np.isfinite(losses[-1]) and np.isfinite(losses[:-1]).all()
         assert len(losses) < 20
@@ -196,16 +203,16 @@ async def test_continue_with_a_nan_breakpoint_then_stepping_on(screen_text) -> N
         app.screen.query_one("Input").value = "nan"
         await pilot.press("enter", "c")
         await settle(app, pilot)
-        record = app.main.session.record
+        record = app.main.controller.timeline.record
         assert record is not None and any(not np.isfinite(t).all() for t in record.tensors.values())
         assert "breakpoint `nan` hit" in app.main.query_one(StatusLine).status.message
         assert any(p.has_class("non-finite") for p in app.main.query(TensorPane) if p.display)
-        before = app.main.session.position
+        before = app.main.controller.timeline.position
         await pilot.press("n", "n", "p")
-        assert app.main.session.position == before + 1
+        assert app.main.controller.timeline.position == before + 1
         await pilot.press("c")
         await settle(app, pilot)
-        assert app.main.session.position > before + 1
+        assert app.main.controller.timeline.position > before + 1
 
 
 async def test_esc_stops_a_continue_that_would_run_forever() -> None:
@@ -214,14 +221,14 @@ async def test_esc_stops_a_continue_that_would_run_forever() -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("c")
         await pilot.pause(0.3)
-        assert app.main.running == "continue"
+        assert app.main.controller.running == "continue"
         await pilot.press("escape")
         await settle(app, pilot)
         assert "stopped after" in app.main.query_one(StatusLine).status.message
-        position = app.main.session.position
+        position = app.main.controller.timeline.position
         assert position > 0
         await pilot.press("n")
-        assert app.main.session.position == position + 1
+        assert app.main.controller.timeline.position == position + 1
 
 
 # -- quitting mid-run -----------------------------------------------------------
@@ -243,10 +250,10 @@ async def test_quitting_during_continue_ends_the_run(how: str, breakpoint: str |
     async with app.run_test(size=(120, 40)) as pilot:
         main = app.main
         if breakpoint:
-            main.breakpoints.append(breakpoint)  # never true: the stepping path runs forever
+            main.controller.breakpoints.append(breakpoint)  # never true: the stepping path runs forever
         await pilot.press("c")
         await pilot.pause(0.3)
-        assert main.running == "continue"
+        assert main.controller.running == "continue"
         worker = next(w for w in app.workers if w.group == "run")
         if how == "q":
             await pilot.press("q")
@@ -254,8 +261,8 @@ async def test_quitting_during_continue_ends_the_run(how: str, breakpoint: str |
             app.exit()
     assert app.return_code == 0
     await asyncio.sleep(0.1)
-    training = await still_training(main.session)
-    main.stop_event.set()  # release a runaway thread, so that this fails instead of hanging the suite
+    training = await still_training(main.controller.timeline)
+    main.controller.stop()  # release a runaway thread, so that this fails instead of hanging the suite
     assert not training
     assert worker.state in (WorkerState.CANCELLED, WorkerState.SUCCESS)
 
@@ -289,8 +296,8 @@ async def test_export_to_a_missing_folder_is_shown_and_nothing_moves(tmp_path: P
         assert any(severity == "error" and "does not exist" in text for text, severity in toasts)
         reference = Session(config)
         reference.goto(12)
-        assert app.main.session.position == 12
-        same_record(app.main.session.record, reference.record)
+        assert app.main.controller.timeline.position == 12
+        same_record(app.main.controller.timeline.record, reference.record)
         same_record(app.main.query_one(EquationPane).record, reference.record)
         assert not (tmp_path / "missing").exists() and list(tmp_path.iterdir()) == []
         await pilot.press("x")
@@ -300,7 +307,7 @@ async def test_export_to_a_missing_folder_is_shown_and_nothing_moves(tmp_path: P
         await settle(app, pilot)
         assert (tmp_path / "ok.json").is_file()
         assert not app.main.query_one(StatusLine).status.error
-        assert app.main.session.position == 12
+        assert app.main.controller.timeline.position == 12
 
 
 # -- the layout fits --------------------------------------------------------------
@@ -313,9 +320,9 @@ async def test_status_line_and_footer_stay_on_screen(demo: str, size: tuple[int,
     tensor panes asked for more rows than the screen had (xor at 120×40), both scrolled off screen."""
     app = make_app(load_demo(demo))
     async with app.run_test(size=size) as pilot:
-        for _ in range(len(app.main.session.schedule) + 1):
+        for _ in range(len(app.main.controller.timeline.schedule) + 1):
             await pilot.press("n")
             await pilot.pause()
             status = app.main.query_one(StatusLine)
-            assert status.region.y == size[1] - 2, (app.main.session.position, status.region)
+            assert status.region.y == size[1] - 2, (app.main.controller.timeline.position, status.region)
             assert app.main.scroll_offset.y == 0 and app.main.max_scroll_y == 0

@@ -1,5 +1,6 @@
-"""Text snapshots of the main screen: the mazur demo at a few steps, small and large, and a
-config with Adam, dropout, an L1 penalty and a frozen b⁽¹⁾ at its dropout and update ops.
+"""Text snapshots of the main screen: the mazur, tutorial and spiral demos at a few ops at 80×24,
+120×40 and 200×60, and a config with Adam, dropout, an L1 penalty and a frozen b⁽¹⁾ at its
+dropout and update ops.
 
 A snapshot is Textual's own screenshot of the whole screen, as plain text
 (see conftest.screen_text). After an intended change of the layout,
@@ -14,7 +15,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from nnstep.engine import load_config, load_demo
 from nnstep.tui.app import make_app
 
@@ -38,17 +38,24 @@ def compare(shown: str, name: str) -> None:
         pytest.fail(f"the screen changed from {path.name}:\n{diff}")
 
 
-@pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=lambda s: f"{s[0]}x{s[1]}")
-@pytest.mark.parametrize("steps", [0, 3, 5, 7, 11])
-async def test_mazur_main_screen(size: tuple[int, int], steps: int, screen_text) -> None:
+SIZES = [(80, 24), (120, 40), (200, 60)]
+# The start screen, then ops a student reads closely: mazur's forward, loss, backward and update;
+# the tutorial's first linear op, its δ⁽¹⁾ and gradient, its update; the spiral's 64-row batch.
+OPS = {"mazur": [0, 3, 5, 7, 11], "tutorial": [0, 1, 8, 9, 10], "spiral": [0, 5, 16]}
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("demo, steps", [(demo, steps) for demo, ops in OPS.items() for steps in ops],
+                         ids=lambda v: str(v))
+async def test_main_screen(demo: str, steps: int, size: tuple[int, int], screen_text) -> None:
     """If this fails, the main screen looks different: read the diff, then regenerate if it is meant."""
-    app = make_app(load_demo("mazur"))
+    app = make_app(load_demo(demo))
     async with app.run_test(size=size) as pilot:
         for _ in range(steps):
             await pilot.press("n")
         await pilot.pause()
         shown = screen_text(app)
-    compare(shown, f"mazur-{size[0]}x{size[1]}-step{steps:02d}.txt")
+    compare(shown, f"{demo}-{size[0]}x{size[1]}-step{steps:02d}.txt")
 
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=lambda s: f"{s[0]}x{s[1]}")
@@ -60,6 +67,6 @@ async def test_adam_dropout_main_screen(size: tuple[int, int], steps: int, scree
         for _ in range(steps):
             await pilot.press("n")
         await pilot.pause()
-        assert app.main.session.record.op == ("dropout" if steps == 3 else "update")
+        assert app.main.controller.timeline.record.op == ("dropout" if steps == 3 else "update")
         shown = screen_text(app)
     compare(shown, f"adam_dropout-{size[0]}x{size[1]}-step{steps:02d}.txt")

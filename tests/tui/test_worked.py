@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from nnstep.engine import Session, StepRecord, build_config, load_config, load_demo
 from nnstep.tui.render import wrap_clauses
 from nnstep.tui.worked import change_digits, fit, shorten, worked_parts
@@ -251,3 +250,30 @@ def test_narrow_panes_shorten_whole_steps_never_a_number() -> None:
     assert wrap_clauses(adam, 26, 2) == ["… v := 0.999·v;", "W := W − 0.01·m̂"]
     # A note goes before the formula takes a second line (the shapes keep theirs).
     assert wrap_clauses("∂L/∂W = δxᵀ,  ∂L/∂b = δ  (summed over the batch)", 30, 2) == ["∂L/∂W = δxᵀ,  ∂L/∂b = δ"]
+
+
+@pytest.mark.parametrize("case", ["tutorial", "adamw-amsgrad-relu", "sgd-momentum-softmax"])
+def test_any_cell_a_student_selects_is_worked_out_and_adds_up(case: str) -> None:
+    """The cursor may sit on any number the op writes: its worked number must add up and end in
+    exactly that cell's value (not unit 1 of sample 1), and its sources must include the operands."""
+    from nnstep.tui.worked import sources
+
+    raw = CASES[case]
+    config = load_demo(case) if raw is None else build_config(raw, f"{case}.toml", name=case)
+    session = Session(config)
+    rng = np.random.default_rng(0)
+    for _ in range(len(config.schedule)):
+        record = session.step()
+        for name in record.writes:
+            values = record.tensors[name]
+            if values.ndim == 0 or name in ("mask", "loss", "data_loss", "penalty", "p") or name.startswith(("m_", "v_")):
+                continue
+            index = tuple(int(rng.integers(n)) for n in values.shape)
+            parts = worked_parts(record, config, (name, index))
+            assert parts, (record.op, name)
+            if record.op == "update" and not name.startswith(("W", "b")):
+                continue
+            _head, printed = check_adds_up(parts[0])
+            close(printed, float(values[index]), parts[0])
+            marks = sources(record, (name, index))
+            assert marks and all(mask.any() for mask in marks.values()), (record.op, name, marks)

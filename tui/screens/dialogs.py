@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
+from typing import ClassVar
 
 from rich.console import RenderableType
+from rich.measure import Measurement
+from rich.table import Table
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import Vertical
+from textual.binding import Binding, BindingType
+from textual.containers import ScrollableContainer, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
@@ -18,7 +21,7 @@ from textual.widgets.option_list import Option
 class InputDialog(ModalScreen[str | None]):
     """Ask for one line; `check` returns an error to show, or None to accept. Esc cancels."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, title: str, prompt: str, value: str = "", check: Callable[[str], str | None] | None = None) -> None:
         super().__init__()
@@ -53,7 +56,7 @@ class InputDialog(ModalScreen[str | None]):
 class BreakpointList(ModalScreen[list[str]]):
     """The breakpoints: d or delete removes the highlighted one; esc closes."""
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Close"),
         Binding("d,delete", "remove", "Remove"),
         Binding("a", "clear", "Remove all"),
@@ -97,9 +100,9 @@ class BreakpointList(ModalScreen[list[str]]):
 
 
 class Report(ModalScreen[None]):
-    """A read-only text report (gradient check, health); esc, enter or q closes."""
+    """A read-only text report (gradient check, health), scrolled rather than cut; esc, enter or q closes."""
 
-    BINDINGS = [Binding("escape,enter,q", "close", "Close")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,enter,q", "close", "Close")]
 
     def __init__(self, title: str, body: RenderableType) -> None:
         super().__init__()
@@ -109,8 +112,18 @@ class Report(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog report") as box:
             box.border_title = self.title_text
-            yield Static(self.body, classes="body")
-            yield Label("esc closes", classes="hint")
+            # Scrolls both ways: a narrow terminal must not cut the numbers of a table into "0.0…".
+            with ScrollableContainer(classes="body"):
+                content = Static(self.body, classes="content")
+                # As wide as the tables need unsqueezed (their columns do not wrap): on a narrow
+                # terminal the report scrolls sideways instead of cutting "0.0123" to "0.0…".
+                console = self.app.console
+                options = console.options.update(max_width=10_000)
+                parts = getattr(self.body, "renderables", [self.body])
+                tables = [Measurement.get(console, options, part).maximum for part in parts if isinstance(part, Table)]
+                content.styles.width = max([*tables, 20])
+                yield content
+            yield Label("esc closes · arrows and page keys scroll", classes="hint")
 
     def action_close(self) -> None:
         """Close the report."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -32,7 +34,7 @@ status     demo, epoch, iteration, step, loss, breakpoints, a running job, the l
 class HelpScreen(ModalScreen[None]):
     """Keys and panes; esc, q or ? closes."""
 
-    BINDINGS = [Binding("escape,q,question_mark", "close", "Close")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,question_mark", "close", "Close")]
 
     def __init__(self, bindings: list[BindingType]) -> None:
         super().__init__()

@@ -1,31 +1,21 @@
-"""The main screen: network, equation, tensors, loss and data panes, and the stepping keys.
+"""The main screen: network, loss and data panes, the equation, the tensors, and the stepping keys.
 
-The screen owns a timeline — a live Session or a loaded trace, through the
-one `Timeline` protocol (engine/timeline.py), never asking which — and
-assigns what the panes show after every move (panes never fetch). Long runs
-(continue, run N, export, gradient check) live in `jobs.JobsMixin`, in
-worker threads. Batch rows: z has shape (B, n_l); W has shape (n_l, n_{l-1}).
+The screen reads what to show from a `Controller` (tui/controller.py), which
+owns the timeline — a live Session or a loaded trace — the breakpoints and
+the running job, and assigns it to the panes after every move (panes never
+fetch). Long jobs go through the `Jobs` widget (screens/jobs.py). Batch
+rows: z has shape (B, n_l); W has shape (n_l, n_{l-1}).
 """
 
 from __future__ import annotations
 
-import threading
+import time
 
 import numpy as np
-from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
-from textual.containers import Horizontal
-from textual.screen import Screen
-from textual.widgets import Footer, Static
-
-from nnstep.engine import Config, StepRecord
-from nnstep.engine.schedule import PARAMETERS as WEIGHTS
-from nnstep.engine.schedule import state_key
-from nnstep.engine.timeline import Timeline
-from nnstep.tui.render import symbol
-from nnstep.tui.screens.dialogs import InputDialog
+from nnstep.engine import StepRecord
+from nnstep.tui.controller import Controller, Outcome, Tensor
 from nnstep.tui.screens.help import HelpScreen
-from nnstep.tui.screens.jobs import JobsMixin
+from nnstep.tui.screens.jobs import JobDone, JobProgress, Jobs
 from nnstep.tui.widgets.data_plot import DataPlot
 from nnstep.tui.widgets.equation_pane import EquationPane
 from nnstep.tui.widgets.iteration_log import IterationLog
@@ -33,11 +23,19 @@ from nnstep.tui.widgets.loss_plot import LossPlot
 from nnstep.tui.widgets.network_pane import NetworkPane
 from nnstep.tui.widgets.status_line import Status, StatusLine
 from nnstep.tui.widgets.tensor_grid import TensorGrid
-from nnstep.tui.widgets.tensor_pane import Tensor, TensorPane
-from nnstep.tui.widgets.tensor_view import MODES
+from nnstep.tui.widgets.tensor_pane import MODES, TensorPane
+from nnstep.tui.worked import quantity, sources
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import Footer, Static
 
 PRECISIONS = (4, 6, 2)
 MIN_SIZE = (40, 10)  # columns, rows: the equation, one tensor pane, status and footer (the `tiny` layout)
+LOG_LEAST = 3  # rows: the iteration log's border and one op
+TENSORS_EVERY = 0.5  # seconds between tensor panes redrawn while a job runs
 
 # Keys follow pudb/gdb where they fit (n next, c continue, b break); none is a ctrl key.
 BINDINGS: list[BindingType] = [
@@ -48,44 +46,52 @@ BINDINGS: list[BindingType] = [
     Binding("e", "finish_epoch", "Epoch", show=False, tooltip="Run to the last op of this epoch, or of the next"),
     Binding("c", "continue", "Continue", tooltip="Run until a breakpoint hits (or a NaN loss, or esc)"),
     Binding("r", "run_iterations", "Run N", show=False, tooltip="Run N whole iterations (stops early at a breakpoint)"),
-    Binding("escape", "stop", "Stop", key_display="esc", tooltip="Stop a running continue / run N"),
+    Binding("escape", "stop", "Stop/clear", key_display="esc",
+            tooltip="Stop a running continue / run N / jump; else clear the selected number"),
     Binding("b", "add_breakpoint", "Break", tooltip="Add a breakpoint, e.g. `loss < 0.01`, `nan`, `norm(dW1) > 100`"),
     Binding("B", "list_breakpoints", "Breakpoints", key_display="B", show=False, tooltip="List and remove breakpoints"),
     Binding("g", "grad_check", "Grad check", show=False, tooltip="Check dW, db of this batch against finite differences"),
     Binding("w", "health", "Health", show=False, tooltip="Gradient health per layer: norms, update ratio, dead/saturated units"),
     Binding("x", "export", "Export", tooltip="Export the trace so far to JSON"),
     Binding("h", "toggle_mode", "Heat/num", show=False, tooltip="Tensor panes: heatmap+numbers, numbers, heat blocks"),
-    Binding("full_stop", "precision", "Digits", key_display=".", show=False, tooltip="Tensor panes: 4, 6 or 2 decimals"),
+    Binding("full_stop", "precision", "Digits", key_display=".", show=False,
+            tooltip="Tensor panes: 4, 6 or 2 significant digits (fewer when a pane is narrow)"),
     Binding("z", "zoom", "Zoom", show=False, tooltip="Zoom the focused tensor pane to the whole screen (tab focuses; z again)"),
     Binding("G", "goto_iteration", "Go to", key_display="G", show=False,
-            tooltip="Jump to the first op of any iteration, earlier or later (time travel)"),
+            tooltip="Jump to the first op of any iteration, earlier or later (time travel; esc stops a long one)"),
     Binding("0", "reset", "Reset", show=False, tooltip="Back to before the first op (history is kept)"),
     Binding("question_mark", "help", "Help", key_display="?", tooltip="Keys and what each pane shows"),
     Binding("q", "quit", "Quit", tooltip="Quit nnstep"),
 ]
+# Off while a job runs (they would move the timeline the job owns).
 MOVES = {"next_op", "previous_op", "goto_iteration", "next_stage", "finish_iteration", "finish_epoch", "reset", "continue",
          "run_iterations", "grad_check", "health", "export", "add_breakpoint", "list_breakpoints"}
 
 
-class MainScreen(JobsMixin, Screen[None]):
-    """Step through training: every pane shows the op at the session's position."""
+class MainScreen(Screen[None]):
+    """Step through training: every pane shows the op at the controller's position."""
 
     BINDINGS = BINDINGS
+    # No pane takes the focus by itself: a focused pane's arrows and h j k l move its cell cursor,
+    # and h would no longer switch the heatmap. tab or a click focuses one.
+    AUTO_FOCUS = ""
 
-    def __init__(self, session: Timeline, *, read_only: bool = False) -> None:
+    def __init__(self, controller: Controller) -> None:
         super().__init__()
-        self.session = session
-        self.config = session.config
-        self.read_only = read_only or session.read_only
-        self._carried = carried(self.config)
-        self.breakpoints: list[str] = []
-        self.message = ""
-        self.message_error = False
-        self.running = ""
+        self.controller = controller
+        self.config = controller.config
+        self.message = Outcome("")
+        self.progress = ""  # a job's progress, in words
         self.digits = PRECISIONS[0]
         self.mode = MODES[0]
-        self.stop_event = threading.Event()
         self._profiled: tuple[int, object] | None = None
+        self._tensors_shown = 0.0  # when a job's frame last showed the tensor panes
+        self.selection: tuple[tuple[str, int], tuple[int, ...]] | None = None  # what, and where in it
+
+    @property
+    def read_only(self) -> bool:
+        """True for a recorded trace (nothing is computed; no export, no run N)."""
+        return self.controller.read_only
 
     def compose(self) -> ComposeResult:
         config = self.config
@@ -100,6 +106,12 @@ class MainScreen(JobsMixin, Screen[None]):
         yield StatusLine(id="status")
         yield Footer(compact=True)
         yield Static(id="too-small")
+        yield Jobs(self.controller, self.say)
+
+    @property
+    def jobs(self) -> Jobs:
+        """The widget that runs long jobs."""
+        return self.query_one(Jobs)
 
     def on_mount(self) -> None:
         """Show the starting position."""
@@ -107,21 +119,23 @@ class MainScreen(JobsMixin, Screen[None]):
         self.show()
 
     def on_resize(self) -> None:
-        """Give the tensors the room on a tall terminal; drop the top row on a tiny one."""
+        """Share the rows out again; drop the top row on a tiny terminal."""
         self.fit()
-        if self.is_mounted and not self.running:
-            self._profile(self.session.record)
-            self.query_one(TensorGrid).tensors = self.tensors_of(self.session.record)
+        if self.is_mounted and not self.controller.running:
+            self._profile(self.controller.record)
+            self.query_one(TensorGrid).tensors = self._tensors(self.controller.record)
+            self._heights()
 
     def on_screen_resume(self) -> None:
         """A resize under a dialog reached only the dialog: fit to the size now."""
         self.on_resize()
 
     def fit(self) -> None:
-        """Layout classes for the screen size: tall, tiny, or too small for any layout."""
+        """Rows for the top panes and the equation, the rest for the tensors; tiny and too-small layouts."""
         width, height = self.app.size  # under a dialog this screen's own size lags behind
+        tiny = height < 20
         self.set_class(height >= 40, "tall")
-        self.set_class(height < 20, "tiny")
+        self.set_class(tiny, "tiny")
         # Below the tiny layout's size the panes would be cut mid-border: say so instead.
         too_small = width < MIN_SIZE[0] or height < MIN_SIZE[1]
         self.set_class(too_small, "too-small")
@@ -130,40 +144,74 @@ class MainScreen(JobsMixin, Screen[None]):
             self.query_one("#too-small", Static).update(
                 f"terminal too small — need at least {MIN_SIZE[0]}×{MIN_SIZE[1]} (now {width}×{height}) · q quits"
             )
+        top = 0 if tiny else 12 if height >= 56 else 10 if height >= 40 else 6
+        equation = 3 if tiny else 6 if height >= 50 else 5
+        self._set_height(self.query_one("#top"), top)
+        self._set_height(self.query_one(EquationPane), equation)
+        # The loss must stay in view: on a narrow terminal the data pane gives way.
+        for plot in self.query(DataPlot):
+            plot.display = width >= 100
+        self.query_one(TensorGrid).room = max(height - top - equation - 2, 1)
         palette = width >= 100
         for footer in self.query(Footer):
             if footer.show_command_palette != palette:
                 footer.show_command_palette = palette
                 footer.refresh(recompose=True)  # the reactive alone leaves the old keys in place
 
+    @staticmethod
+    def _set_height(widget: Widget, rows: int) -> None:
+        if widget.styles.height is None or widget.styles.height.value != rows:
+            widget.styles.height = rows
+
+    def _heights(self) -> None:
+        """The grid takes what its panes use when the whole iteration fits; the iteration log the rest."""
+        grid = self.query_one(TensorGrid)
+        log = self.query_one(IterationLog)
+        spare = grid.room - grid.used if grid.snug else 0
+        show_log = spare >= LOG_LEAST
+        self._set_height(grid, grid.used if show_log else grid.room)
+        if show_log:
+            self._set_height(log, spare)
+        if log.display != show_log:
+            log.display = show_log
+
     # -- what the panes show ---------------------------------------------------
 
-    def show(self, record: StepRecord | None = None, losses: np.ndarray | None = None) -> None:
-        """Assign the current record to every pane (the session's, unless a run hands one over).
+    def show(self, record: StepRecord | None = None, losses: np.ndarray | None = None, *, tensors: bool = True) -> None:
+        """Assign the current record to every pane (the controller's, unless a job hands one over).
 
         One batched update: the panes change together in a single frame.
         """
         with self.app.batch_update():
-            self._show(record, losses)
+            self._show(record, losses, tensors)
 
-    def _show(self, record: StepRecord | None, losses: np.ndarray | None) -> None:
-        session = self.session
-        if record is None and not self.running:
-            record = session.record
+    def _show(self, record: StepRecord | None, losses: np.ndarray | None, tensors: bool = True) -> None:
+        controller = self.controller
+        running = bool(controller.running)
+        if record is None and not running:
+            record = controller.record
         if losses is None:
-            losses = session.losses()
+            losses = controller.losses()
         self.query_one(NetworkPane).record = record
         self.query_one(EquationPane).record = record
-        self.query_one(LossPlot).losses = losses
-        if not self.running:
+        self.query_one(LossPlot).show(*controller.curve(losses))
+        if not running:
             self._profile(record)  # before the tensors, so the grid arranges them once
-        self.query_one(TensorGrid).tensors = self.tensors_of(record)
-        if not self.running:
-            self.query_one(IterationLog).records = self._so_far(record)
+        if tensors:
+            self.query_one(TensorGrid).tensors = self._tensors(record)
+            self._heights()
+        if not running:
+            self.query_one(IterationLog).records = controller.so_far(record)
+            params = controller.state_params()
+            self.query_one(NetworkPane).weights = params[0]
             for plot in self.query(DataPlot):
-                state = session.state
-                plot.params = (state.W, state.b)
+                plot.params = params
         self.update_status(record, losses)
+        if self.selection is not None and not running:
+            self._explain()
+
+    def _tensors(self, record: StepRecord | None, compare: bool = True) -> tuple:
+        return self.controller.tensors(record, short=self.size.height < 40, compare=compare)
 
     def _profile(self, record: StepRecord | None) -> None:
         """Once per iteration: tell the tensor grid what every op of it will show."""
@@ -172,111 +220,146 @@ class MainScreen(JobsMixin, Screen[None]):
             return
         self._profiled = (iteration, self.size)
         grid = self.query_one(TensorGrid)
-        grid.set_profiles(tuple(self.tensors_of(r, compare=False) for r in self.session.iteration_records(iteration)))
-
-    def _so_far(self, record: StepRecord | None) -> tuple[StepRecord, ...]:
-        if record is None:
-            return ()
-        return tuple(r for r in self.session.iteration_records(record.iteration - 1) if r.index <= record.index)
-
-    def on_tensor_grid_fitted(self, message: TensorGrid.Fitted) -> None:
-        """Snug tensor panes leave room: the iteration log takes it (on a tall terminal)."""
-        self.set_class(message.snug, "snug")
+        records = self.controller.timeline.iteration_records(iteration)
+        grid.set_profiles(tuple(self._tensors(r, compare=False) for r in records))
 
     def update_status(self, record: StepRecord | None = None, losses: np.ndarray | None = None) -> None:
         """Refresh the status line (position, loss, breakpoints, job, message)."""
-        if record is None and not self.running:
-            record = self.session.record
+        controller = self.controller
+        if record is None and not controller.running:
+            record = controller.record
         finite_loss = None
         if losses is not None and len(losses):
             finite_loss = float(losses[-1])
+        running = controller.running
+        if running and self.progress:
+            running = f"{running}: {self.progress}"
         self.query_one(StatusLine).status = Status(
             name=self.config.name,
             epoch=record.epoch if record else 0,
             iteration=record.iteration if record else 0,
             index=record.index if record else -1,
             loss=finite_loss,
-            breakpoints=len(self.breakpoints),
-            running=self.running,
-            message=self.message,
-            error=self.message_error,
+            breakpoints=len(controller.breakpoints),
+            running=running,
+            message=self.message.text,
+            error=self.message.error,
             read_only=self.read_only,
             note=getattr(self.config, "parity_text", ""),
+            below=tuple(self.query_one(TensorGrid).below),
         )
 
-    def say(self, message: str, *, error: bool = False) -> None:
+    def say(self, outcome: Outcome) -> None:
         """Put a message in the status line (and a toast for errors)."""
-        self.message, self.message_error = message, error
-        if error:
-            self.notify(message, severity="error", timeout=8)
-        self.update_status(losses=None if self.running else self.session.losses())
+        self.message = outcome
+        if outcome.error:
+            self.notify(outcome.text, severity="error", timeout=8)
+        running = bool(self.controller.running)
+        self.update_status(losses=None if running else self.controller.losses())
 
-    def tensors_of(self, record: StepRecord | None, compare: bool = True) -> tuple[Tensor, ...]:
-        """The record's tensors with their symbols and what each is compared with."""
-        if record is None:
-            return ()
-        previous = self._previous(record) if compare else None
-        depth = self.config.depth
-        result = []
-        # Plain SGD's ΔW is just −η·∂L/∂W (the equation says so): on a short terminal it makes room.
-        same_batch = self.config.batches_per_epoch == 1
-        plain_sgd = not (self.config.optimizer.state_names() or self.config.optimizer.weight_decay)
-        skip = ("step_W", "step_b") if plain_sgd and self.size.height < 40 else ()
-        for name, values in record.tensors.items():
-            if name in skip or name == "rows":  # the batch's row numbers: data, not a tensor to study
-                continue
-            if record.op == "update" and name in ("W", "b"):
-                reference = record.tensors.get(f"{name}_before")
-            elif previous is not None and (same_batch or name in self._carried):
-                reference = previous.tensors.get(name)
+    # -- explain this number ---------------------------------------------------
+
+    def on_tensor_pane_selected(self, message: TensorPane.Selected) -> None:
+        """The cell cursor moved: remember what it is on, across ops (W⁽²⁾₁₃ stays W⁽²⁾₁₃ through
+        forward, backward and update), and explain it."""
+        tensor = message.pane.tensor
+        if tensor is None:
+            return
+        record = self.controller.record if not self.controller.running else None
+        layer = tensor.layer if tensor.kind == "start" else (record.layer if record else None)
+        self.selection = (quantity(tensor.name, layer, self.config.depth), _index(tensor, message.cell))
+        self._explain(message.pane)
+
+    def _explain(self, prefer: TensorPane | None = None) -> None:
+        """Put the cursor on the selected number in this op's panes, work it out in the equation
+        pane and mark the cells it came from (or, for a number the op reads, the ones it goes into)."""
+        panes = self.query_one(TensorGrid).panes
+        equation = self.query_one(EquationPane)
+        record = equation.record
+        target = None
+        if self.selection is not None:
+            wanted, index = self.selection
+            layer = record.layer if record is not None else None
+            shown = [(p, p.tensor) for p in panes if p.tensor is not None]
+            fits = [(p, t) for p, t in shown if _fits(t, index)
+                    and quantity(t.name, t.layer if t.kind == "start" else layer, self.config.depth) == wanted]
+            # The op's own result first: W⁽ˡ⁾ after (not ΔW) in an update, then the last thing it
+            # writes, then the first thing it reads.
+            result = [p for p, t in fits if t.written and t.name in ("W", "b")]
+            written = [p for p, t in fits if t.written]
+            if prefer is not None and any(p is prefer for p, _ in fits):
+                target = prefer
+            elif result or written:
+                target = (result or written[-1:])[0]
+            elif fits:
+                target = fits[0][0]
+        marks: dict[str, np.ndarray] = {}
+        if target is not None and target.tensor is not None and self.selection is not None:
+            index = self.selection[1]
+            tensor = target.tensor
+            target.set_cursor(_matrix_cell(tensor, index))
+            if record is not None and tensor.kind != "start":
+                equation.cell = (tensor.name, index, tensor.symbol, tensor.written)
+                marks = sources(record, (tensor.name, index))
             else:
-                reference = None  # another batch: its rows are other samples, changes would mean nothing
-            result.append(Tensor(name, symbol(name, record, depth, self.config.schedule), values, name in record.writes, reference))
-        return tuple(result)
+                equation.cell = None
+        else:
+            equation.cell = None
+        for pane in panes:
+            if pane is not target:
+                pane.set_cursor(None)
+            pane.set_marks(marks.get(pane.tensor.name) if pane.tensor is not None and pane is not target else None)
 
-    def _previous(self, record: StepRecord) -> StepRecord | None:
-        """The same op of the previous iteration, if known (for the ▴/▾ change marks).
+    def clear_selection(self) -> None:
+        """No number selected: the equation pane works out unit 1 of sample 1 again."""
+        self.selection = None
+        self._explain()
+        self.set_focus(None)
 
-        During a run the worker owns a live timeline: nothing is computed on the
-        UI thread then. A read-only one only looks records up.
-        """
-        if self.running and not self.session.read_only:
-            return None
-        return self.session.previous_record(record)
+    def on_job_progress(self, message: JobProgress) -> None:
+        """A frame of a running job: position, loss and status every time; the tensor panes, the
+        costly part of a frame, at most every TENSORS_EVERY seconds (the run gets the time)."""
+        if self.controller.running:
+            self.progress = message.text
+            now = time.monotonic()
+            tensors = now - self._tensors_shown >= TENSORS_EVERY
+            if tensors:
+                self._tensors_shown = now
+            self.show(message.record, message.losses, tensors=tensors)
+
+    def on_job_done(self, message: JobDone) -> None:
+        """The job ended (Jobs has tidied up): show where it stopped and what happened."""
+        self.progress = ""
+        self.message = message.outcome
+        self.refresh_bindings()
+        self.show()
 
     # -- moving ----------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """While a run is going, moves are shown disabled; esc (stop) only then."""
-        if action == "stop":
-            return bool(self.running)
-        if self.running and action in MOVES:
+        """While a job runs, moves are shown disabled; esc (stop) only then."""
+        running = bool(self.controller.running)
+        if action == "stop":  # esc: stops a job; else clears the selected number
+            return running or self.selection is not None or isinstance(self.focused, TensorPane)
+        if running and action in MOVES:
             return None
         if self.read_only and action in ("export", "run_iterations"):
             return None
         return True
 
     def _move(self, move: str) -> None:
-        if self.running:
+        controller = self.controller
+        if controller.running:
             return
-        session = self.session
-        if move == "next":
-            if session.at_end:
-                self.say("end of the trace")
-                return
-            session.step()
-        elif move == "back":
-            if session.position < 0:
-                self.say("already before the first op")
-                return
-            session.back()
-        else:
-            before = session.position
-            session.finish(move)
-            if session.position == before:
-                self.say("end of the trace")
-                return
-        self.message = ""
+        if controller.far(move):
+            self.jobs.far_move(move)
+            self.refresh_bindings()
+            return
+        outcome = controller.move(move)
+        if outcome.text:
+            self.say(outcome)
+            return
+        self.message = outcome
         self.show()
 
     def action_next_op(self) -> None:
@@ -299,75 +382,115 @@ class MainScreen(JobsMixin, Screen[None]):
         """Finish the current epoch (or the next one)."""
         self._move("epoch")
 
-    def action_goto_iteration(self) -> None:
-        """Ask for an iteration, then jump to its first op."""
-        if self.running:
-            return
-
-        def check(text: str) -> str | None:
-            return None if text.isdigit() and int(text) >= 1 else "an iteration number, 1 or more"
-
-        def go(text: str | None) -> None:
-            if not text:
-                return
-            iteration = int(text)
-            if self.session.goto_iteration(iteration) is None:  # only a trace ends
-                self.say(f"the trace has no iteration {iteration}", error=True)
-                return
-            self.message = f"at the first op of iteration {iteration}"
-            self.show()
-
-        record = self.session.record
-        current = str(record.iteration) if record else "1"
-        self.app.push_screen(InputDialog("Go to iteration", "Iteration (its first op):", current, check), go)
-
     def action_reset(self) -> None:
         """Back to before the first op."""
-        if not self.running:
-            self.session.reset()
-            self.message = "reset: before the first op"
+        if not self.controller.running:
+            self.message = self.controller.reset()
             self.show()
+
+    def action_goto_iteration(self) -> None:
+        """Ask for an iteration, then jump to its first op."""
+        if not self.controller.running:
+            self.jobs.goto_iteration()
+
+    def action_continue(self) -> None:
+        """Run until a breakpoint hits (or a NaN loss, or esc)."""
+        if not self.controller.running:
+            self.jobs.continue_()
+            self.refresh_bindings()
+
+    def action_run_iterations(self) -> None:
+        """Ask for N, then run N whole iterations."""
+        if not self.controller.running:
+            self.jobs.run_iterations()
+
+    def action_stop(self) -> None:
+        """Ask the running job to stop at the next op; with none, clear the selected number."""
+        if self.controller.running:
+            self.controller.stop()
+        else:
+            self.clear_selection()
+
+    def action_add_breakpoint(self) -> None:
+        """Ask for a breakpoint expression."""
+        self.jobs.add_breakpoint()
+
+    def action_list_breakpoints(self) -> None:
+        """List the breakpoints; remove some."""
+        self.jobs.list_breakpoints()
+
+    def action_export(self) -> None:
+        """Ask where, then write the trace so far."""
+        if not (self.controller.running or self.read_only):
+            self.jobs.export()
+
+    def action_grad_check(self) -> None:
+        """Check the gradients of this batch against finite differences."""
+        if not self.controller.running:
+            self.jobs.grad_check()
+
+    def action_health(self) -> None:
+        """Gradient health per layer."""
+        if not self.controller.running:
+            self.jobs.health()
+
+    # -- how the tensors look --------------------------------------------------
 
     def action_toggle_mode(self) -> None:
         """Cycle heatmap+numbers → numbers → blocks."""
         self.mode = MODES[(MODES.index(self.mode) + 1) % len(MODES)]
         self.query_one(TensorGrid).mode = self.mode
-        self.say(f"tensor panes: {self.mode}")
+        self.say(Outcome(f"tensor panes: {self.mode}"))
 
     def action_precision(self) -> None:
-        """Cycle 4 → 6 → 2 decimals."""
+        """Cycle 4 → 6 → 2 significant digits."""
         self.digits = PRECISIONS[(PRECISIONS.index(self.digits) + 1) % len(PRECISIONS)]
         self.query_one(TensorGrid).digits = self.digits
-        self.say(f"tensor panes: {self.digits} decimals")
+        self.say(Outcome(f"tensor panes: {self.digits} significant digits"))
 
     def action_zoom(self) -> None:
         """Maximize the focused tensor pane (the first one if none has focus), or restore."""
         if self.maximized is not None:
+            zoomed = self.maximized
             self.minimize()
+            if isinstance(zoomed, TensorPane):
+                self.call_after_refresh(zoomed.refit)
             return
         panes = [pane for pane in self.query(TensorPane) if pane.display]
         if not panes:
-            self.say("nothing to zoom before the first op", error=True)
+            self.say(Outcome("nothing to zoom", error=True))
             return
         focused = self.focused
         pane = focused if isinstance(focused, TensorPane) and focused in panes else panes[0]
         self.maximize(pane, container=False)
         pane.focus()
+        self.call_after_refresh(pane.refit)  # a zoom brings no Resize event: the whole tensor, if it fits
 
     def action_help(self) -> None:
         """Show every key and what the panes mean."""
         self.app.push_screen(HelpScreen(self.BINDINGS))
 
     async def action_quit(self) -> None:
-        """Stop any run, then quit with status 0."""
-        self.stop_event.set()
+        """Stop any job, then quit with status 0."""
+        self.controller.stop()
         self.app.exit()
 
 
-def carried(config: Config) -> frozenset[str]:
-    """Tensors that carry over from batch to batch: W, b (before, after, the next layer's) and the optimizer's state.
+def _index(tensor: Tensor, cell: tuple[int, int]) -> tuple[int, ...]:
+    """The tensor's own index of a pane cell (row, col of the tensor shown as a matrix)."""
+    ndim = tensor.values.ndim
+    return () if ndim == 0 else (cell[1],) if ndim == 1 else cell
 
-    Compared with the previous iteration even when its batch held other samples.
-    """
-    state = {state_key(name, P) for name in config.optimizer.state_names() for P in WEIGHTS}
-    return frozenset({*WEIGHTS, "W_next", "W_before", "b_before", *state})
+
+def _matrix_cell(tensor: Tensor, index: tuple[int, ...]) -> tuple[int, int]:
+    """The pane cell of a tensor index."""
+    return (0, 0) if not index else (0, index[0]) if len(index) == 1 else (index[0], index[1])
+
+
+def _fits(tensor: Tensor, index: tuple[int, ...]) -> bool:
+    """True when `index` is inside `tensor` (a unit of sample 12 is not in a batch of 10)."""
+    shape = tensor.values.shape
+    if len(shape) != len(index):
+        # ŷ's unit j is y's unit j; a 1-D b is W's row: only equal ranks carry a cursor.
+        return False
+    return all(0 <= i < n for i, n in zip(index, shape))

@@ -6,15 +6,14 @@ Batch rows: δ⁽ˡ⁾ has shape (B, n_l); W⁽ˡ⁾ and ∂L/∂W⁽ˡ⁾ shape
 from __future__ import annotations
 
 import math
-from typing import Sequence
-
-from rich.console import Group, RenderableType
-from rich.table import Table
-from rich.text import Text
+from collections.abc import Sequence
 
 from nnstep.engine import StepRecord
 from nnstep.engine.gradcheck import FINE, WRONG, LayerCheck
 from nnstep.engine.health import LayerHealth, layer_health
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
 
 HISTORY = 30  # iterations of history in the health report
 _BARS = "▁▂▃▄▅▆▇█"
@@ -35,7 +34,7 @@ def gradcheck_report(checks: list[LayerCheck], iteration: int, batch: int) -> Re
     """Per layer: the largest relative error of ∂L/∂W and ∂L/∂b, and PASS/WARN/FAIL."""
     table = Table()
     for column in ("layer", "dW", "db", "verdict"):
-        table.add_column(column, justify="right" if column != "verdict" else "left")
+        table.add_column(column, justify="right" if column != "verdict" else "left", no_wrap=True)
     style = {"PASS": "green", "WARN": "yellow", "FAIL": "bold red"}
     for check in checks:
         table.add_row(str(check.layer), f"{check.error_W:.2e}", f"{check.error_b:.2e}",
@@ -57,7 +56,8 @@ def health_report(history: dict[int, Sequence[StepRecord]], activations: tuple[s
     current = max(per_iteration)
     table = Table()
     for column in ("layer", "‖W‖", "‖dW‖", "‖δ‖", "‖ΔW‖/‖W‖", "dead", "saturated", "warnings"):
-        table.add_column(column, justify="left" if column == "warnings" else "right")
+        # no_wrap: the dialog scrolls sideways; a squeezed column would cut its numbers to "0.0…".
+        table.add_column(column, justify="left" if column == "warnings" else "right", no_wrap=True)
     for h in per_iteration[current]:
         warnings = Text(", ".join(h.notes) or "ok", style="bold red" if h.warnings else "green")
         table.add_row(f"{h.layer} {h.activation}", f"{h.norm_W:.3g}", f"{h.norm_dW:.3g}", f"{h.norm_delta:.3g}",

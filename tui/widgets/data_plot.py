@@ -9,6 +9,8 @@ label. Batch rows: x has shape (N, 2); W⁽ˡ⁾ has shape (n_l, n_{l-1}).
 from __future__ import annotations
 
 import numpy as np
+from nnstep.engine import Config
+from nnstep.engine.network import forward
 from rich.color import Color
 from rich.segment import Segment
 from rich.style import Style
@@ -16,19 +18,17 @@ from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widget import Widget
 
-from nnstep.engine import Config
-from nnstep.engine.functions import activate
-
 _REGION = [(28, 44, 88), (88, 36, 32), (30, 76, 40), (80, 70, 20), (70, 30, 80)]
 _POINT = [(110, 170, 255), (255, 120, 90), (110, 230, 120), (250, 220, 80), (220, 120, 255)]
 
 
 def predict(config: Config, W: tuple[np.ndarray, ...], b: tuple[np.ndarray, ...], points: np.ndarray) -> np.ndarray:
-    """Class the network predicts for each row of `points` (N, 2): argmax, or a threshold for one output."""
-    a = points
+    """Class the network predicts for each row of `points` (N, 2): argmax, or a threshold for one output.
+
+    The engine's own forward pass in evaluation mode (no dropout, as model.eval() in torch).
+    """
     with np.errstate(all="ignore"):
-        for l, act in enumerate(config.activations):
-            a = activate(act, a @ W[l].T + b[l])
+        a = forward(config, W, b, points)
     if a.shape[1] > 1:
         return np.argmax(np.nan_to_num(a, nan=-np.inf), axis=1)
     threshold = 0.5 if config.activations[-1] == "sigmoid" else 0.0
@@ -58,7 +58,9 @@ class DataPlot(Widget):
         pad = (high - low) * 0.08 + 1e-9
         self.low, self.high = low - pad, high + pad
         self.x = x
+        # The regions are the engine's forward pass in evaluation mode: no dropout.
         self.border_title = "data · decision boundary"
+        self.border_subtitle = "ŷ in eval mode: no dropout"
         self._pixels: np.ndarray | None = None
 
     def watch_params(self) -> None:

@@ -7,13 +7,12 @@ backward → update of the iteration stays readable at once.
 
 from __future__ import annotations
 
-from rich.text import Text
-from textual.reactive import reactive
-from textual.widget import Widget
-
 from nnstep.engine import Config, StepRecord
 from nnstep.tui.render import clip
 from nnstep.tui.worked import fit, worked_parts
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widget import Widget
 
 _STAGE_STYLE = {"forward": "green", "loss": "yellow", "backward": "magenta", "update": "cyan"}
 
@@ -32,6 +31,19 @@ class IterationLog(Widget):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.config = config
         self.border_title = "this iteration so far"
+        # Keyed by index and identity, holding the record: an id alone could be reused by a new one.
+        self._worked: dict[tuple[int, int], list[str]] = {}
+        self._lines: dict[tuple[int, int, int, int, bool], Text] = {}
+
+    def _parts(self, record: StepRecord) -> list[str]:
+        """The record's worked number, worked out once: records are immutable."""
+        key = (record.index, id(record))
+        parts = self._worked.get(key)
+        if parts is None:
+            if len(self._worked) > 64:
+                self._worked.clear()
+            parts = self._worked[key] = worked_parts(record, self.config)
+        return parts
 
     def render(self) -> Text:
         """The last ops that fit; equation column aligned, worked numbers after it."""
@@ -43,13 +55,19 @@ class IterationLog(Widget):
         lines = []
         for record in shown:
             current = record is records[-1]
-            line = Text(f"{record.index + 1:>4} ", style="dim")
-            line.append(f"{record.stage:<8} ", style=_STAGE_STYLE[record.stage])
-            equation = clip(record.equation, width)
-            line.append(f"{equation:<{width}}  ", style="bold" if current else "")
-            worked = fit(worked_parts(record, self.config), self.size.width - line.cell_len)
-            line.append(worked, style="italic green" if current else "dim")
-            if current:
-                line.stylize("reverse", 0, 4)
+            key = (record.index, id(record), width, self.size.width, current)
+            line = self._lines.get(key)
+            if line is None:  # a line per record, width and highlight, made once: records are immutable
+                line = Text(f"{record.index + 1:>4} ", style="dim")
+                line.append(f"{record.stage:<8} ", style=_STAGE_STYLE[record.stage])
+                equation = clip(record.equation, width)
+                line.append(f"{equation:<{width}}  ", style="bold" if current else "")
+                worked = fit(self._parts(record), self.size.width - line.cell_len)
+                line.append(worked, style="italic green" if current else "dim")
+                if current:
+                    line.stylize("reverse", 0, 4)
+                if len(self._lines) > 128:
+                    self._lines.clear()
+                self._lines[key] = line
             lines.append(line)
         return Text("\n").join(lines)

@@ -5,18 +5,20 @@ Batch rows: z⁽ˡ⁾ has shape (B, n_l); W⁽ˡ⁾ has shape (n_l, n_{l-1}).
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
+import numpy as np
+from nnstep.engine import STAGES, Config, StepRecord
+from nnstep.engine.functions import SYMBOLS
+from nnstep.tui.render import sup
 from rich.text import Text
 from textual.geometry import Size
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from nnstep.engine import STAGES, Config, StepRecord
-from nnstep.engine.functions import SYMBOLS
-from nnstep.tui.render import sup
-
 _STAGE_STYLE = {"forward": "green", "loss": "yellow", "backward": "magenta", "update": "cyan"}
+_DOTS = ((0x01, 0x02, 0x04, 0x40), (0x08, 0x10, 0x20, 0x80))  # braille dot bits by (column, row)
+MAX_EDGES = 256  # more weights than this in a W⁽ˡ⁾ would be a blur of lines
 
 
 class NetworkPane(Widget):
@@ -33,6 +35,7 @@ class NetworkPane(Widget):
     """
 
     record: reactive[StepRecord | None] = reactive(None)
+    weights: reactive[tuple[np.ndarray, ...] | None] = reactive(None, always_update=True)  # W⁽ˡ⁾ at the position
 
     def __init__(self, config: Config, **kwargs: object) -> None:
         """`config`: the run's config (sizes, activations, loss, schedule, dropout, frozen parameters)."""
@@ -40,6 +43,8 @@ class NetworkPane(Widget):
         self.config = config
         self.schedule = config.schedule
         self.sizes, self.activations, self.loss = config.sizes, config.activations, config.loss
+        self._edges_key: tuple[object, ...] = ()
+        self._edges_drawn: dict[int, dict[int, tuple[str, str]]] = {}
 
     def on_mount(self) -> None:
         """Name the run's parts in the border."""
@@ -84,7 +89,7 @@ class NetworkPane(Widget):
         layers = 1 + sum(max(map(len, column)) for column in columns) + 3 * (len(columns) - 1)
         stages = 1 + sum(map(len, STAGES)) + 3 * (len(STAGES) - 1)
         opi = self.ops_per_iteration
-        ops = 1 + opi + max(len(f"  op {opi}/{opi}"), len(f"  {opi} ops per iteration"))
+        ops = 1 + opi + max(len(f"  op 99999 · {opi} of {opi}"), len(f"  {opi} ops per iteration"))
         return max(layers, stages, ops)
 
     def render(self) -> Text:
@@ -106,13 +111,31 @@ class NetworkPane(Widget):
         pad = (room - units) // 2
         lines = [self._row([c[0] for c in columns], widths, arrow, lambda i: "reverse bold" if i == lit else "bold")]
         lines.extend(Text("") for _ in range(pad))
+        grid: list[list[str]] = []
         for row in range(units):
             if spaced:
                 cells = [self._spaced(size, row, units) for size in (*self.sizes, 1)]
             else:
                 cells = [self._unit(size, row, units) for size in (*self.sizes, 1)]
             cells[-1] = "L" if row == units // 2 else ""
-            lines.append(self._row(cells, widths, "   ", lambda i: f"bold {stage_style}" if i == lit else "dim"))
+            grid.append(cells)
+        edges: dict[int, dict[int, tuple[str, str]]] = {}
+        if spaced and self.weights is not None:
+            key = (tuple(id(W) for W in self.weights), tuple(widths), units)
+            if self._edges_key != key:  # the lines change only when the weights do (once an iteration)
+                self._edges_key, self._edges_drawn = key, self._edges(grid, widths)
+            edges = self._edges_drawn
+        for row, cells in enumerate(grid):
+            line = self._row(cells, widths, "   ", lambda i: f"bold {stage_style}" if i == lit else "dim")
+            drawn = edges.get(row)
+            if drawn:
+                plain = list(line.plain)
+                for x, (char, style) in drawn.items():
+                    if x < len(plain) and plain[x] == " ":
+                        plain[x] = char
+                        line.stylize(style, x, x + 1)
+                line = Text("".join(plain), spans=line.spans)
+            lines.append(line)
         lines.extend(Text("") for _ in range(room - units - pad))
         if height >= 4:
             lines.append(self._row([c[1] for c in columns], widths, "   ", lambda i: "bold" if i == lit else "dim"))
@@ -120,6 +143,49 @@ class NetworkPane(Widget):
         if height >= 3:
             lines.append(self._ops(record))
         return Text("\n").join(lines)
+
+    def _edges(self, grid: list[list[str]], widths: list[int]) -> dict[int, dict[int, tuple[str, str]]]:
+        """Braille lines from every unit to every unit of the next layer, as TensorFlow Playground draws
+        them: orange for a positive weight, blue for a negative one, brighter for a larger |w|
+        (relative to the largest of its W⁽ˡ⁾). Where lines cross, the larger |w| colours the cell.
+        Only while every unit of both layers is drawn and W⁽ˡ⁾ has at most MAX_EDGES weights."""
+        weights = self.weights or ()
+        starts, x = [], 1
+        for i, width in enumerate(widths):
+            x += 3 if i else 0
+            starts.append(x + (width - 1) // 2)  # the dot's column: "●" centred in its column
+            x += width
+        rows = {i: [r for r, cells in enumerate(grid) if cells[i] == "●"] for i in range(len(widths))}
+        canvas: dict[tuple[int, int], tuple[float, int, float]] = {}  # (row, x) -> (|w|, bits, w)
+        for l, W in enumerate(weights, start=1):
+            if W.size > MAX_EDGES or len(rows[l - 1]) != W.shape[1] or len(rows[l]) != W.shape[0]:
+                continue
+            scale = float(np.max(np.abs(W))) or 1.0
+            x0, x1 = starts[l - 1] + 1, starts[l] - 1  # the character columns between the two dots
+            if x1 < x0:
+                continue
+            dots = (x1 - x0 + 1) * 2
+            for j, target in enumerate(rows[l]):
+                for k, source in enumerate(rows[l - 1]):
+                    w = float(W[j, k])
+                    if not np.isfinite(w):
+                        continue
+                    y0, y1 = source * 4 + 1.5, target * 4 + 1.5
+                    for d in range(dots):
+                        y = round(y0 + (y1 - y0) * (d + 0.5) / dots)
+                        cell = (y // 4, x0 + d // 2)
+                        bit = _DOTS[d % 2][y % 4]
+                        old = canvas.get(cell)
+                        if old is None or abs(w) >= old[0]:
+                            canvas[cell] = (abs(w) / scale, (old[1] if old else 0) | bit, w)
+                        else:
+                            canvas[cell] = (old[0], old[1] | bit, old[2])
+        edges: dict[int, dict[int, tuple[str, str]]] = {}
+        for (row, x), (size, bits, w) in canvas.items():
+            strength = "bold " if size > 0.66 else "" if size > 0.33 else "dim "
+            colour = "dark_orange" if w > 0 else "dodger_blue1" if w < 0 else "grey50"
+            edges.setdefault(row, {})[x] = (chr(0x2800 + bits), strength + colour)
+        return edges
 
     @staticmethod
     def _row(cells: list[str], widths: list[int], gap: str, style: Callable[[int], str]) -> Text:
@@ -168,5 +234,8 @@ class NetworkPane(Widget):
             op = spec.offset
             mark = "◉" if op == current else ("●" if op < current else "·")
             line.append(mark, style=("bold " if op == current else "") + _STAGE_STYLE[spec.stage])
-        line.append(f"  op {current + 1}/{opi}" if record is not None else f"  {opi} ops per iteration", style="dim")
+        # The op number is the one counter of the whole app (status line, log, breakpoints, `nnstep run`):
+        # the run's op, from 1; its place in the iteration comes after it.
+        line.append(f"  op {record.index + 1} · {current + 1} of {opi}" if record is not None
+                    else f"  {opi} ops per iteration", style="dim")
         return line

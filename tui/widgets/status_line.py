@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from nnstep.tui.render import fmt
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
-
-from nnstep.tui.render import fmt
 
 
 @dataclass(frozen=True)
@@ -26,10 +25,11 @@ class Status:
     error: bool = False
     read_only: bool = False
     note: str = ""  # e.g. "matches PyTorch to 3e-16" for a model converted by nnstep.from_torch
+    below: tuple[str, ...] = ()  # tensors whose panes are below the screen (the wheel or tab reaches them)
 
 
 class StatusLine(Widget):
-    """`mazur │ epoch 1 │ iteration 1 │ step 3 │ loss 0.298 │ 1 breakpoint │ message`."""
+    """`mazur │ epoch 1 │ iteration 1 │ op 3 │ loss 0.298 │ 1 breakpoint │ message` (ops counted from 1, as everywhere)."""
 
     DEFAULT_CSS = """
     StatusLine { height: 1; }
@@ -45,7 +45,7 @@ class StatusLine(Widget):
             text.append(" (trace, read-only)", style="dim")
         if s.note:
             text.append(f" ({s.note})", style="dim green")
-        step = f"step {s.index + 1}" if s.index >= 0 else "not started"
+        step = f"op {s.index + 1}" if s.index >= 0 else "not started"
         parts = [f"epoch {s.epoch}", f"iteration {s.iteration}", step]
         if len(text) + sum(len(p) + 3 for p in parts) > self.size.width:
             parts = [f"ep {s.epoch}", f"it {s.iteration}", step]  # a narrow terminal: the step must stay in view
@@ -56,6 +56,9 @@ class StatusLine(Widget):
         for part in parts:
             text.append(" │ ", style="dim")
             text.append(part)
+        if s.below:
+            text.append(" │ ", style="dim")
+            text.append(f"↓ {', '.join(s.below)} below", style="bold")
         if s.running:
             text.append(" │ ", style="dim")
             text.append(f"▶ {s.running} (esc stops)", style="bold reverse green")

@@ -1,199 +1,223 @@
-"""The tensors of the current step, one pane each, laid out to fit the terminal.
+"""The tensors of the current op, laid out by `arrange` in rows of panes.
 
-Panes are kept and reused from step to step (hidden when a step has fewer
-tensors), so stepping does not mount and unmount widgets. Batch rows: z has
-shape (B, n_l); W has shape (n_l, n_{l-1}).
+One Horizontal per row of panes inside a vertical scroll (a grid of one cell
+per terminal column tripled the time from key to frame). Rows and panes are
+kept and reused from op to op — hidden when an op has fewer — so stepping
+does not mount and unmount widgets, and a pane only redraws when its arrays
+changed. Batch rows: z has shape (B, n_l); W has shape (n_l, n_{l-1}).
 """
 
 from __future__ import annotations
 
-import math
-
-from textual.containers import Grid
-from textual.message import Message
+from nnstep.tui.controller import Tensor
+from nnstep.tui.widgets.arrange import Arrangement, arrange
+from nnstep.tui.widgets.tensor_pane import TensorPane, item_of
+from textual.containers import Horizontal, VerticalScroll
+from textual.geometry import Size
 from textual.reactive import reactive
-
-from nnstep.tui.render import as_matrix, number_width
-from nnstep.tui.widgets.tensor_pane import Tensor, TensorPane
-
-MIN_PANE = 24
-MAX_PANE = 56
-MIN_HEIGHT = 4  # border and two rows of values
+from textual.widget import Widget
 
 
-def share(heights: list[int], room: int) -> list[int]:
-    """Split `room` rows among grid rows that would like `heights`: each gets at least
-    MIN_HEIGHT (or its whole want, if less), the rest goes in proportion to what is still wanted.
+def _quiet_resize(widget: Widget, size: Size, virtual_size: Size, container_size: Size) -> bool:
+    """Take a new size without the second layout pass Textual asks for when a virtual size changes.
+
+    Rows and the grid change height from op to op; the reactive `virtual_size`
+    would then request another layout, and a second frame a tick later, for a
+    size the layout just computed. Scrollbars are still updated.
     """
-    given = [min(h, MIN_HEIGHT) for h in heights]
-    wants = [h - g for h, g in zip(heights, given)]
-    spare = room - sum(given)
-    total = sum(wants)
-    if spare > 0 and total:
-        extra = [min(w, spare * w // total) for w in wants]
-        given = [g + e for g, e in zip(given, extra)]
-        leftover = room - sum(given)
-        for i in sorted(range(len(heights)), key=lambda i: wants[i] - extra[i], reverse=True):
-            if leftover <= 0:
-                break
-            if given[i] < heights[i]:
-                given[i] += 1
-                leftover -= 1
-    return given
+    return Widget._size_updated(widget, size, virtual_size, container_size, layout=False)
 
 
-class TensorGrid(Grid):
-    """A grid of TensorPanes; the column count follows the width and the tensors' widths."""
+class TensorRow(Horizontal):
+    """One row of tensor panes."""
 
     DEFAULT_CSS = """
-    TensorGrid { grid-gutter: 0 0; overflow-y: auto; }
+    TensorRow { height: auto; width: 100%; }
     """
 
-    class Fitted(Message):
-        """The panes now fit snugly (True) or share the height and scroll (False)."""
+    def _size_updated(self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True) -> bool:
+        return _quiet_resize(self, size, virtual_size, container_size)
 
-        def __init__(self, snug: bool) -> None:
-            super().__init__()
-            self.snug = snug
 
-    tensors: reactive[tuple[Tensor, ...]] = reactive(())
+class TensorGrid(VerticalScroll, can_focus=False):
+    """Rows of TensorPanes sized to what they hold; it scrolls when they do not all fit.
+
+    Without a scrollbar: one that appeared, moved and went from op to op cost each
+    such key a second frame. The status line says what is below (`below`).
+    """
+
+    DEFAULT_CSS = """
+    TensorGrid { overflow-x: hidden; overflow-y: hidden; scrollbar-size-vertical: 0; }
+    """
+
+    tensors: reactive[tuple[Tensor, ...]] = reactive((), always_update=True)
     digits: reactive[int] = reactive(4)
     mode: reactive[str] = reactive("heat")
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
-        self.snug = False
-        self.profiles: tuple[tuple[Tensor, ...], ...] = ()
-        self._budget: tuple[tuple[object, ...], int | None] | None = None
-        self._applied: tuple[object, ...] = ()
+        self.room = 0  # rows the screen gives the grid (set by the screen before the tensors)
+        self.budget: int | None = None  # rows every op of the iteration fits in, if they all do
+        self.overflow = False  # some op of the iteration needs more rows than the room
+        self.snug = False  # every op of the iteration fits in `used` rows
+        self.used = 0
+        self.arrangement: Arrangement | None = None
+        self._profiles: tuple[tuple[Tensor, ...], ...] = ()
+        self._budget_key: tuple[object, ...] | None = None
+
+    def _size_updated(self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True) -> bool:
+        return _quiet_resize(self, size, virtual_size, container_size)
+
+    @property
+    def panes(self) -> list[TensorPane]:
+        """The panes showing a tensor now, in the op's order of tensors."""
+        shown = [p for p in self.query(TensorPane) if p.display and p.tensor is not None]
+        order = {id(t): i for i, t in enumerate(self.tensors)}
+        return sorted(shown, key=lambda p: order.get(id(p.tensor), len(order)))
 
     def set_profiles(self, profiles: tuple[tuple[Tensor, ...], ...]) -> None:
-        """The tensors of every op of an iteration: panes are snug only if all of them fit.
+        """The tensors of every op of an iteration: the grid keeps one height for all of them when it can.
 
-        Deciding once per iteration keeps the layout still while stepping.
+        Deciding once per iteration keeps the panes above and below still while stepping.
         """
-        self.profiles = profiles
-        self._budget = None
-        self._arrange()
+        self._profiles = profiles
+        self._budget_key = None
+
+    def _items(self, tensors: tuple[Tensor, ...]) -> tuple:
+        return tuple(item_of(t, self.digits, self.mode) for t in tensors)
+
+    def _budget(self, width: int, room: int) -> int | None:
+        """The rows every op of the iteration needs, if all fit in `room`; else None.
+
+        Also mounts the rows and panes the iteration's ops will need, now: a
+        widget mounted while stepping costs that key a second frame.
+        """
+        key = (width, room, self.digits, self.mode, id(self._profiles))
+        if key != self._budget_key:
+            self._budget_key = key
+            profiles = [p for p in self._profiles if p] or [self.tensors]
+            arrangements = [arrange(self._items(p), width, room) for p in profiles if p]
+            needs = [a.natural for a in arrangements]
+            self.budget = max(needs) if needs and max(needs) <= room else None
+            self.overflow = any(sum(a.heights) > room for a in arrangements)
+            # One decision per iteration (its ops have the same shapes every iteration): a grid whose
+            # scrollability came and went from op to op asked each such key for a second layout.
+            overflow = "scroll" if self.overflow else "hidden"
+            if self.styles.overflow_y != overflow:
+                self.styles.overflow_y = overflow
+            counts: list[int] = []
+            for arrangement in arrangements:
+                for i, count in enumerate(arrangement.rows):
+                    if i < len(counts):
+                        counts[i] = max(counts[i], count)
+                    else:
+                        counts.append(count)
+            self._pool(counts)
+        return self.budget
+
+    def _pool(self, counts: list[int]) -> list[TensorRow]:
+        """At least len(counts) rows, row i holding at least counts[i] panes (hidden until used)."""
+        rows = list(self.query_children(TensorRow))
+        if len(rows) < len(counts):
+            new = [TensorRow() for _ in range(len(counts) - len(rows))]
+            for row in new:
+                row.display = False
+            self.mount_all(new)
+            rows.extend(new)
+        for row, count in zip(rows, counts):
+            panes = list(row.query_children(TensorPane))
+            if len(panes) < count:
+                new_panes = [TensorPane() for _ in range(count - len(panes))]
+                for pane in new_panes:
+                    pane.digits, pane.mode = self.digits, self.mode
+                    pane.display = False
+                row.mount_all(new_panes)
+        return rows
 
     def watch_tensors(self, tensors: tuple[Tensor, ...]) -> None:
-        """Fill the first panes with the new tensors, hide the rest."""
-        panes = list(self.query_children(TensorPane))
-        if len(panes) < len(tensors):
-            new = [TensorPane() for _ in range(len(tensors) - len(panes))]
-            self.mount_all(new)
-            panes.extend(new)
-        for pane, tensor in zip(panes, tensors):
-            pane.digits, pane.mode = self.digits, self.mode
-            pane.tensor = tensor
-            if not pane.display:
-                pane.display = True
-        for pane in panes[len(tensors):]:
-            if pane.display:
-                pane.display = False
-            pane.tensor = None
-        self._arrange()
+        """Lay the new tensors out and hand each pane its tensor."""
+        self._place()
 
     def watch_digits(self, digits: int) -> None:
-        """Precision changed: every pane redraws at the new precision."""
-        for pane in self.query_children(TensorPane):
+        """Precision changed: every pane refits."""
+        for pane in self.query(TensorPane):
             pane.digits = digits
-        self._budget = None
-        self._arrange()
+        self._budget_key = None
+        self._place()
 
     def watch_mode(self, mode: str) -> None:
         """Display mode changed for every pane."""
-        for pane in self.query_children(TensorPane):
+        for pane in self.query(TensorPane):
             pane.mode = mode
-        self._budget = None
-        self._arrange()
+        self._budget_key = None
+        self._place()
 
     def on_resize(self) -> None:
-        """Recount the columns for the new width."""
-        self._arrange()
+        """Another width: lay out again."""
+        self._place()
 
-    def _natural_width(self, tensor: Tensor) -> int:
-        rows, cols = as_matrix(tensor.values).shape
-        cell = 2 if self.mode == "blocks" else number_width(self.digits) + 1
-        gutter = len(str(rows - 1)) + 1 if rows > 1 else 0
-        return int(gutter + cols * cell + 2)
-
-    def _natural_height(self, tensor: Tensor, pane_width: int) -> int:
-        """Border (the summary sits in it, the title says what is in view) and the rows."""
-        rows = as_matrix(tensor.values).shape[0]
-        return int(max(MIN_HEIGHT, rows + 2))
-
-    def _layout(self, tensors: tuple[Tensor, ...], width: int, height: int) -> tuple[int, list[int]]:
-        """Columns and the natural height of each grid row for these tensors."""
-        count = len(tensors)
-        target = min(max(max(self._natural_width(t) for t in tensors), MIN_PANE), MAX_PANE)
-        columns = max(1, min(count, width // target))
-        if math.ceil(count / columns) * MIN_HEIGHT > height:
-            # Too tall to fit: narrower panes (they scroll sideways) beat panes off screen.
-            columns = max(columns, min(count, width // 30))
-        pane_width = width // columns
-        heights = [
-            max(self._natural_height(t, pane_width) for t in tensors[row : row + columns])
-            for row in range(0, count, columns)
-        ]
-        return columns, heights
-
-    def _snug_height(self, width: int, room: int) -> int | None:
-        """The height every op of the iteration fits in, if they all fit in `room`; else None."""
-        key = (width, room, self.digits, self.mode, len(self.profiles))
-        if self._budget is None or self._budget[0] != key:
-            profiles = [p for p in self.profiles if p] or [self.tensors]
-            totals = [sum(self._layout(p, width, room)[1]) for p in profiles]
-            self._budget = (key, max(totals) if max(totals) <= room else None)
-        return self._budget[1]
-
-    def _reserved(self) -> int:
-        """Rows the other widgets of the screen keep at the least: a fixed height, or a fraction's minimum.
-
-        Read from their styles, so a taller top row on a tall terminal (min-height 10, not 6) is
-        counted: with a constant, snug panes pushed the status line below the screen.
-        """
-        reserved = 0
-        for widget in self.screen.children:
-            if widget is self or not widget.display:
-                continue
-            height, least = widget.styles.height, widget.styles.min_height
-            if height is not None and height.is_cells:
-                reserved += int(height.value)
-            elif least is not None and least.is_cells:
-                reserved += int(least.value)
-        return reserved
-
-    def _arrange(self) -> None:
-        width, height = self.size.width, self.size.height
-        if not self.tensors or not width:
+    def _place(self) -> None:
+        tensors = self.tensors
+        width = self.size.width or self.screen.size.width
+        room = self.room or self.size.height
+        if not width or not room:
             return
-        columns, heights = self._layout(self.tensors, width, height)
-        room = self.screen.size.height - self._reserved()
-        budget = self._snug_height(width, room)
-        if budget is not None and sum(heights) > budget:
-            budget = None
-        if budget is not None:
-            given = heights
-        elif height < len(heights) * (MIN_HEIGHT + 1):
-            # Too short to share: fixed rows of at least MIN_HEIGHT and the grid scrolls.
-            given = [max(MIN_HEIGHT, min(h, height)) for h in heights]
-        else:
-            given = share(heights, height)
-        rows = " ".join(map(str, given))
-        # Tell each pane the size it is about to get, so its title (rows and columns in view)
-        # is right in the first frame instead of a second one after the resize.
-        panes = [p for p in self.query_children(TensorPane) if p.display]
-        for i, pane in enumerate(panes):
-            pane.expect_size(width // columns - 2, given[i // columns] - 2)
-        applied = (columns, len(heights), rows, budget)
-        if applied != self._applied:
-            self._applied = applied
-            self.styles.grid_size_columns = columns
-            self.styles.grid_size_rows = len(heights)
-            self.styles.grid_rows = rows
-            self.styles.height = budget if budget is not None else "3fr"
-        snug = budget is not None
-        if snug != self.snug:
-            self.snug = snug
-            self.post_message(self.Fitted(snug))
+        if not tensors:
+            for row in self.query(TensorRow):
+                row.display = False
+            self._report(True, 0)
+            return
+        budget = self._budget(width, room)
+        arrangement = arrange(self._items(tensors), width, room)
+        self.arrangement = arrangement
+        rows = self._pool(list(arrangement.rows))
+        slot = 0
+        for row, count, height in zip(rows, arrangement.rows, arrangement.heights):
+            panes = list(row.query_children(TensorPane))
+            if row.styles.height is None or row.styles.height.value != height:
+                row.styles.height = height
+            if not row.display:
+                row.display = True
+            for k, pane in enumerate(panes):
+                if k < count:
+                    where = arrangement.places[slot]
+                    pane.show(tensors[arrangement.order[slot]], (where.width, height))
+                    if pane.styles.width is None or pane.styles.width.value != where.width:
+                        pane.styles.width = where.width
+                    if not pane.display:
+                        pane.display = True
+                    slot += 1
+                else:
+                    if pane.display:
+                        pane.display = False
+                    if pane.tensor is not None:
+                        pane.show(None)
+        for row in rows[len(arrangement.rows):]:
+            if row.display:
+                row.display = False
+            for pane in row.query_children(TensorPane):
+                if pane.display:
+                    pane.display = False
+                if pane.tensor is not None:
+                    pane.show(None)
+        used = sum(arrangement.heights)
+        snug = budget is not None and used <= budget
+        self._report(snug, budget if snug and budget is not None else used)
+
+    def _report(self, snug: bool, used: int) -> None:
+        self.snug, self.used = snug, used
+
+    @property
+    def below(self) -> list[str]:
+        """Symbols of the tensors whose panes start below the grid's room (the wheel or tab reaches them)."""
+        arrangement = self.arrangement
+        if arrangement is None or not self.tensors:
+            return []
+        hidden, top, slot = [], 0, 0
+        for count, height in zip(arrangement.rows, arrangement.heights, strict=True):
+            for k in range(slot, slot + count):
+                if top + 3 > self.room:  # not even its border and a row of values in view
+                    hidden.append(self.tensors[arrangement.order[k]].symbol)
+            top += height
+            slot += count
+        return hidden

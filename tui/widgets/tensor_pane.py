@@ -1,96 +1,555 @@
-"""One tensor of the current step: its name, shape, role, summary and values, in one bordered widget.
+"""One tensor of the current op in a bordered pane: title, values with their indices, summary, a cell cursor.
 
-The pane *is* the Line-API grid (a TensorView with a border), not a
-container around one: a container's size change costs Textual another
-layout pass on every step. Batch rows: z has shape (B, n_l); W has shape
-(n_l, n_{l-1}).
+Drawn with the Line API: only the rows and columns in view become text,
+formatted in one pass per line, so a 784×128 matrix costs no more per frame
+than a 2×2 one; statistics (summary, heat scale, number format) come from
+`render.stats`, cached by array identity. The pane picks its number format
+for its own width (`arrange.place`): all columns with the most significant
+digits that fit, never a cut number. It scrolls by whole rows and columns.
+
+Keys once focused (tab or a click): arrows or h j k l move the cell
+cursor, Home/End to the first/last column, PageUp/PageDown by a screen;
+the wheel scrolls (shift: sideways). Indices are 1-based, as in the worked
+numbers (W⁽¹⁾₂₃ is row 2, column 3). Batch rows: z has shape (B, n_l) and
+shows B rows; W has shape (n_l, n_{l-1}); a vector wraps.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
+from nnstep.tui.controller import Tensor
+from nnstep.tui.render import (
+    CHANGED_DOWN,
+    CHANGED_UP,
+    NON_FINITE_STYLE,
+    NumberFormat,
+    as_matrix,
+    heat_style,
+    number_format,
+    shape_text,
+    stats,
+    summary,
+)
+from nnstep.tui.widgets.arrange import (
+    MIN_SIGNIFICANT,
+    Item,
+    Place,
+    cell_width,
+    gutter,
+    header,
+    place,
+)
+from rich.cells import cell_len
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.geometry import Size
+from textual.message import Message
 from textual.reactive import reactive
+from textual.strip import Strip
+from textual.widget import Widget
 
-from nnstep.tui.render import finite_summary, shape_text
-from nnstep.tui.widgets.tensor_view import Grid, TensorView
+__all__ = ["MODES", "Tensor", "TensorPane", "item_of"]
+
+MODES = ("heat", "numbers", "blocks")
+ROLES = {"read": "read", "written": "written", "start": "initial"}  # the bottom border says which
+_GUTTER = Style(dim=True)
+_INDEX = Style(dim=True, italic=True)
+_INDEX_CURSOR = Style(reverse=True, bold=True)
+_INDEX_MARKED = Style(bold=True, underline=True)
+_POSITIVE = Style(color="dark_orange")
+_NEGATIVE = Style(color="dodger_blue1")
+_CURSOR = Style(reverse=True, bold=True)
+_MARKED = Style(underline=True, bold=True)
 
 
-@dataclass(frozen=True, eq=False)
-class Tensor:
-    """A tensor as a pane shows it: engine name, tutorial symbol, values, role."""
+def item_of(tensor: Tensor, significant: int, mode: str) -> Item:
+    """What the layout needs of `tensor`: its shape as shown and its number widths up to `significant` digits."""
+    values = tensor.values
+    rows, cols = as_matrix(values).shape
+    s = stats(values)
+    widths = tuple((d, number_format(s, d).width) for d in range(MIN_SIGNIFICANT, max(significant, MIN_SIGNIFICANT) + 1))
+    title = cell_len(f"{tensor.symbol}  {shape_text(values)}")
+    # The NaN/inf count in the bottom border must never be cut: the pane is at least that wide.
+    must = cell_len(f"{ROLES.get(tensor.kind, tensor.kind)} · ⚠ {s.nan} NaN {s.inf} inf") + 6 if s.nan or s.inf else 0
+    return Item(rows, cols, values.ndim == 1 and values.size > 1, tensor.kind == "written", widths, title,
+                2 if mode == "blocks" else 0, must)
 
-    name: str
-    symbol: str
-    values: np.ndarray
-    written: bool
-    reference: np.ndarray | None = None
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """How the pane shows its tensor at its size: format, cells, and how many rows and columns fit."""
+
+    place: Place
+    form: NumberFormat
+    cell: int
+    gutter: int
+    header: int
+    lines: int  # display rows in all
+    columns: int  # display columns in all (a vector's values per line)
+    rows_in_view: int
+    columns_in_view: int
 
 
-class TensorPane(TensorView):
-    """A bordered tensor: title `symbol  shape  (rows/cols in view)`, bottom border `in|out · summary`.
+class TensorPane(Widget, can_focus=True):
+    """A bordered tensor: title `symbol  shape  (what is in view)`, bottom border `role · summary`.
 
-    The summary (min, max, mean, norm, NaN/inf count) sits in the border, so
-    it is always visible however the grid is scrolled and costs no row.
+    Modes: "heat" numbers on a diverging background (blue negative, orange
+    positive, brighter with |value|), "numbers" plain signed numbers,
+    "blocks" colour cells only. NaN/inf are magenta in every mode; ▴/▾ mark
+    a change since the previous iteration's same op (for an update: since
+    before it). The cursor cell is reversed; cells the selected number was
+    computed from are underlined in yellow (`marks`).
     """
 
     ALLOW_MAXIMIZE = True
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up,k", "move(-1, 0)", "Up", show=False),
+        Binding("down,j", "move(1, 0)", "Down", show=False),
+        Binding("left,h", "move(0, -1)", "Left", show=False),
+        Binding("right,l", "move(0, 1)", "Right", show=False),
+        Binding("home", "move(0, -1000000000)", "First column", show=False),
+        Binding("end", "move(0, 1000000000)", "Last column", show=False),
+        Binding("pageup", "page(-1)", "Page up", show=False),
+        Binding("pagedown", "page(1)", "Page down", show=False),
+    ]
+    DEFAULT_CSS = """
+    TensorPane { width: 1fr; height: 1fr; }
+    """
 
-    tensor: reactive[Tensor | None] = reactive(None, layout=False)
-    digits: reactive[int] = reactive(4)
-    mode: reactive[str] = reactive("heat")
+    class Selected(Message):
+        """The cursor moved to a cell (row, col of the tensor; a vector's row is 0)."""
+
+        def __init__(self, pane: TensorPane, cell: tuple[int, int]) -> None:
+            super().__init__()
+            self.pane = pane
+            self.cell = cell
+
+    digits: reactive[int] = reactive(4, layout=False)
+    mode: reactive[str] = reactive("heat", layout=False)
 
     def __init__(self) -> None:
         super().__init__()
+        self.tensor: Tensor | None = None
         self.summary = ""
+        self.marks: np.ndarray | None = None  # bool mask over the tensor as a matrix
+        self.cursor: tuple[int, int] | None = None  # (row, col) of the tensor as a matrix
+        self._matrix = np.zeros((0, 0))
+        self._reference: np.ndarray | None = None
+        self._origin = (0, 0)  # first display row, first display column in view
+        self._view: View | None = None
+        self._given: tuple[int, int] = (0, 0)
+        self._strips: list[Strip] | None = None  # the lines in view, until something changes
         self._title = ""
-        self._window = ""
 
-    def _update(self) -> None:
-        tensor = self.tensor
-        if tensor is None:
-            self.grid = None
-            self.border_title = self.border_subtitle = self._title = ""
+    # -- what to show -------------------------------------------------------------
+
+    def show(self, tensor: Tensor | None, size: tuple[int, int] | None = None) -> None:
+        """A new tensor (or none), in a pane about to be `size` (outer width, height) if given.
+
+        Nothing is redrawn when it is the very same arrays at the same size.
+        """
+        old = self.tensor
+        if (old is not None and tensor is not None and old.values is tensor.values and old.reference is tensor.reference
+                and old.symbol == tensor.symbol and old.kind == tensor.kind):
+            self.tensor = tensor
+            if size is not None and size != self._given:
+                self._fit(*size)
+                self.refresh()
             return
-        role = "out" if tensor.written else "in"
+        if size is not None:
+            self._given = size
+        self.tensor = tensor
+        self._strips = None
+        if tensor is None:
+            self._matrix = np.zeros((0, 0))
+            self._reference = None
+            self.border_title = self.border_subtitle = ""
+            self._view = None
+            return
+        self._matrix = as_matrix(tensor.values)
+        reference = tensor.reference
+        self._reference = as_matrix(reference) if reference is not None and reference.shape == tensor.values.shape else None
+        if self.cursor is not None and not (self.cursor[0] < self._matrix.shape[0] and self.cursor[1] < self._matrix.shape[1]):
+            self.cursor = None
+        self.marks = None
+        self.set_class(tensor.kind == "written", "written")
+        s = stats(tensor.values)
+        self.set_class(bool(s.nan or s.inf) or not s.finite and s.size > 0, "non-finite")
         self._title = f"{tensor.symbol}  {shape_text(tensor.values)}"
-        self.set_class(tensor.written, "written")
-        text = finite_summary(tensor.values)
-        self.summary = text
-        self.border_subtitle = f"{role} · {text}"
-        self.set_class("⚠" in text or "no finite" in text, "non-finite")
-        self.grid = Grid(tensor.values, tensor.reference, self.digits, self.mode)
-        self.border_title = self._title + self._window
+        self._view = None
+        self._fit(*self._given)
+        self.refresh()
 
-    def view_changed(self, rows: tuple[int, int, int], columns: tuple[int, int, int]) -> None:
-        """Name the rows and columns in view when not all of them fit (there are no scrollbars)."""
-        (r0, r1, total_rows), (c0, c1, total_cols) = rows, columns
-        parts = []
-        if r1 - r0 < total_rows:
-            parts.append(f"rows {r0}–{r1 - 1} of {total_rows}" if r1 > r0 else f"{total_rows} rows")
-        if c1 - c0 < total_cols:
-            parts.append(f"cols {c0}–{c1 - 1} of {total_cols}" if c1 > c0 else f"{total_cols} cols")
-        window = f"  ({', '.join(parts)})" if parts else ""
-        if window != self._window:
-            self._window = window
-            self.border_title = self._title + window
+    def expect(self, width: int, height: int) -> None:
+        """The grid is about to give the pane this outer size: fit title and view to it now (not a frame later)."""
+        self._fit(width, height)
 
-    def watch_tensor(self) -> None:
-        """New values: redraw title, summary and grid."""
-        if self.is_mounted:
-            self._update()
+    def set_marks(self, marks: np.ndarray | None) -> None:
+        """Cells to mark as the operands of the selected number (None: no marks)."""
+        if marks is None and self.marks is None:
+            return
+        self.marks = marks
+        self._strips = None
+        self.refresh()
+
+    def set_cursor(self, cell: tuple[int, int] | None, *, announce: bool = False) -> None:
+        """Put the cell cursor on `cell` (row, col of the tensor as a matrix), scrolled into view."""
+        rows, cols = self._matrix.shape
+        if cell is not None:
+            cell = (min(max(cell[0], 0), rows - 1), min(max(cell[1], 0), cols - 1))
+            if rows == 0 or cols == 0:
+                cell = None
+        if cell == self.cursor:
+            return
+        self.cursor = cell
+        if cell is not None:
+            self._reveal(cell)
+            if announce:
+                self.post_message(self.Selected(self, cell))
+        self._name_window()
+        self._strips = None
+        self.refresh()
+
+    @property
+    def view(self) -> View | None:
+        """The format and geometry in use (None before a size or a tensor)."""
+        return self._view
+
+    # -- geometry -------------------------------------------------------------------
+
+    def _size_updated(self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True) -> bool:
+        """Take a new size without asking for another layout pass.
+
+        Textual's default sets `virtual_size`, a reactive that requests a second
+        layout — and a second frame a tick later — whenever a widget changes size,
+        as panes do on nearly every op. The pane does not scroll by Textual's
+        means (it draws its own window of rows and columns), so its virtual size
+        is only a number to store.
+        """
+        return super()._size_updated(size, virtual_size, container_size, layout=False)
+
+    def on_resize(self, event: events.Resize) -> None:
+        """A new size: another format and other rows and columns in view."""
+        self.refit()
+
+    def refit(self) -> None:
+        """Fit the format and view to the size the pane has now (after a zoom, say)."""
+        size = (self.outer_size.width, self.outer_size.height)
+        if size != self._given:
+            self._fit(*size)
+            self.refresh()
 
     def watch_digits(self) -> None:
-        """Precision changed: redraw the grid."""
-        if self.is_mounted:
-            self._update()
+        """Another precision: refit."""
+        self._view = None
+        self._fit(*self._given)
+        self.refresh()
 
     def watch_mode(self) -> None:
-        """Heatmap/numbers/blocks changed: redraw the grid."""
-        if self.is_mounted:
-            self._update()
+        """Heat, numbers or blocks: refit (blocks are narrower)."""
+        self._view = None
+        self._fit(*self._given)
+        self.refresh()
 
-    def on_mount(self) -> None:
-        """Show whatever was assigned before mounting."""
-        self._update()
+    def _fit(self, width: int, height: int) -> None:
+        self._given = (width, height)
+        self._strips = None
+        tensor = self.tensor
+        if tensor is None or width <= 2 or height <= 2:
+            self._view = None
+            self._name_window()
+            return
+        item = item_of(tensor, self.digits, self.mode)
+        where = place(item, width)
+        s = stats(tensor.values)
+        form = number_format(s, where.significant)
+        if item.cell:
+            form = NumberFormat(0, False, 1)
+        per_line = where.per_line
+        if item.vector or item.scalar:
+            columns = per_line if where.lines > 1 else item.cols
+            cell = cell_width(item, form.width, per_line if where.lines > 1 else None)
+            gap = gutter(item) if where.lines > 1 else 0
+        else:
+            columns = item.cols
+            cell = cell_width(item, form.width)
+            gap = gutter(item)
+        top = header(item)
+        in_rows = max(height - 2 - top, 0)
+        in_cols = max(1, min(columns, (width - 2 - gap) // max(cell, 1)))
+        self._view = View(where, form, cell, gap, top, where.lines, columns, in_rows, in_cols)
+        first_row = min(self._origin[0], max(where.lines - in_rows, 0))
+        first_col = min(self._origin[1], max(columns - in_cols, 0))
+        self._origin = (first_row, first_col)
+        if self.cursor is not None:
+            self._reveal(self.cursor)
+        subtitle = self._subtitle(width)
+        if subtitle != self.border_subtitle:
+            self.border_subtitle = subtitle
+        self._name_window()
+
+    def _subtitle(self, width: int) -> str:
+        tensor = self.tensor
+        if tensor is None:
+            return ""
+        role = ROLES.get(tensor.kind, tensor.kind)
+        if tensor.kind == "start" and tensor.name in ("x", "y"):
+            role = "first batch"
+        text = summary(tensor.values, max(width - len(role) - 9, 0))
+        self.summary = summary(tensor.values)
+        return f"{role} · {text}" if text else role
+
+    def _display(self, cell: tuple[int, int]) -> tuple[int, int]:
+        """Display (row, col) of a tensor cell (a vector wraps)."""
+        view = self._view
+        if view is None or self.tensor is None or self.tensor.values.ndim != 1 or view.lines <= 1:
+            return cell
+        return divmod(cell[1], view.columns)
+
+    def _tensor_cell(self, row: int, col: int) -> tuple[int, int] | None:
+        """The tensor cell at display (row, col), None past the end."""
+        view = self._view
+        rows, cols = self._matrix.shape
+        if view is None:
+            return None
+        if self.tensor is not None and self.tensor.values.ndim == 1 and view.lines > 1:
+            index = row * view.columns + col
+            return (0, index) if index < cols else None
+        return (row, col) if row < rows and col < cols else None
+
+    def _reveal(self, cell: tuple[int, int]) -> None:
+        view = self._view
+        if view is None:
+            return
+        row, col = self._display(cell)
+        first_row, first_col = self._origin
+        if row < first_row:
+            first_row = row
+        elif row >= first_row + view.rows_in_view:
+            first_row = row - view.rows_in_view + 1
+        if col < first_col:
+            first_col = col
+        elif col >= first_col + view.columns_in_view:
+            first_col = col - view.columns_in_view + 1
+        self._origin = (max(first_row, 0), max(first_col, 0))
+
+    def _name_window(self) -> None:
+        """The title names the rows and columns in view when not all of them fit (there are no scrollbars)."""
+        view = self._view
+        parts = []
+        if view is not None and self.tensor is not None:
+            first_row, first_col = self._origin
+            vector = self.tensor.values.ndim == 1
+            if view.rows_in_view < view.lines:
+                last = min(view.lines, first_row + view.rows_in_view)
+                if vector:
+                    parts.append(f"values {first_row * view.columns + 1}–{min(last * view.columns, self._matrix.size)}")
+                elif last == first_row + 1:
+                    parts.append(f"row {last}")
+                elif last > first_row:
+                    parts.append(f"rows {first_row + 1}–{last}")
+            if view.columns_in_view < view.columns:
+                parts.append(f"cols {first_col + 1}–{first_col + view.columns_in_view} of {view.columns}")
+            if view.place.significant < self.digits and not self._matrix.dtype.kind in "iub":
+                parts.append(f"{view.place.significant} digits")
+        title = self._title + (f"  ({', '.join(parts)})" if parts else "")
+        if title != self.border_title:
+            self.border_title = title
+
+    # -- keys and mouse -------------------------------------------------------------
+
+    def action_move(self, rows: int, cols: int) -> None:
+        """Move the cell cursor (placed on the first cell in view if there is none)."""
+        view = self._view
+        if view is None:
+            return
+        if self.cursor is None:  # the first press shows the cursor on the first cell in view; Home/End go on
+            self.cursor = self._tensor_cell(*self._origin) or (0, 0)
+            if abs(rows) + abs(cols) == 1:
+                self.cursor = None
+                self.set_cursor(self._tensor_cell(*self._origin) or (0, 0), announce=True)
+                return
+        row, col = self._display(self.cursor)
+        if abs(cols) >= 1000000000:
+            col = 0 if cols < 0 else view.columns - 1
+        else:
+            col = min(max(col + cols, 0), view.columns - 1)
+        row = min(max(row + rows, 0), view.lines - 1)
+        cell = self._tensor_cell(row, col)
+        if cell is None:  # past the end of a wrapped vector's last line
+            cell = (0, self._matrix.shape[1] - 1)
+        self.set_cursor(cell, announce=True)
+
+    def action_page(self, direction: int) -> None:
+        """Move the cursor a screen of rows up or down."""
+        view = self._view
+        if view is not None:
+            self.action_move(direction * max(view.rows_in_view - 1, 1), 0)
+
+    def on_click(self, event: events.Click) -> None:
+        """Put the cursor on the clicked cell."""
+        view = self._view
+        offset = event.get_content_offset(self)
+        if view is None or offset is None:
+            return
+        row = self._origin[0] + offset.y - view.header
+        col = self._origin[1] + (offset.x - view.gutter) // max(view.cell, 1)
+        if row < self._origin[0] or offset.x < view.gutter:
+            return
+        cell = self._tensor_cell(row, col)
+        if cell is not None:
+            self.focus()
+            self.set_cursor(cell, announce=True)
+
+    def _shift(self, rows: int, cols: int) -> None:
+        view = self._view
+        if view is None:
+            return
+        first_row = min(max(self._origin[0] + rows, 0), max(view.lines - view.rows_in_view, 0))
+        first_col = min(max(self._origin[1] + cols, 0), max(view.columns - view.columns_in_view, 0))
+        if (first_row, first_col) != self._origin:
+            self._origin = (first_row, first_col)
+            self._name_window()
+            self._strips = None
+            self.refresh()
+
+    def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
+        """Wheel: a row down (shift: a column right)."""
+        self._shift(0, 1) if event.shift else self._shift(1, 0)
+        event.stop()
+
+    def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+        """Wheel: a row up (shift: a column left)."""
+        self._shift(0, -1) if event.shift else self._shift(-1, 0)
+        event.stop()
+
+    # -- drawing --------------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        """Line y of the content: the header of column indices, then rows of values with their row index."""
+        if (self.outer_size.width, self.outer_size.height) != self._given:  # zoomed without a Resize event
+            self._fit(self.outer_size.width, self.outer_size.height)
+        strips = self._strips
+        if strips is None:
+            strips = self._strips = self._window()
+        return strips[y] if y < len(strips) else Strip.blank(self.size.width, self.rich_style)
+
+    def _window(self) -> list[Strip]:
+        """Every line in view, built at once: the visible block formatted, levelled and compared in one pass."""
+        width = self.size.width
+        view = self._view
+        if view is None or self.tensor is None or width <= 0:
+            return []
+        first_row, first_col = self._origin
+        last_row = min(view.lines, first_row + view.rows_in_view)
+        last_col = min(view.columns, first_col + view.columns_in_view)
+        matrix, reference = self._matrix, self._reference
+        vector = self.tensor.values.ndim == 1 and view.lines > 1
+        if vector:  # a wrapped vector: display row r holds values r·k … r·k + k − 1
+            flat = matrix[0]
+            rows = []
+            for r in range(first_row, last_row):
+                start, stop = r * view.columns + first_col, min(r * view.columns + last_col, flat.size)
+                rows.append(([(0, c) for c in range(start, stop)], flat[start:stop],
+                             None if reference is None else reference[0, start:stop], r * view.columns + 1))
+        else:
+            rows = [([(r, c) for c in range(first_col, last_col)], matrix[r, first_col:last_col],
+                     None if reference is None else reference[r, first_col:last_col], r + 1)
+                    for r in range(first_row, last_row)]
+        # Segments carry the pane's own colours underneath theirs: a Line-API widget draws its
+        # background itself, and without it the cells showed the terminal's, not the theme's.
+        base = self.rich_style
+        strips = [self._header(view, width).apply_style(base)] if view.header else []
+        cursor_row = self._display(self.cursor)[0] if self.cursor is not None else -1
+        for display, (cells, values, compared, label) in enumerate(rows, start=first_row):
+            segments = []
+            if view.gutter:
+                marked_row = self.marks is not None and not vector and bool(self.marks[display].any())
+                style = _INDEX_CURSOR if display == cursor_row else _INDEX_MARKED if marked_row else _GUTTER
+                segments.append(Segment(f"{label:>{view.gutter - 1}}", style))
+                segments.append(_SPACE)
+            segments.extend(self._cells(view, cells, values, compared))
+            strips.append(_strip(segments, width).apply_style(base))
+        blank = Strip.blank(width, base)
+        strips.extend(blank for _ in range(max(self.size.height - len(strips), 0)))
+        return strips
+
+    def _header(self, view: View, width: int) -> Strip:
+        segments = [Segment(" " * view.gutter)] if view.gutter else []
+        vector = self.tensor is not None and self.tensor.values.ndim == 1 and view.lines > 1
+        number = view.cell - 1
+        cursor_col = self._display(self.cursor)[1] if self.cursor is not None else -1
+        marked = np.asarray(self.marks.any(axis=0)) if self.marks is not None and not vector else None
+        for col in range(self._origin[1], min(view.columns, self._origin[1] + view.columns_in_view)):
+            label = f"+{col}" if vector else str(col + 1)
+            style = _INDEX_CURSOR if col == cursor_col else _INDEX_MARKED if marked is not None and marked[col] else _INDEX
+            segments.append(Segment(f"{label:>{number}}", style))
+            segments.append(_SPACE)
+        return _strip(segments, width)
+
+    def _cells(self, view: View, cells: list[tuple[int, int]], values: np.ndarray,
+               reference: np.ndarray | None) -> list[Segment]:
+        """The cells of one line, styled per cell (a plain line without marks in one comprehension)."""
+        mode = self.mode
+        listed = values.tolist()
+        texts = view.form.write(listed) if mode != "blocks" else [" "] * len(listed)
+        s = stats(self.tensor.values) if self.tensor is not None else None
+        scale = s.max_abs if s is not None else 0.0
+        with np.errstate(all="ignore"):
+            if scale and mode != "numbers":
+                levels = np.rint(np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0) * (8 / scale)).astype(int).tolist()
+            else:
+                levels = [0] * len(listed)
+            changes = None
+            if reference is not None:
+                same = (values == reference) | (np.isnan(values) & np.isnan(reference))
+                if not same.all():
+                    changes = np.where(same, 0, np.where(values >= reference, 1, -1)).tolist()
+        cursor = self.cursor
+        marks = self.marks
+        finite = s is None or not (s.nan or s.inf)
+        if changes is None and marks is None and cursor is None and finite and mode == "heat":
+            return [Segment(text + " ", _HEAT[level]) for text, level in zip(texts, levels)]
+        out = []
+        for k, (text, value, level) in enumerate(zip(texts, listed, levels)):
+            change = changes[k] if changes is not None else 0
+            marker = CHANGED_UP if change > 0 else CHANGED_DOWN if change < 0 else " "
+            if value - value != 0:  # NaN or ±inf
+                style = NON_FINITE_STYLE
+                text = text if mode != "blocks" else "!"
+            elif mode == "numbers":
+                style = _POSITIVE if value > 0 else _NEGATIVE if value < 0 else _PLAIN
+                if change:
+                    style = style + _BOLD
+            else:
+                style = heat_style(level, bool(change))
+            if marks is not None or cursor is not None:
+                cell = cells[k]
+                if marks is not None and marks[cell]:  # an operand of the selected number: underlined, with a •
+                    style = style + _MARKED
+                    marker = "•"
+                if cell == cursor:
+                    style = style + _CURSOR
+            out.append(Segment(text + marker, style))
+        return out
+
+
+_HEAT = {level: heat_style(level) for level in range(-8, 9)}
+_SPACE = Segment(" ")
+_PLAIN = Style()
+_BOLD = Style(bold=True)
+
+
+def _strip(segments: list[Segment], width: int) -> Strip:
+    """Segments as a line of exactly `width` cells (cells are never cut: the view fits whole ones)."""
+    used = sum(len(segment.text) for segment in segments)
+    if used < width:
+        segments.append(Segment(" " * (width - used)))
+    elif used > width:
+        return Strip(segments).crop(0, width)
+    return Strip(segments, width)

@@ -1,0 +1,439 @@
+"""The debugger without a screen: the timeline, the breakpoints, the running job.
+
+The main screen sends intents (step, back, finish a stage, go to an
+iteration, run N, continue, stop) and reads what to show: the record, the
+losses, and the tensors of the op with their symbols and roles. Work that may
+take long — a run, a jump to an iteration not computed yet, an export, a
+gradient check — is a `job`: a plain method taking a `stop()` flag and a
+`progress(timeline)` callback, run by the screen in a worker thread (tests
+call it directly). While a job runs it alone touches the timeline.
+
+Nothing here imports textual or rich: tests/tui/test_controller.py drives it
+without a screen. Batch rows: z⁽ˡ⁾ has shape (B, n_l); W⁽ˡ⁾ has shape
+(n_l, n_{l-1}).
+"""
+
+from __future__ import annotations
+
+import threading
+import unicodedata
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from nnstep.engine import Config, NnstepError, StepRecord
+from nnstep.engine.breakpoints import Breakpoint, parse_breakpoint
+from nnstep.engine.gradcheck import LayerCheck, check_gradients
+from nnstep.engine.network import batch_rows
+from nnstep.engine.run import RunResult, run
+from nnstep.engine.schedule import PARAMETERS, state_key
+from nnstep.engine.timeline import Timeline, batch_of
+from nnstep.engine.trace import write_trace
+from nnstep.tui.render import fmt, sup, symbol
+
+MAX_ITERATIONS = 10**9  # as `nnstep run --iterations`: the loss history alone would need 8 GB past this
+FOREVER = MAX_ITERATIONS  # continue: a run that only a breakpoint, a NaN or esc ends
+FAR = 20  # iterations: a move computing more than this runs as a job (esc stops it)
+CHECK_LIMIT = 20_000  # parameters: above this an in-app finite-difference check takes too long
+CHUNK_SECONDS = 0.01  # fast-path training between two pauses for the UI thread
+PAUSE_SECONDS = 0.001
+MOVES = ("next", "back", "stage", "iteration", "epoch")
+
+Stop = Callable[[], bool]
+Progress = Callable[[Timeline], None]
+
+
+@dataclass(frozen=True, eq=False)
+class Tensor:
+    """A tensor as a pane shows it: engine name, tutorial symbol, values, role, what it is compared with.
+
+    `role` is "read" (an input of the op), "written" (computed by the op) or
+    "start" (before the first op: the initial parameters and the first batch).
+    """
+
+    name: str
+    symbol: str
+    values: np.ndarray
+    written: bool
+    reference: np.ndarray | None = None
+    role: str = ""
+    layer: int | None = None  # a start tensor's layer (a record's tensors have the record's)
+
+    @property
+    def kind(self) -> str:
+        """The role, defaulting to what `written` says."""
+        return self.role or ("written" if self.written else "read")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a move or a job ended, in the words of the status line; `checks` for a gradient check."""
+
+    text: str
+    error: bool = False
+    checks: tuple[LayerCheck, ...] = ()
+    iteration: int = 0  # 0-based: the iteration a gradient check was about
+    batch: int = 0
+
+
+class Cancelled(Exception):
+    """The user stopped an export; write_trace removes its temporary file."""
+
+
+def parse_count(text: str, what: str, low: int = 1, high: int = MAX_ITERATIONS) -> int | str:
+    """`text` as a whole number from `low` to `high`, or the message saying why it is not one.
+
+    Only the ASCII digits 0-9 (and `,` or `_` between groups): `'²'.isdigit()`
+    is True and `int('١٢')` is 12, so neither test alone keeps such text out;
+    a 10,000-digit paste is refused before `int` spends time on it.
+    """
+    plain = text.strip().replace(",", "").replace("_", "")
+    limits = f"{what} from {low:,} to {high:,}"
+    if not plain:
+        return f"type {limits}"
+    odd = next((c for c in plain if not "0" <= c <= "9"), None)
+    if odd is not None:
+        name = unicodedata.name(odd, "").lower()
+        shown = f"'{odd}'" + (f" ({name})" if name and not odd.isascii() else "")
+        return f"{shown} is not a digit 0-9: type {limits}"
+    if len(plain.lstrip("0")) > len(str(high)):
+        return f"{len(plain):,} digits is too many: type {limits}"
+    value = int(plain)
+    if not low <= value <= high:
+        return f"{value:,} is out of range: type {limits}"
+    return value
+
+
+def carried(config: Config) -> frozenset[str]:
+    """Tensors that carry over from batch to batch: W, b (before, after, the next layer's) and the optimizer's state.
+
+    Compared with the previous iteration even when its batch held other samples.
+    """
+    state = {state_key(name, P) for name in config.optimizer.state_names() for P in PARAMETERS}
+    return frozenset({*PARAMETERS, "W_next", "W_before", "b_before", *state})
+
+
+class Controller:
+    """Owns a timeline (a live Session or a trace), the breakpoints and the job that is running.
+
+    Moves that finish at once change the position and return an Outcome;
+    `far(move)` says when a move should run as a job instead (`jump_job`).
+    """
+
+    def __init__(self, timeline: Timeline, *, read_only: bool = False) -> None:
+        self.timeline = timeline
+        self.config = timeline.config
+        self.schedule = timeline.schedule
+        self.read_only = read_only or timeline.read_only
+        self.breakpoints: list[str] = []
+        self.running = ""  # what the running job is called ("" when none)
+        self.stop_event = threading.Event()
+        self._carried = carried(self.config)
+        self._known: np.ndarray = np.zeros(0)  # the longest run of losses seen (see `curve`)
+
+    # -- what there is to show ---------------------------------------------------
+
+    @property
+    def record(self) -> StepRecord | None:
+        """The record at the position (do not call while a job runs: the job owns the timeline)."""
+        return self.timeline.record
+
+    def losses(self) -> np.ndarray:
+        """Every loss seen up to the position."""
+        return self.timeline.losses()
+
+    def curve(self, losses: np.ndarray) -> tuple[np.ndarray, int]:
+        """Every loss computed so far and how many of them are at or before the position (`losses`).
+
+        Training is deterministic, so after going back in time the losses up to
+        the position are a prefix of the longest seen: the loss pane keeps that
+        curve and marks where the position is in it.
+        """
+        known = self._known
+        count = len(losses)
+        if count <= len(known) and (not count or known[count - 1] == losses[-1]
+                                    or (np.isnan(known[count - 1]) and np.isnan(losses[-1]))):
+            return known, count
+        self._known = losses
+        return losses, count
+
+    def so_far(self, record: StepRecord | None) -> tuple[StepRecord, ...]:
+        """The ops of `record`'s iteration up to and including it."""
+        if record is None:
+            return ()
+        return tuple(r for r in self.timeline.iteration_records(record.iteration - 1) if r.index <= record.index)
+
+    def tensors(self, record: StepRecord | None, *, short: bool = False, compare: bool = True) -> tuple[Tensor, ...]:
+        """The op's tensors with their symbols, roles and what each is compared with (▴/▾).
+
+        Before the first op: the initial W⁽ˡ⁾, b⁽ˡ⁾ and the first batch (`start_tensors`).
+        `short`: a short terminal, where plain SGD's ΔW = −η·∂L/∂W (the equation says so) makes room.
+        """
+        if record is None:
+            return self.start_tensors() if not self.running else ()
+        config = self.config
+        previous = self._previous(record) if compare else None
+        same_batch = config.batches_per_epoch == 1
+        plain_sgd = not (config.optimizer.state_names() or config.optimizer.weight_decay)
+        skip = ("step_W", "step_b") if plain_sgd and short else ()
+        result = []
+        for name, values in record.tensors.items():
+            if name in skip or name == "rows":  # the batch's row numbers: data, not a tensor to study
+                continue
+            if record.op == "update" and name in PARAMETERS:
+                reference = record.tensors.get(f"{name}_before")
+            elif previous is not None and (same_batch or name in self._carried):
+                reference = previous.tensors.get(name)
+            else:
+                reference = None  # another batch: its rows are other samples, changes would mean nothing
+            written = name in record.writes
+            result.append(Tensor(name, symbol(name, record, config.depth, config.schedule), values, written, reference,
+                                 "written" if written else "read"))
+        if record.op == "update":
+            # W's story on one row, b's on the next: before, gradient, state, step, after.
+            result.sort(key=lambda t: t.name == "b" or t.name.endswith("_b") or t.name == "db")
+        return tuple(result)
+
+    def start_tensors(self) -> tuple[Tensor, ...]:
+        """Before the first op: the first batch x, y and the initial W⁽ˡ⁾, b⁽ˡ⁾ of every layer."""
+        config = self.config
+        rows = batch_rows(config, 0)
+        x, y = config.x[rows], config.y[rows]
+        tensors = [Tensor("x", "x", x, False, role="start", layer=0), Tensor("y", "y", y, False, role="start")]
+        state = self.timeline.state
+        for layer, (W, b) in enumerate(zip(state.W, state.b), start=1):
+            tensors.append(Tensor("W", f"W{sup(layer)}", W, False, role="start", layer=layer))
+            tensors.append(Tensor("b", f"b{sup(layer)}", b, False, role="start", layer=layer))
+        return tuple(tensors)
+
+    def _previous(self, record: StepRecord) -> StepRecord | None:
+        """The same op of the previous iteration, if known (for the ▴/▾ change marks).
+
+        During a job the worker owns a live timeline: nothing is computed on the
+        UI thread then. A read-only one only looks records up.
+        """
+        if self.running and not self.read_only:
+            return None
+        return self.timeline.previous_record(record)
+
+    def state_params(self) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
+        """W⁽ˡ⁾ and b⁽ˡ⁾ as they stand at the position (for the data pane)."""
+        state = self.timeline.state
+        return state.W, state.b
+
+    # -- moves that finish at once --------------------------------------------------
+
+    def target(self, move: str) -> int:
+        """The position `move` leads to on a live session (the one `Session.finish` would reach)."""
+        position = self.timeline.position
+        if move == "next":
+            return position + 1
+        if move == "back":
+            return max(-1, position - 1)
+        per_epoch = self.config.batches_per_epoch
+        end = self.schedule.end_of(move, position, per_epoch)
+        return end if end != position else self.schedule.end_of(move, position + 1, per_epoch)
+
+    def far(self, move: str) -> bool:
+        """True when `move` would compute more than FAR iterations: run it as a job (esc stops it)."""
+        if self.read_only or move not in ("stage", "iteration", "epoch"):
+            return False
+        here = self.schedule.locate(max(self.timeline.position, 0))[0]
+        return self.schedule.locate(self.target(move))[0] - here > FAR
+
+    def move(self, move: str) -> Outcome:
+        """next, back, stage, iteration or epoch: move the position and say what happened ('' when all is well)."""
+        if move not in MOVES:
+            raise ValueError(f"unknown move {move!r}; one of {MOVES}")
+        timeline = self.timeline
+        if move == "next":
+            if timeline.at_end:
+                return Outcome("end of the trace")
+            timeline.step()
+        elif move == "back":
+            if timeline.position < 0:
+                return Outcome("already before the first op")
+            timeline.back()
+        else:
+            before = timeline.position
+            timeline.finish(move)
+            if timeline.position == before:
+                return Outcome("end of the trace")
+        return Outcome("")
+
+    def reset(self) -> Outcome:
+        """Back to before the first op (history is kept)."""
+        self.timeline.reset()
+        return Outcome("reset: before the first op")
+
+    def goto_far(self, iteration: int) -> bool:
+        """True when going to 1-based `iteration` should run as a job (a live session more than FAR iterations on)."""
+        return not self.read_only and iteration - 1 - self.timeline.iterations_done > FAR
+
+    def goto(self, iteration: int) -> Outcome:
+        """To the first op of 1-based `iteration` at once (a trace, or a live session near it)."""
+        if self.timeline.goto_iteration(iteration) is None:  # only a trace ends
+            return Outcome(f"the trace has no iteration {iteration}", error=True)
+        return Outcome(f"at the first op of iteration {iteration}")
+
+    # -- breakpoints --------------------------------------------------------------------
+
+    def check_breakpoint(self, text: str) -> str | None:
+        """The parser's message for a bad breakpoint expression, None for a good one."""
+        try:
+            parse_breakpoint(text, self.config.activations)
+        except NnstepError as error:
+            return str(error)
+        return None
+
+    def add_breakpoint(self, text: str) -> Outcome:
+        """Add a breakpoint (already checked)."""
+        self.breakpoints.append(text)
+        return Outcome(f"breakpoint {len(self.breakpoints)}: {text} (c continues to it)")
+
+    def set_breakpoints(self, texts: Sequence[str]) -> Outcome:
+        """Keep only these breakpoints."""
+        self.breakpoints = list(texts)
+        count = len(self.breakpoints)
+        return Outcome(f"{count} breakpoint{'s' if count != 1 else ''}")
+
+    def parsed(self) -> list[Breakpoint]:
+        """The breakpoints, parsed."""
+        return [parse_breakpoint(text, self.config.activations) for text in self.breakpoints]
+
+    # -- jobs -------------------------------------------------------------------------
+
+    def start(self, label: str) -> None:
+        """A job begins: moves are off until `done`, and `stop` asks it to end."""
+        self.stop_event = threading.Event()
+        self.running = label
+
+    def done(self) -> None:
+        """The job has ended."""
+        self.running = ""
+
+    def stop(self) -> None:
+        """Ask the running job to stop at the next op or chunk."""
+        self.stop_event.set()
+
+    def stopped(self) -> bool:
+        """True once `stop` was asked."""
+        return self.stop_event.is_set()
+
+    def run_job(self, iterations: int, stop: Stop, progress: Progress | None = None) -> Outcome:
+        """Run `iterations` whole iterations (FOREVER: continue), stopping at a breakpoint or a NaN loss."""
+        breakpoints = self.parsed()
+        try:
+            # Fast-path chunks of about CHUNK_SECONDS, then a short sleep: the UI
+            # thread gets the GIL at once instead of waiting out Python's switch
+            # interval many times per frame, so keys stay quick during a run.
+            result = run(self.timeline, iterations=iterations, breakpoints=breakpoints, stop=stop, progress=progress,
+                         chunk_seconds=CHUNK_SECONDS, pause=PAUSE_SECONDS)
+        except Exception as error:  # noqa: BLE001 - a crash in a worker must reach the user, not kill the app
+            return Outcome(f"run failed: {error}", error=True)
+        return Outcome(said(result, iterations, bool(breakpoints)))
+
+    def jump_job(self, position: int, stop: Stop, progress: Progress | None = None, *, what: str = "") -> Outcome:
+        """To `position` on a live session: the fast path up to its iteration (stoppable), then its records.
+
+        `what` words the destination for the message ("the first op of iteration 50").
+        """
+        timeline = self.timeline
+        iteration = self.schedule.locate(max(position, 0))[0]  # 0-based
+        done = timeline.iterations_done
+        try:
+            if iteration > done:
+                result = run(timeline, iterations=iteration - done, stop=stop, progress=progress,
+                             stop_at_non_finite=False, chunk_seconds=CHUNK_SECONDS, pause=PAUSE_SECONDS)
+                if result.reason == "stopped":
+                    return Outcome(f"stopped at iteration {timeline.iterations_done:,} of the {iteration:,} before "
+                                   f"{what or 'the target'}")
+            timeline.goto(position)
+        except Exception as error:  # noqa: BLE001
+            return Outcome(f"jump failed: {error}", error=True)
+        return Outcome(f"at {what}" if what else "")
+
+    def export_job(self, path: str, stop: Stop) -> Outcome:
+        """Write the trace up to the position to `path` (atomically; `stop` cancels and leaves nothing)."""
+        target = Path(path).expanduser()
+
+        def records() -> Iterator[StepRecord]:
+            for record in self.timeline.iter_records():
+                if stop():
+                    raise Cancelled
+                yield record
+
+        try:
+            count = write_trace(target, self.config.to_dict(), records())
+        except Cancelled:
+            return Outcome(f"export cancelled; {target} not written")
+        except NnstepError as error:
+            return Outcome(str(error), error=True)
+        except Exception as error:  # noqa: BLE001 - never crash the app over an export
+            return Outcome(f"{target}: cannot export ({error})", error=True)
+        return Outcome(f"exported {count} ops to {target.resolve()}")
+
+    def export_size(self) -> str:
+        """Roughly how large the JSON of the trace so far is ('' when under a megabyte)."""
+        record = self.timeline.record
+        if record is None:
+            return ""
+        per_iteration = sum(t.size for r in self.timeline.iteration_records(record.iteration - 1) for t in r.tensors.values())
+        megabytes = per_iteration * 20 * record.iteration / 1e6  # ~20 characters per number in JSON
+        return f", about {megabytes:,.0f} MB" if megabytes >= 1 else ""
+
+    def check_batch(self) -> tuple[int, tuple] | Outcome:
+        """The current iteration (0-based) and its (params, x, y) for a gradient check, or why not."""
+        iteration = self.iteration()
+        batch = batch_of(self.timeline, iteration)
+        if batch is None:
+            return Outcome("gradient check: this trace lacks the forward and loss ops of the iteration", error=True)
+        params = batch[0]
+        count = sum(w.size + b.size for w, b in zip(params.W, params.b))
+        if count > CHECK_LIMIT:
+            return Outcome(f"gradient check: {count} parameters is too many in the app; use `nnstep check`", error=True)
+        return iteration, batch
+
+    def check_job(self, iteration: int, batch: tuple) -> Outcome:
+        """Finite differences against dW, db of 0-based `iteration` with its parameters and batch."""
+        params, x, y = batch
+        try:
+            checks = check_gradients(self.config, params, x, y)
+        except Exception as error:  # noqa: BLE001
+            return Outcome(f"gradient check failed: {error}", error=True)
+        verdicts = ", ".join(f"layer {c.layer} {c.verdict}" for c in checks)
+        return Outcome(f"gradient check: {verdicts}", checks=tuple(checks), iteration=iteration, batch=len(x))
+
+    def iteration(self) -> int:
+        """The 0-based iteration of the position (0 before the first op)."""
+        record = self.timeline.record
+        return record.iteration - 1 if record else 0
+
+    def history(self, count: int) -> dict[int, list[StepRecord]]:
+        """The records of the last `count` iterations up to the current one, by 0-based iteration (streamed)."""
+        iteration = self.iteration()
+        first = max(0, iteration - count + 1)
+        timeline = self.timeline
+        streamed: dict[int, list[StepRecord]] = {}
+        # Streamed, not iteration_records() thirty times: a live session replays them in one pass.
+        for record in timeline.iter_records(timeline.first_position(first), timeline.first_position(iteration + 1)):
+            if first <= record.iteration - 1 <= iteration:
+                streamed.setdefault(record.iteration - 1, []).append(record)
+        return streamed
+
+
+def said(result: RunResult, iterations: int, breakpoints: bool) -> str:
+    """The status line's words for how a run of `iterations` ended (ops counted from 1, as `nnstep run` does)."""
+    record = result.record
+    if result.reason == "breakpoint" and result.breakpoint is not None and record is not None:
+        return f"breakpoint `{result.breakpoint.text}` hit at op {record.index + 1} (iteration {record.iteration})"
+    if result.reason == "non-finite" and record is not None and result.loss is not None:
+        return f"stopped: the loss is {fmt(result.loss)} at iteration {record.iteration} (its loss op)"
+    if result.reason == "stopped":
+        return f"stopped after {result.iterations:,} iteration{'s' * (result.iterations != 1)}"
+    if result.reason == "end":
+        return "end of the trace"
+    if iterations >= FOREVER:
+        return "stopped"
+    return f"ran {iterations:,} iterations" + (", no breakpoint hit" if breakpoints else "")
