@@ -41,9 +41,6 @@ from nnstep.tui import serve
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--disable-dev-shm-usage"]
-# Remove the skip once the export downloads in a browser (tui/screens/jobs.py: app.is_web → deliver_binary).
-EXPORT_DELIVERS = pytest.mark.skip(reason="the export does not download in a browser yet (tui/screens/jobs.py: "
-                                          "App.deliver_binary when app.is_web)")
 # Keep the Terminal that textual-serve's page makes (`this.terminal = new Terminal(...)`): its buffer is the screen.
 KEEP_TERMINAL = """
 Object.defineProperty(Object.prototype, "terminal", {
@@ -299,7 +296,6 @@ def test_a_visitor_steps_and_sees_the_formula(visitor: Any) -> None:
     assert visitor.screenshot() != before
 
 
-@EXPORT_DELIVERS
 def test_export_downloads_the_trace_to_the_visitor(visitor: Any, served: Served, tmp_path: Path) -> None:
     if "Before the first op" in visitor.evaluate(SCREEN):  # run alone: compute an op to export
         visitor.keyboard.press("n")

@@ -31,6 +31,7 @@ from nnstep.engine.schedule import PARAMETERS, state_key
 from nnstep.engine.timeline import Timeline, batch_of
 from nnstep.engine.trace import write_trace
 from nnstep.tui.render import fmt, sup, symbol
+from nnstep.tui.serve import trace_bytes
 
 MAX_ITERATIONS = 10**9  # as `nnstep run --iterations`: the loss history alone would need 8 GB past this
 FOREVER = MAX_ITERATIONS  # continue: a run that only a breakpoint, a NaN or esc ends
@@ -354,18 +355,18 @@ class Controller:
             return Outcome(f"jump failed: {error}", error=True)
         return Outcome(f"at {what}" if what else "")
 
+    def _records(self, stop: Stop) -> Iterator[StepRecord]:
+        """The records up to the position, for an export; raises Cancelled once `stop()` is true."""
+        for record in self.timeline.iter_records():
+            if stop():
+                raise Cancelled
+            yield record
+
     def export_job(self, path: str, stop: Stop) -> Outcome:
         """Write the trace up to the position to `path` (atomically; `stop` cancels and leaves nothing)."""
         target = Path(path).expanduser()
-
-        def records() -> Iterator[StepRecord]:
-            for record in self.timeline.iter_records():
-                if stop():
-                    raise Cancelled
-                yield record
-
         try:
-            count = write_trace(target, self.config.to_dict(), records())
+            count = write_trace(target, self.config.to_dict(), self._records(stop))
         except Cancelled:
             return Outcome(f"export cancelled; {target} not written")
         except NnstepError as error:
@@ -373,6 +374,19 @@ class Controller:
         except Exception as error:  # noqa: BLE001 - never crash the app over an export
             return Outcome(f"{target}: cannot export ({error})", error=True)
         return Outcome(f"exported {count} ops to {target.resolve()}")
+
+    def download_job(self, name: str, stop: Stop) -> tuple[Outcome, bytes | None]:
+        """The trace up to the position as the bytes of the file `name` (gzip for .gz), for a browser to
+        download (`nnstep serve`): nothing is written on the server. `stop` cancels (no bytes)."""
+        try:
+            data, count = trace_bytes(self.config.to_dict(), self._records(stop), compress=name.endswith(".gz"))
+        except Cancelled:
+            return Outcome("export cancelled; nothing downloaded"), None
+        except NnstepError as error:
+            return Outcome(str(error), error=True), None
+        except Exception as error:  # noqa: BLE001 - never crash the app over an export
+            return Outcome(f"cannot export ({error})", error=True), None
+        return Outcome(f"exported {count} ops: your browser downloads {name} ({len(data) / 1e3:,.1f} kB)"), data
 
     def export_size(self) -> str:
         """Roughly how large the JSON of the trace so far is ('' when under a megabyte)."""

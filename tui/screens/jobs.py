@@ -10,6 +10,7 @@ screen, which shows them. The words are the controller's.
 
 from __future__ import annotations
 
+import io
 import time
 from collections.abc import Callable
 
@@ -25,6 +26,7 @@ from nnstep.tui.controller import (
 )
 from nnstep.tui.screens.dialogs import BreakpointList, InputDialog, Report
 from nnstep.tui.screens.reports import HISTORY, gradcheck_report, health_report
+from nnstep.tui.serve import download_name, download_type
 from textual.message import Message
 from textual.widget import Widget
 from textual.worker import get_current_worker
@@ -206,14 +208,26 @@ class Jobs(Widget):
         default = f"nnstep-trace-{controller.config.name}-{record.iteration}.json"
         count = record.index + 1
         size = controller.export_size()
-        prompt = (f"Write {count} op{'s' if count != 1 else ''}{size} as JSON (.gz compresses; esc cancels "
-                  "while writing) to:")
+        # In a browser (`nnstep serve`) the visitor downloads the trace: what they type is a file name, never a path.
+        web = self.app.is_web
+        prompt = (f"{'Download' if web else 'Write'} {count} op{'s' if count != 1 else ''}{size} as JSON (.gz compresses; "
+                  f"esc cancels while writing) {'named' if web else 'to'}:")
 
         def write(path: str | None) -> None:
-            if path:
+            if path and web:
+                self._launch("export", lambda stop, progress: self._download(download_name(path, default), stop))
+            elif path:
                 self._launch("export", lambda stop, progress: controller.export_job(path, stop))
 
         self.app.push_screen(InputDialog("Export trace", prompt, default), write)
+
+    def _download(self, name: str, stop: Callable[[], bool]) -> Outcome:
+        """In the worker: the trace built in memory, then handed to the browser as a download named `name`."""
+        outcome, data = self.controller.download_job(name, stop)
+        if data is not None:
+            self.app.call_from_thread(self.app.deliver_binary, io.BytesIO(data), save_filename=name,
+                                      mime_type=download_type(name))
+        return outcome
 
     # -- gradient check and health ---------------------------------------------
 
