@@ -286,7 +286,10 @@ def _csv_values(
 
     def header_read(names: list[str]) -> None:
         check_header(names)
-        rows = blob.count(b"\n", end) + blob.count(b"\r", end) - blob.count(b"\r\n", end) + 1  # at most
+        # At most: every line break after the header's first line (when odd quoting makes the csv
+        # module read the file, `end` may be far past the header; its first line still ends here).
+        after = min(end, _line_end(blob, pos))
+        rows = blob.count(b"\n", after) + blob.count(b"\r", after) - blob.count(b"\r\n", after) + 1
         estimate = len(blob) + rows * len(names) * 8 * 3  # the file, the rows, and x and y taken from them
         if estimate > MEMORY_LIMIT:
             raise fail(f"has up to {rows:,} rows of {len(names)} columns, which would take {gib(estimate)}, "

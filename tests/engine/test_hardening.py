@@ -540,3 +540,15 @@ def test_a_trace_from_another_config_disagrees(tmp_path: Path) -> None:
     trace = _export(tmp_path, "moons", 30)
     other = build_config({**trace["config"], "seed": 99}, "t")
     assert (verify_trace(other, trace["records"]) or "").startswith("steps[0] (index 0, iteration 1, linear layer 1): ")
+
+
+def test_a_header_with_an_odd_quote_reads_like_the_csv_module(tmp_path: Path) -> None:
+    # Found by the CSV fuzzer: an odd quote in the header made the row estimate count from the
+    # file's end, and the table was one row short (a traceback instead of data).
+    from nnstep.engine import build_config
+
+    (tmp_path / "t.csv").write_text('0"x1,x2,t1,t2\n0.05,0.10,0.01,0.99\n0.20,0.30,0.50,0.50\n')
+    config = build_config({"model": {"sizes": [2, 2, 2], "activations": ["sigmoid", "sigmoid"]},
+                           "loss": {"kind": "mse"}, "data": {"csv": "t.csv", "target": ["t1", "t2"]}},
+                          "net.toml", base=tmp_path)
+    assert config.x.tolist() == [[0.05, 0.10], [0.20, 0.30]]
