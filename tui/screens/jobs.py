@@ -105,7 +105,7 @@ class Jobs(Widget):
         """The worker finished: moves are back on; a gradient check opens its report (the screen shows the rest)."""
         self.controller.done()
         outcome = message.outcome
-        self.notify(outcome.text, severity="error" if outcome.error else "information", timeout=8 if outcome.error else 4)
+        self.notify(outcome.text, severity="error" if outcome.error else "information", timeout=8 if outcome.error else 4, markup=False)
         if outcome.checks:
             body = gradcheck_report(list(outcome.checks), outcome.iteration, outcome.batch)
             self.app.push_screen(Report("Gradient check", body))

@@ -253,7 +253,7 @@ class MainScreen(Screen[None]):
         """Put a message in the status line (and a toast for errors)."""
         self.message = outcome
         if outcome.error:
-            self.notify(outcome.text, severity="error", timeout=8)
+            self.notify(outcome.text, severity="error", timeout=8, markup=False)
         running = bool(self.controller.running)
         self.update_status(losses=None if running else self.controller.losses())
 
