@@ -13,22 +13,33 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 PANES = """\
-network    layers as columns (size · activation), the current layer lit; the stages
-           forward ▸ loss ▸ backward ▸ update and one mark per op of the iteration
-equation   the formula of this op in the tutorial's notation; below it the batch-rows
-           form the engine computes, with every operand's shape; then one number of
-           the op worked out with the values filled in (unit 1 of sample 1)
-tensors    one pane per tensor the op reads (in) or writes (out): shape; in the bottom
-           border min, max, mean μ, norm ‖·‖ and NaN/inf count; values on a diverging
-           heatmap (blue < 0 < red);
-           ▴/▾ mark cells that went up/down since the previous iteration's same op
-           (for an update: since before the update). NaN/inf cells are magenta.
-           tab focuses a pane; arrows / page keys scroll a large tensor
-loss       loss per iteration (braille plot; log scale over two decades)
-data       2-D inputs with the current decision boundary (moons, spiral, xor)
-log        on a tall terminal with small tensors: every op of this iteration so far,
-           each with its number worked out — the whole chain at a glance
-status     demo, epoch, iteration, step, loss, breakpoints, a running job, the last message"""
+network    layers as columns (size · activation), the current layer lit, lines between the units
+           coloured by weight (orange > 0, blue < 0, brighter for larger |w|) when there is room;
+           the stages forward ▸ loss ▸ backward ▸ update and one mark per op of the iteration;
+           "op 15 · 4 of 11": the op of the run, counted from 1 (as `nnstep run` counts), and
+           its place in the iteration
+equation   the formula of this op in the tutorial's notation; below it the batch-rows form with
+           every operand's shape; then one number worked out with the values filled in — unit 1
+           of sample 1, or the number under the cell cursor
+tensors    one pane per tensor the op reads or writes (the bottom border says which), sized to
+           what it holds: every column with the most significant digits that fit (the title says
+           when fewer), never a cut number; indices from 1 (W₂₃ is row 2, column 3); a vector
+           wraps (row label + column offset). Bottom border: min, max, mean, norm, NaN/inf count.
+           Heatmap: blue < 0 < orange, brighter with |value|; ▴/▾ went up/down since the
+           previous iteration's same op (for an update: since before it); NaN/inf magenta.
+           When they do not all fit, what the op writes comes first and the status line names
+           the panes below (the wheel scrolls to them).
+explain    tab (or a click) focuses a pane: arrows or h j k l move a cell cursor, Home/End to the
+           first/last column, PageUp/PageDown; the equation pane works that number out, the cells
+           it was computed from are underlined with a • in the other panes, and the cursor stays
+           on the same weight or unit as you step (W⁽¹⁾₂₃ → ∂L/∂W⁽¹⁾₂₃ → W⁽¹⁾₂₃ :=); esc clears.
+           z zooms the focused pane to the whole screen (all of a tensor that fits).
+loss       every loss computed so far (the mean per column when there are more iterations than
+           columns, the span dimmed), the current iteration marked, later ones dimmed; log scale
+           over two decades
+data       2-D inputs with the decision boundary of ŷ in eval mode (no dropout)
+log        on a tall terminal: every op of this iteration so far, each with its number worked out
+status     demo, epoch, iteration, op, loss, breakpoints, panes below, a running job, the last message"""
 
 
 class HelpScreen(ModalScreen[None]):

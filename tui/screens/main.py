@@ -35,6 +35,7 @@ from textual.widgets import Footer, Static
 PRECISIONS = (4, 6, 2)
 MIN_SIZE = (40, 10)  # columns, rows: the equation, one tensor pane, status and footer (the `tiny` layout)
 LOG_LEAST = 3  # rows: the iteration log's border and one op
+TOP_LEAST = 6  # rows: the network pane's layers, shapes, stages and ops, and its border
 TENSORS_EVERY = 0.5  # seconds between tensor panes redrawn while a job runs
 
 # Keys follow pudb/gdb where they fit (n next, c continue, b break); none is a ctrl key.
@@ -85,6 +86,7 @@ class MainScreen(Screen[None]):
         self.digits = PRECISIONS[0]
         self.mode = MODES[0]
         self._profiled: tuple[int, object] | None = None
+        self._top = 0
         self._tensors_shown = 0.0  # when a job's frame last showed the tensor panes
         self.selection: tuple[tuple[str, int], tuple[int, ...]] | None = None  # what, and where in it
 
@@ -146,6 +148,7 @@ class MainScreen(Screen[None]):
             )
         top = 0 if tiny else 12 if height >= 56 else 10 if height >= 40 else 6
         equation = 3 if tiny else 6 if height >= 50 else 5
+        self._top = top  # the top row's rows before it gives way to the tensors (see _heights)
         self._set_height(self.query_one("#top"), top)
         self._set_height(self.query_one(EquationPane), equation)
         # The loss must stay in view: on a narrow terminal the data pane gives way.
@@ -164,9 +167,22 @@ class MainScreen(Screen[None]):
             widget.styles.height = rows
 
     def _heights(self) -> None:
-        """The grid takes what its panes use when the whole iteration fits; the iteration log the rest."""
+        """The grid takes what its panes use when the whole iteration fits; the iteration log the rest.
+
+        When a few rows more would let every op of the iteration show its tensors whole, the
+        network and loss panes give them up (down to their least, TOP_LEAST).
+        """
         grid = self.query_one(TensorGrid)
         log = self.query_one(IterationLog)
+        top = self.query_one("#top")
+        current = int(top.styles.height.value) if top.styles.height is not None else 0
+        short = grid.need - grid.room
+        if current and (0 < short <= current - TOP_LEAST or (short < 0 and current < self._top)):
+            rows = min(max(current - short, TOP_LEAST), self._top)
+            if rows != current:
+                grid.room += current - rows
+                self._set_height(top, rows)
+                grid.refit()
         spare = grid.room - grid.used if grid.snug else 0
         show_log = spare >= LOG_LEAST
         self._set_height(grid, grid.used if show_log else grid.room)

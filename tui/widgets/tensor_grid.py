@@ -60,6 +60,7 @@ class TensorGrid(VerticalScroll, can_focus=False):
         self.budget: int | None = None  # rows every op of the iteration fits in, if they all do
         self.overflow = False  # some op of the iteration needs more rows than the room
         self.snug = False  # every op of the iteration fits in `used` rows
+        self.need = 0  # rows the most demanding op of the iteration would like
         self.used = 0
         self.arrangement: Arrangement | None = None
         self._profiles: tuple[tuple[Tensor, ...], ...] = ()
@@ -78,10 +79,10 @@ class TensorGrid(VerticalScroll, can_focus=False):
     def set_profiles(self, profiles: tuple[tuple[Tensor, ...], ...]) -> None:
         """The tensors of every op of an iteration: the grid keeps one height for all of them when it can.
 
-        Deciding once per iteration keeps the panes above and below still while stepping.
+        Deciding once per iteration keeps the panes above and below still while stepping; once
+        for all iterations of the same shapes, in fact (see `_budget`).
         """
         self._profiles = profiles
-        self._budget_key = None
 
     def _items(self, tensors: tuple[Tensor, ...]) -> tuple:
         return tuple(item_of(t, self.digits, self.mode) for t in tensors)
@@ -92,13 +93,18 @@ class TensorGrid(VerticalScroll, can_focus=False):
         Also mounts the rows and panes the iteration's ops will need, now: a
         widget mounted while stepping costs that key a second frame.
         """
-        key = (width, room, self.digits, self.mode, id(self._profiles))
+        # By the shapes and roles of the iteration's tensors, not their values: the next iteration
+        # has other numbers but the same layout, and working it out again (an arrangement per op)
+        # cost the first key of every iteration tens of milliseconds.
+        shapes = tuple(tuple((t.values.shape, t.kind) for t in p) for p in self._profiles)
+        key = (width, room, self.digits, self.mode, shapes)
         if key != self._budget_key:
             self._budget_key = key
             profiles = [p for p in self._profiles if p] or [self.tensors]
             arrangements = [arrange(self._items(p), width, room) for p in profiles if p]
             needs = [a.natural for a in arrangements]
-            self.budget = max(needs) if needs and max(needs) <= room else None
+            self.need = max(needs, default=0)
+            self.budget = self.need if needs and self.need <= room else None
             self.overflow = any(sum(a.heights) > room for a in arrangements)
             # One decision per iteration (its ops have the same shapes every iteration): a grid whose
             # scrollability came and went from op to op asked each such key for a second layout.
@@ -133,6 +139,11 @@ class TensorGrid(VerticalScroll, can_focus=False):
                     pane.display = False
                 row.mount_all(new_panes)
         return rows
+
+    def refit(self) -> None:
+        """The room changed: lay the same tensors out again."""
+        self._budget_key = None
+        self._place()
 
     def watch_tensors(self, tensors: tuple[Tensor, ...]) -> None:
         """Lay the new tensors out and hand each pane its tensor."""

@@ -56,6 +56,7 @@ from textual.widget import Widget
 __all__ = ["MODES", "Tensor", "TensorPane", "item_of"]
 
 MODES = ("heat", "numbers", "blocks")
+SCALAR_SIGNIFICANT = 9  # digits of a scalar such as the loss
 ROLES = {"read": "read", "written": "written", "start": "initial"}  # the bottom border says which
 _GUTTER = Style(dim=True)
 _INDEX = Style(dim=True, italic=True)
@@ -72,6 +73,8 @@ def item_of(tensor: Tensor, significant: int, mode: str) -> Item:
     values = tensor.values
     rows, cols = as_matrix(values).shape
     s = stats(values)
+    if values.size == 1:  # a scalar (the loss) is worth its full precision: it has a pane to itself
+        significant = max(significant, SCALAR_SIGNIFICANT)
     widths = tuple((d, number_format(s, d).width) for d in range(MIN_SIGNIFICANT, max(significant, MIN_SIGNIFICANT) + 1))
     title = cell_len(f"{tensor.symbol}  {shape_text(values)}")
     # The NaN/inf count in the bottom border must never be cut: the pane is at least that wide.
@@ -266,6 +269,8 @@ class TensorPane(Widget, can_focus=True):
             return
         item = item_of(tensor, self.digits, self.mode)
         where = place(item, width)
+        if item.scalar:
+            where = Place(where.width, where.height, item.most, 1, 1)
         s = stats(tensor.values)
         form = number_format(s, where.significant)
         if item.cell:
@@ -300,6 +305,9 @@ class TensorPane(Widget, can_focus=True):
         role = ROLES.get(tensor.kind, tensor.kind)
         if tensor.kind == "start" and tensor.name in ("x", "y"):
             role = "first batch"
+        if tensor.values.size == 1:  # its value is the pane's content
+            self.summary = summary(tensor.values)
+            return role
         text = summary(tensor.values, max(width - len(role) - 9, 0))
         self.summary = summary(tensor.values)
         return f"{role} · {text}" if text else role
