@@ -178,7 +178,8 @@ class LossPlot(Widget):
         text = Text()
         for row in range(rows):
             text.append(f"{labels.get(row, ''):>{gutter - 1}} ", style="dim")
-            run, run_style = [], ""
+            run: list[str] = []
+            run_style = ""
             for column, (s, m) in enumerate(zip(spans[row], means[row])):
                 past = firsts[column] >= current
                 style = _PAST if past else _MEAN if m else _SPAN
