@@ -26,6 +26,11 @@ State = Mapping[str, np.ndarray]
 _EMPTY: Mapping[str, np.ndarray] = MappingProxyType({})
 
 
+# The symbols of torch.optim's documentation: η lr, μ momentum, τ dampening, λ weight decay.
+SYMBOLS = {"lr": "η", "momentum": "μ", "dampening": "τ", "weight_decay": "λ", "betas": "β", "eps": "ε", "alpha": "α"}
+SUBSCRIPTS = "₁₂"
+
+
 def num(value: float) -> str:
     """A hyperparameter as a person writes it: 0.9, 1e-08, 0.001."""
     return f"{value:g}"
@@ -59,6 +64,18 @@ class Optimizer:
     def hyperparameters(self) -> dict[str, Any]:
         """Every hyperparameter by its config key, with its value."""
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def settings(self) -> str:
+        """The hyperparameters that shape the update, by their symbols: "η = 0.5, μ = 0.9" (flags by name when on)."""
+        parts = []
+        for key, value in self.hyperparameters().items():
+            if isinstance(value, bool):
+                parts += [key] if value else []
+            elif isinstance(value, tuple):
+                parts += [f"{SYMBOLS[key]}{SUBSCRIPTS[i]} = {num(v)}" for i, v in enumerate(value)]
+            elif value or key == "lr":
+                parts.append(f"{SYMBOLS.get(key, key)} = {num(value)}")
+        return ", ".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
         """The [optimizer] table that makes this optimizer again."""
@@ -151,11 +168,14 @@ class SGD(Optimizer):
         return f"g = {g};  v := {mu}·v + {damp}g;  {P} := {P} − {lr}·{applied}"
 
     def worked(self, P, tensors, t, cell, fmt):  # type: ignore[no-untyped-def]
-        before, after, step = tensors[f"{P}_before"], tensors[P], tensors[f"step_{P}"]
-        if self.momentum or self.weight_decay:
-            return f"{fmt(before[cell])} + ({fmt(step[cell])}) = {fmt(after[cell])}  (the step −η·(…) applied)"
-        grad = tensors[f"d{P}"]
-        return f"{fmt(before[cell])} − {num(self.lr)}·{fmt(grad[cell])} = {fmt(after[cell])}"
+        before, after = fmt(tensors[f"{P}_before"][cell]), fmt(tensors[P][cell])
+        g = fmt(tensors[f"d{P}"][cell])
+        if self.weight_decay:
+            g = f"({g} + {num(self.weight_decay)}·{before})"
+        if self.momentum:
+            v = fmt(tensors[f"v_{P}"][cell])
+            g = f"({g} + {num(self.momentum)}·{v})" if self.nesterov else v
+        return f"{before} − {num(self.lr)}·{g} = {after}"
 
 
 @dataclass(frozen=True)

@@ -70,7 +70,7 @@ def test_run_export_writes_strict_json_and_no_temporary_file(
 def test_run_stops_at_a_breakpoint_and_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
     assert run_main(["run", "--demo", "mazur", "-n", "50", "--break", "iteration == 3 and stage == backward"]) == 0
     out = capsys.readouterr().out
-    assert "breakpoint 'iteration == 3 and stage == backward' hit at step 28 (iteration 3" in out
+    assert "breakpoint 'iteration == 3 and stage == backward' hit at op 28 (iteration 3" in out
     assert "stopped: 2 iterations complete, stopped in iteration 3" in out
 
 

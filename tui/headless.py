@@ -95,7 +95,7 @@ def _options(options: argparse.Namespace, config: Config) -> tuple[list[Breakpoi
 
 def _where(record: StepRecord) -> str:
     layer = "" if record.layer is None else f" layer {record.layer}"
-    return f"step {record.index + 1} (iteration {record.iteration}, epoch {record.epoch}, {record.stage}{layer}, {record.op})"
+    return f"op {record.index + 1} (iteration {record.iteration}, epoch {record.epoch}, {record.stage}{layer}, {record.op})"
 
 
 class _Reporter:

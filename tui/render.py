@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from nnstep.engine.optim import OPTIMIZERS
+from nnstep.engine.optim import OPTIMIZERS, Optimizer
 from nnstep.engine.records import StepRecord
 from nnstep.engine.schedule import PARAMETERS, Schedule
 from rich._palettes import EIGHT_BIT_PALETTE
@@ -99,7 +99,7 @@ def _s(record: StepRecord, name: str) -> str:
     return "?" if value is None else f"({shape_text(value)})"
 
 
-def operand_shapes(record: StepRecord, lr: float) -> str:
+def operand_shapes(record: StepRecord, optimizer: Optimizer) -> str:
     """The batch-rows form of the op with every operand's shape, e.g.
 
     ``batch rows: z = x·Wᵀ + b   (1×2) = (1×2)·(2×2)ᵀ + (2)``.
@@ -143,7 +143,7 @@ def operand_shapes(record: StepRecord, lr: float) -> str:
                 continue
             state = ", ".join(STATE_SYMBOLS[name] for name in state_of(record, P))
             parts.append(f"{P} {s(P)} := {P} + Δ{P}, Δ{P} from ∂L/∂{P}" + (f" and {state}" if state else ""))
-        return ";  ".join(parts) + f";  η = {lr:g}"
+        return ";  ".join(parts) + f";  {optimizer.settings()}"
     return ""
 
 

@@ -251,7 +251,7 @@ async def test_the_cli_and_the_app_number_a_breakpoint_op_alike(screen_text, cap
     otherwise a user checking one against the other looks one op off."""
     text = "iteration == 3 and stage == backward"
     assert run_main(["run", "--demo", "mazur", "-n", "50", "--break", text]) == 0
-    found = re.search(r"hit at step (\d+) \(iteration 3,", capsys.readouterr().out)
+    found = re.search(r"hit at op (\d+) \(iteration 3,", capsys.readouterr().out)
     assert found is not None
     step = int(found.group(1))
     app = make_app(load_demo("mazur"))

@@ -13,7 +13,7 @@ from nnstep.engine import Session, build_config, load_config, load_demo
 from nnstep.engine.timeline import TraceTimeline, batch_of
 from nnstep.tui.app import make_app
 from nnstep.tui.render import finite_summary, fmt, number_width, sup, symbol
-from nnstep.tui.widgets.data_plot import DataPlot, predict
+from nnstep.tui.widgets.data_plot import CURVE, DataPlot, predict
 from nnstep.tui.widgets.equation_pane import EquationPane
 from nnstep.tui.widgets.loss_plot import LossPlot, braille_plot
 from nnstep.tui.widgets.network_pane import NetworkPane
@@ -33,6 +33,34 @@ async def test_moons_data_pane_follows_the_parameters() -> None:
         np.testing.assert_array_equal(plot.params[0][0], state.W[0])
         lines = [plot.render_line(y).text for y in range(plot.size.height)]
         assert all(set(line) <= {"▀"} for line in lines) and lines[0]
+
+
+async def test_sine_data_pane_draws_y_hat_against_x() -> None:
+    """One input, one output: the pane plots the network's ŷ(x) at the position over the data points."""
+    from nnstep.engine.network import forward
+
+    config = load_demo("sine")
+    app = make_app(config)
+    async with app.run_test(size=(120, 40)) as pilot:
+        plot = app.main.query_one(DataPlot)
+        await pilot.press("i", "i", "i")
+        await pilot.pause()
+        assert plot.border_title == "data · ŷ(x)"
+        pixels = plot._grid()
+        height, width = pixels.shape
+        state = app.main.controller.timeline.state
+        xs = np.linspace(plot.low[0], plot.high[0], width)
+        y_hat = forward(config, state.W, state.b, xs[:, None])[:, 0]
+        rows = ((plot.high[1] - y_hat) / (plot.high[1] - plot.low[1]) * (height - 1)).round().astype(int)
+        inside = (rows >= 0) & (rows < height)
+        assert inside.sum() > width // 2
+        for col in np.flatnonzero(inside):  # every column's ŷ is lit (unless a data point sits on it)
+            assert pixels[rows[col], col] in (CURVE, 0)
+        # and the data points are where (x, y) puts them
+        x, y = config.x[:, 0], config.y[:, 0]
+        cols = ((x - plot.low[0]) / (plot.high[0] - plot.low[0]) * (width - 1)).round().astype(int)
+        point_rows = ((plot.high[1] - y) / (plot.high[1] - plot.low[1]) * (height - 1)).round().astype(int)
+        assert (pixels[point_rows, cols] == 0).all()
 
 
 def test_predict_thresholds_one_output_and_argmaxes_many() -> None:

@@ -16,7 +16,7 @@ from nnstep.engine import StepRecord
 from nnstep.tui.controller import Controller, Outcome, Tensor
 from nnstep.tui.screens.help import HelpScreen
 from nnstep.tui.screens.jobs import JobDone, JobProgress, Jobs
-from nnstep.tui.widgets.data_plot import DataPlot
+from nnstep.tui.widgets.data_plot import DataPlot, plots
 from nnstep.tui.widgets.equation_pane import EquationPane
 from nnstep.tui.widgets.iteration_log import IterationLog
 from nnstep.tui.widgets.loss_plot import LossPlot
@@ -100,7 +100,7 @@ class MainScreen(Screen[None]):
         with Horizontal(id="top"):
             yield NetworkPane(config, id="network")
             yield LossPlot(config.schedule, id="loss")
-            if config.sizes[0] == 2 and len(config.x) >= 4:
+            if plots(config):
                 yield DataPlot(config, id="data")
         yield EquationPane(config, id="equation")
         yield TensorGrid(id="tensors")
@@ -154,6 +154,7 @@ class MainScreen(Screen[None]):
         # The loss must stay in view: on a narrow terminal the data pane gives way.
         for plot in self.query(DataPlot):
             plot.display = width >= 100
+            plot.styles.max_width = max(40, width // 4)  # the data pane grows with the terminal
         self.query_one(TensorGrid).room = max(height - top - equation - 2, 1)
         palette = width >= 100
         for footer in self.query(Footer):

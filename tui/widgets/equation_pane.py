@@ -89,7 +89,7 @@ class EquationPane(Widget):
             if cell_len(formula[-1]) + len(value) <= width:
                 lines[-1].append(value, style="bold yellow")
         if len(lines) + len(shown) < height:
-            lines.append(Text(clip(operand_shapes(record, config.lr), width)))
+            lines.append(Text(clip(operand_shapes(record, config.optimizer), width)))
         for line in shown:
             lines.append(Text(line, style="italic green" if cell is None else "bold green"))
         return Text("\n").join(lines)
