@@ -11,7 +11,7 @@ import csv
 import io
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -27,9 +27,7 @@ from .errors import (
     quoted,
     read_user_file,
 )
-
-if TYPE_CHECKING:
-    from .config import _Reader
+from .reader import Reader, kind_of
 
 # A CSV file is read whole (one bounded read), then parsed piece by piece into
 # float64 rows, whose memory is estimated before they are made.
@@ -76,7 +74,7 @@ def make_dataset(
 
 
 def read_data(
-    r: _Reader,
+    r: Reader,
     data: dict[str, Any],
     sizes: tuple[int, ...],
     loss: str,
@@ -168,13 +166,12 @@ def read_data(
 
 
 def _read_csv(
-    r: _Reader, data: dict[str, Any], base: Path | None, loss: str
+    r: Reader, data: dict[str, Any], base: Path | None, loss: str
 ) -> tuple[np.ndarray, np.ndarray, bool]:
-    from .config import _kind  # config imports this module, so not at the top
 
     raw_path = data["csv"]
     if not isinstance(raw_path, str):
-        raise r.fail("data.csv", f"must be a path string, got {_kind(raw_path)}")
+        raise r.fail("data.csv", f"must be a path string, got {kind_of(raw_path)}")
     path = (base or Path.cwd()) / raw_path
     if "target" not in data:
         raise r.fail("", "missing key data.target (the CSV columns to predict)")
