@@ -69,7 +69,7 @@ def _shown(array: np.ndarray) -> tuple[np.ndarray, str]:
 def _matrix_md(array: np.ndarray) -> str:
     view, note = _shown(array)
     if view.ndim == 0:
-        return f"${number(view)}${note}"
+        return f"${number(float(view))}${note}"
     rows = [view] if view.ndim == 1 else list(view)
     body = r" \\ ".join(" & ".join(number(v) for v in row) for row in rows)
     return rf"$\begin{{bmatrix}} {body} \end{{bmatrix}}${note}"
@@ -236,21 +236,9 @@ def _optimizer_code(config: Config, P: str, l: int) -> str:
 
 def _code(spec: OpSpec, record: StepRecord, config: Config) -> str:
     """NumPy that recomputes the op's written tensors from the variables so far, then checks them."""
-    l = spec.layer
     t = record.tensors
     slope = repr(config.negative_slope)
-    act = config.activations[(l or 1) - 1]
-    dropped_below = l is not None and l > 1 and config.dropout[l - 2] > 0
-    if spec.op == "linear":
-        source = "x" if l == 1 else (f"a_drop{l - 1}" if dropped_below else f"a{l - 1}")
-        code = f"z{l} = {source} @ W{l}.T + b{l}\ncheck('z{sup(l)}', z{l}, {_literal(t['z'])})"
-    elif spec.op == "activation":
-        code = f"a{l} = {_ACTIVATION[act].format(z=f'z{l}', slope=slope)}\ncheck('a{sup(l)}', a{l}, {_literal(t['a'])})"
-    elif spec.op == "dropout":
-        p = config.dropout[l - 1]  # type: ignore[index]
-        code = (f"mask{l} = {_literal(t['mask'])}  # drawn by nnstep from (seed, iteration, layer)\n"
-                f"a_drop{l} = a{l} * (mask{l} / (1 - {p!r}))\ncheck('ã{sup(l)}', a_drop{l}, {_literal(t['a_drop'])})")
-    elif spec.op == "loss":
+    if spec.op == "loss":  # the one op of no layer
         out = f"a_drop{config.depth}" if config.dropout[-1] else f"a{config.depth}"
         code = f"y_hat = {out}\n{_LOSS[config.loss]}\n"
         if config.l1:
@@ -258,14 +246,27 @@ def _code(spec: OpSpec, record: StepRecord, config: Config) -> str:
             code += "L = L_data + penalty\n"
         else:
             code += "L = L_data\n"
-        code += f"check('L', L, {_literal(t['loss'])})\ncheck('∂L/∂ŷ', dL_dy_hat, {_literal(t['dL_dy_hat'])})"
+        return code + f"check('L', L, {_literal(t['loss'])})\ncheck('∂L/∂ŷ', dL_dy_hat, {_literal(t['dL_dy_hat'])})"
+    assert spec.layer is not None
+    l = spec.layer
+    act = config.activations[l - 1]
+    dropped_below = l > 1 and config.dropout[l - 2] > 0
+    if spec.op == "linear":
+        source = "x" if l == 1 else (f"a_drop{l - 1}" if dropped_below else f"a{l - 1}")
+        code = f"z{l} = {source} @ W{l}.T + b{l}\ncheck('z{sup(l)}', z{l}, {_literal(t['z'])})"
+    elif spec.op == "activation":
+        code = f"a{l} = {_ACTIVATION[act].format(z=f'z{l}', slope=slope)}\ncheck('a{sup(l)}', a{l}, {_literal(t['a'])})"
+    elif spec.op == "dropout":
+        p = config.dropout[l - 1]
+        code = (f"mask{l} = {_literal(t['mask'])}  # drawn by nnstep from (seed, iteration, layer)\n"
+                f"a_drop{l} = a{l} * (mask{l} / (1 - {p!r}))\ncheck('ã{sup(l)}', a_drop{l}, {_literal(t['a_drop'])})")
     elif spec.op == "delta":
         if l == config.depth:
             g = "dL_dy_hat"
         else:
             g = f"(delta{l + 1} @ W{l + 1})"
-            if config.dropout[l - 1]:  # type: ignore[index]
-                g = f"({g} * mask{l} / (1 - {config.dropout[l - 1]!r}))"  # type: ignore[index]
+            if config.dropout[l - 1]:
+                g = f"({g} * mask{l} / (1 - {config.dropout[l - 1]!r}))"
         code = (f"delta{l} = {_DERIVATIVE[act].format(g=g, z=f'z{l}', a=f'a{l}', slope=slope)}\n"
                 f"check('δ{sup(l)}', delta{l}, {_literal(t['delta'])})")
     elif spec.op == "grad":
@@ -279,7 +280,7 @@ def _code(spec: OpSpec, record: StepRecord, config: Config) -> str:
             if f"{P}{l}" in config.freeze:
                 parts.append(f"# {P}{sup(l)} is frozen: unchanged")
                 continue
-            parts.append(_optimizer_code(config, P, l))  # type: ignore[arg-type]
+            parts.append(_optimizer_code(config, P, l))
             parts.append(f"check('{P}{sup(l)} after', {P}{l}, {_literal(t[P])})")
         code = "\n".join(parts)
     return code
