@@ -49,9 +49,13 @@ def interleaved(variants: dict[str, Callable[[], float]], rounds: int) -> dict[s
     """Call each variant once per round, A B C A B C …; each call returns seconds per unit.
 
     The order rotates every round so no variant always runs right after another.
+    A first round is run untimed: the first calls pay for allocations, caches
+    and buffers that every later call reuses.
     """
     times: dict[str, list[float]] = {name: [] for name in variants}
     names = list(variants)
+    for name in names:
+        variants[name]()
     for r in range(rounds):
         shift = r % len(names)
         for name in names[shift:] + names[:shift]:
@@ -98,7 +102,9 @@ def one_thread() -> str:
         threadpool_limits(1)
         notes.append("NumPy BLAS limited to 1 thread (threadpoolctl)")
     except ImportError:
-        notes.append("threadpoolctl not installed: NumPy BLAS threads left at their default")
+        blas = os.environ.get("OPENBLAS_NUM_THREADS")
+        notes.append(f"NumPy BLAS threads: OPENBLAS_NUM_THREADS={blas} (threadpoolctl not installed)" if blas
+                     else "threadpoolctl not installed: NumPy BLAS threads left at their default")
     try:
         import torch
 

@@ -2,7 +2,7 @@
 
 Nets: 64 inputs, ReLU hidden layers, 10 logits, cross-entropy, batch 64.
 Width: one hidden layer of 16 … 1024 units. Depth: L = 2 … 8 layers of
-128 hidden units. Engine fast path and bare loop interleaved per net;
+128 hidden units. Engine fast path and the tight NumPy loop interleaved per net;
 history is `Session.history_bytes` after 10,000 iterations.
 """
 
@@ -13,7 +13,7 @@ from typing import Callable
 from nnstep.engine import Session
 
 from .common import Row, Section, fmt_bytes, fmt_time, interleaved, median, paired_ratio, per_call, wide_net
-from .loops import BareLoop, check_same_math
+from .loops import TightLoop, check_same_math
 
 HISTORY_ITERATIONS = 10_000
 
@@ -21,7 +21,7 @@ HISTORY_ITERATIONS = 10_000
 def _row(label: str, sizes: list[int], rounds: int, measure_history: bool) -> tuple[str, float]:
     config = wide_net(sizes)
     check_same_math(config, iterations=5)
-    bare = BareLoop(config)
+    bare = TightLoop(config)
     k = max(2, 4000 // (sum(a * b for a, b in zip(sizes, sizes[1:])) // 1000 + 10))
     holder = {"session": Session(config)}
 
@@ -65,7 +65,7 @@ def run(quick: bool = False) -> Section:
     rounds = 5 if quick else 25
     section = Section("Scaling (item 7)")
     section.detail += [
-        "| grows | sizes | parameters | fast path / iteration | bare loop | fast / bare | stepping / iteration | stepping / bare | history after 10,000 iterations |",
+        "| grows | sizes | parameters | fast path / iteration | tight loop | fast / tight | stepping / iteration | stepping / tight | history after 10,000 iterations |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     worst = 0.0
@@ -77,5 +77,5 @@ def run(quick: bool = False) -> Section:
         line, ratio = _row("depth", [64] + [128] * (depth - 1) + [10], rounds, not quick)
         section.detail.append(line)
         worst = max(worst, ratio)
-    section.rows.append(Row("7", "worst fast path / bare loop over the scaling nets", f"{worst:.2f}×"))
+    section.rows.append(Row("7", "worst fast path / tight loop over the scaling nets", f"{worst:.2f}×"))
     return section

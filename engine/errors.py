@@ -18,9 +18,8 @@ import os
 import re
 import stat
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Callable
+from typing import Any, BinaryIO, Callable, NamedTuple
 
 # Refuse inputs, networks and data whose arrays would not fit comfortably in memory.
 MEMORY_LIMIT = 4 * 2**30
@@ -236,11 +235,13 @@ def current_umask() -> int:
     return _UMASK_AT_IMPORT if mask is None else mask
 
 
-@dataclass(frozen=True)
-class ExportTarget:
+class ExportTarget(NamedTuple):
     """Where an export goes: `file` (a symlink's target, so the link stays),
     the mode it gets (an existing file keeps its own; a new one 0666 & ~umask)
-    and, for an existing file, its owner (kept when nnstep runs as root)."""
+    and, for an existing file, its owner (kept when nnstep runs as root).
+
+    A named tuple, not a dataclass: `dataclasses` imports `inspect`, and this
+    module is on the path of `nnstep --help` (issue 15: start-up)."""
 
     file: Path
     mode: int

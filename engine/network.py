@@ -144,7 +144,7 @@ def iterate(
     masks: list[np.ndarray | None] = [None] * depth  # 1 kept, 0 dropped
     noise: list[np.ndarray | None] = [None] * depth  # mask/(1 − p): what torch multiplies by
     for l in range(depth):
-        z.append(a[l] @ W[l].T + b[l])
+        z.append(np.dot(a[l], W[l].T) + b[l])  # np.dot: the fast path's product (fastpath.py)
         if emit:
             tensors = {"a_prev": a[l], "W": W[l], "b": b[l], "z": _frozen(z[l])}
             if l == 0:
@@ -199,7 +199,7 @@ def iterate(
             else:
                 inputs = {"W_next": W[l + 1], "delta_next": g_delta, "z": z[l]}
             send({**inputs, "delta": _frozen(delta)})
-        dW[l] = delta.T @ a[l]
+        dW[l] = np.dot(delta.T, a[l])
         if config.l1:
             dW[l] = dW[l] + config.l1 * np.sign(W[l])
         db[l] = delta.sum(axis=0)
@@ -209,7 +209,7 @@ def iterate(
                 tensors["W"] = W[l]
             send({**tensors, "dW": _frozen(dW[l]), "db": _frozen(db[l])})
         if l:
-            g = delta @ W[l]
+            g = np.dot(delta, W[l])
             g_delta = delta
 
     optimizer = config.optimizer

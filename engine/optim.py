@@ -144,9 +144,8 @@ class SGD(Optimizer):
 
     @cached_property
     def kernel(self):  # type: ignore[no-untyped-def]
-        if self.momentum or self.weight_decay:
-            return self.fast_step
-        lr = self.lr
+        lr, mu, decay, nesterov = self.lr, self.momentum, self.weight_decay, self.nesterov
+        damping = 1.0 - self.dampening
 
         def plain(p, g, state, t):  # type: ignore[no-untyped-def]
             # p − η·g written into the array holding η·g: one new array instead of
@@ -155,7 +154,28 @@ class SGD(Optimizer):
             np.subtract(p, new_p, out=new_p)
             return new_p, _EMPTY
 
-        return plain
+        if not mu and not decay:
+            return plain
+
+        def momentum(p, g, state, t):  # type: ignore[no-untyped-def]
+            # step()'s operations, each into an array it made: 1.0·g is g to the
+            # bit, so without dampening that product is skipped.
+            if decay:
+                g = np.add(g, np.multiply(p, decay))  # g + λ·p
+            if not mu:
+                return plain(p, g, state, t)
+            v = state.get("v")
+            if v is None:
+                v = g.copy()
+            else:
+                v = np.multiply(v, mu)
+                np.add(v, np.multiply(g, damping) if damping != 1.0 else g, out=v)
+            applied = np.add(g, np.multiply(v, mu)) if nesterov else v
+            new_p = np.multiply(applied, lr, out=None if applied is v else applied)
+            np.subtract(p, new_p, out=new_p)
+            return new_p, {"v": v}
+
+        return momentum
 
     def formula(self, P: str) -> str:
         lr = num(self.lr)

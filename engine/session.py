@@ -27,6 +27,7 @@ from typing import Iterator
 import numpy as np
 
 from .config import Config
+from .fastpath import fast_path
 from .network import Params, batch_rows, iterate, row_indices
 from .checkpoints import CheckpointStore, LossHistory
 from .records import StepRecord, unique_nbytes
@@ -71,6 +72,7 @@ class Session:
         self.checkpoint_every = checkpoint_every
         self._cache_size = cache_iterations
         self._one_batch = config.batches_per_epoch == 1
+        self._fast = fast_path(config)  # iterations without records, into buffers of its own
         initial = Params.initial(config)
         # Parameters plus the optimizer's state (Adam keeps two or three arrays per parameter).
         per_checkpoint = max(1, (1 + len(config.optimizer.state_names())) * initial.nbytes)
@@ -313,6 +315,30 @@ class Session:
                 if len(self._checkpoints) > self._checkpoints.capacity:
                     self._thin_checkpoints()
 
+    def _train_to(self, iteration: int) -> None:
+        """Advance the frontier to `iteration` on the fast path: `_advance_frontier` per iteration, inlined.
+
+        The loop is the fast path's whole per-iteration cost besides the
+        iteration itself, so it keeps the frontier in locals and leaves the
+        bookkeeping to the iterations that are remembered or checkpointed.
+        """
+        fast, append = self._fast, self._losses.append
+        i, params, before = self._frontier, self._frontier_params, self._before_frontier
+        try:
+            while i < iteration:
+                x, y = fast.batch(i)
+                after, loss = fast(params, x, y, i)
+                append(loss)
+                i, params, before = i + 1, after, params
+                if i % self._stride == 0:
+                    self._remember(i, params)
+                if i % self.checkpoint_every == 0:
+                    self._checkpoints[i] = params
+                    if len(self._checkpoints) > self._checkpoints.capacity:
+                        self._thin_checkpoints()
+        finally:  # a stop mid-way (KeyboardInterrupt) leaves the losses and the frontier in step
+            self._frontier, self._frontier_params, self._before_frontier = i, params, before
+
     def _thin_checkpoints(self) -> None:
         """Keep every other checkpoint and double the spacing: history memory stays bounded."""
         self.checkpoint_every *= 2
@@ -334,10 +360,7 @@ class Session:
             return self._before_frontier
         with _quiet():
             if iteration > self._frontier:
-                while self._frontier < iteration:
-                    x, y = self._batch(self._frontier)
-                    after, loss = iterate(self.config, self._frontier_params, x, y, iteration=self._frontier)
-                    self._advance_frontier(self._frontier, after, loss)
+                self._train_to(iteration)
                 return self._frontier_params
             start = iteration - iteration % self.checkpoint_every
             params = self._checkpoints[start]
@@ -346,9 +369,10 @@ class Session:
                 start = max(nearer)
                 params = self._recent[start]
                 self._recent.move_to_end(start)
+            fast = self._fast
             for i in range(start, iteration):
-                x, y = self._batch(i)
-                params, _ = iterate(self.config, params, x, y, iteration=i)
+                x, y = fast.batch(i)
+                params, _ = fast(params, x, y, i)
                 if (i + 1) % self._stride == 0:
                     self._remember(i + 1, params)
         return params

@@ -44,21 +44,27 @@ _CONTENT_WINDOW = 65536
 
 
 def _spell_small(text: bytes) -> bytes:
-    """repr's small numbers in compact JSON as the trace spells them: 1.234e-05 → 0.00001234, 1.5e-07 → 1.5e-7."""
-    pieces = text.split(b"e-")  # each "e-" ends a number's digits; its exponent starts the next piece
-    for k in range(1, len(pieces)):
-        piece = pieces[k]
-        n = 3 if piece[2:3].isdigit() else 2  # repr pads exponents to two digits
-        if piece[:n] == b"05":
-            before = pieces[k - 1]
-            cut = max(before.rfind(b","), before.rfind(b"[")) + 1
-            digits = before[cut:]
-            sign = b"-" if digits[:1] == b"-" else b""
-            pieces[k - 1] = before[:cut] + sign + b"0.0000" + digits[len(sign):].replace(b".", b"")
-            pieces[k] = b"\0" + piece[n:]  # marks an "e-" to drop
+    """repr's small numbers in compact JSON as the trace spells them: 1.234e-05 → 0.00001234, 1.5e-07 → 1.5e-7.
+
+    The exponents -6 to -9 lose their padding zero in four C-level
+    replaces; only the numbers in [1e-5, 1e-4), written out, take a step of
+    Python each (the piece before each "e-05" ends with that number's digits).
+    """
+    for digit in b"6789":
+        text = text.replace(b"e-0%c" % digit, b"e-%c" % digit)
+    if b"e-05" not in text:
+        return text
+    pieces = text.split(b"e-05")
+    for k in range(len(pieces) - 1):
+        head, comma, digits = pieces[k].rpartition(b",")
+        if b"[" in digits:  # the first number of a row: "…],[1.5"
+            before, bracket, digits = digits.rpartition(b"[")
+            head, comma = head + comma + before, bracket
+        if digits[:1] == b"-":
+            pieces[k] = head + comma + b"-0.0000" + digits[1:].replace(b".", b"")
         else:
-            pieces[k] = piece[:n].lstrip(b"0") + piece[n:]
-    return b"e-".join(pieces).replace(b"e-\0", b"")
+            pieces[k] = head + comma + b"0.0000" + digits.replace(b".", b"")
+    return b"".join(pieces)
 
 
 def stdlib_text(value: np.ndarray) -> bytes:

@@ -213,7 +213,7 @@ def _lines(data: bytes | bytearray, begin: int, end: int, budget: int, path: str
     return starts, ends
 
 
-_SCAN = 64 * 2**20  # bytes searched for newlines at a time
+_SCAN = 4 * 2**20  # bytes searched for newlines at a time: its mask (one byte each) is a peak of its own
 
 
 def step_chunks(data: bytes | bytearray, begin: int, end: int) -> Iterator[bytes | bytearray]:

@@ -266,6 +266,9 @@ def test_numbers_read_back_exactly_and_both_encoders_spell_them_alike() -> None:
         b"[0.00001,-0.00001234,9.999999999999999e-6,1.5e-7,0.0001,1000000000000000.0,1e+16,-2.5e+20]"
     odd = np.array([1.0, np.nan, np.inf, -np.inf])
     assert stdlib_text(odd) == b'[1.0,"NaN","Infinity","-Infinity"]'
+    # a scalar (a loss), and rows that start with a small number
+    assert stdlib_text(np.array(-3.2e-5)) == b"-0.000032" and stdlib_text(np.array(7e-9)) == b"7e-9"
+    assert stdlib_text(np.array([[-1e-5, 2e-6], [5e-5, 1e-5]])) == b"[[-0.00001,2e-6],[0.00005,0.00001]]"
 
 
 def test_an_orjson_that_spells_numbers_otherwise_is_not_used(monkeypatch: pytest.MonkeyPatch) -> None:
