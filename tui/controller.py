@@ -331,7 +331,7 @@ class Controller:
             # interval many times per frame, so keys stay quick during a run.
             result = run(self.timeline, iterations=iterations, breakpoints=breakpoints, stop=stop, progress=progress,
                          chunk_seconds=CHUNK_SECONDS, pause=PAUSE_SECONDS)
-        except Exception as error:  # noqa: BLE001 - a crash in a worker must reach the user, not kill the app
+        except NnstepError as error:  # a bad trace or expression; a bug goes to the app's boundary, which logs it
             return Outcome(f"run failed: {error}", error=True)
         return Outcome(said(result, iterations, bool(breakpoints)))
 
@@ -351,7 +351,7 @@ class Controller:
                     return Outcome(f"stopped at iteration {timeline.iterations_done:,} of the {iteration:,} before "
                                    f"{what or 'the target'}")
             timeline.goto(position)
-        except Exception as error:  # noqa: BLE001
+        except NnstepError as error:
             return Outcome(f"jump failed: {error}", error=True)
         return Outcome(f"at {what}" if what else "")
 
@@ -414,7 +414,7 @@ class Controller:
         params, x, y = batch
         try:
             checks = check_gradients(self.config, params, x, y)
-        except Exception as error:  # noqa: BLE001
+        except NnstepError as error:
             return Outcome(f"gradient check failed: {error}", error=True)
         verdicts = ", ".join(f"layer {c.layer} {c.verdict}" for c in checks)
         return Outcome(f"gradient check: {verdicts}", checks=tuple(checks), iteration=iteration, batch=len(x))

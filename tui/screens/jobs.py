@@ -17,6 +17,7 @@ from collections.abc import Callable
 import numpy as np
 from nnstep.engine import StepRecord
 from nnstep.engine.timeline import Timeline
+from nnstep.tui.boundary import failure_line
 from nnstep.tui.controller import (
     FOREVER,
     MAX_ITERATIONS,
@@ -96,7 +97,10 @@ class Jobs(Widget):
                         text = f"{done:,} of {total:,} iterations ({done / total:.0%})"
                     self.post_message(JobProgress(timeline.record, timeline.losses(), text))
 
-            outcome = job(stop, progress)
+            try:
+                outcome = job(stop, progress)
+            except Exception as error:  # noqa: BLE001 - logged by the app's boundary; the job must still end
+                outcome = Outcome(failure_line(self.app, error, label), error=True)
             self.post_message(JobDone(outcome))
 
         self.run_worker(work, thread=True, exclusive=True, group="run", name=label)
