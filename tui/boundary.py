@@ -171,7 +171,7 @@ def guard_dispatch(pump: Any, report: Callable[[BaseException, str], None], fata
 
     Textual's message loop stops for good after one (the widget would never
     handle a message again): the message is abandoned and reported instead.
-    Messages of a `fatal` type (Compose, Mount: a widget half built) still end the app.
+    Messages of a `fatal` type (Compose: a widget half built) still end the app.
     """
     if getattr(pump, "_nnstep_guarded", False):
         return
@@ -316,7 +316,9 @@ class BoundaryApp(App[None]):
 
     def _register_child(self, parent: Any, child: Any, before: int | None, after: int | None) -> None:
         super()._register_child(parent, child, before, after)
-        guard_dispatch(child, self._background, (events.Compose, events.Mount))
+        # A widget that failed to compose is half built: fatal. One whose on_mount failed (showing
+        # a step whose numbers a trace got wrong) is whole: reported like any handler.
+        guard_dispatch(child, self._background, (events.Compose,))
         guard_render(child, self._report_soon)
 
     async def _dispatch_message(self, message: Any) -> None:

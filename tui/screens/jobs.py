@@ -11,6 +11,7 @@ screen, which shows them. The words are the controller's.
 from __future__ import annotations
 
 import io
+import re
 import time
 from collections.abc import Callable
 
@@ -209,7 +210,9 @@ class Jobs(Widget):
         if record is None:
             self.say(Outcome("nothing to export yet: press n to compute the first op", error=True))
             return
-        default = f"nnstep-trace-{controller.config.name}-{record.iteration}.json"
+        # A name is any text (nnstep.debug's, a config file's stem): the default must be one file name here.
+        name = re.sub(r"[^\w.+-]+", "_", controller.config.name).strip("._") or "config"
+        default = f"nnstep-trace-{name}-{record.iteration}.json"
         count = record.index + 1
         size = controller.export_size()
         # In a browser (`nnstep serve`) the visitor downloads the trace: what they type is a file name, never a path.
