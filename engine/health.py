@@ -13,8 +13,8 @@ W⁽ˡ⁾ and dW⁽ˡ⁾ shape (n_l, n_{l-1}).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Sequence
 
 import numpy as np
 
@@ -44,13 +44,22 @@ class LayerHealth:
     frozen: bool = False  # W⁽ˡ⁾ is frozen: no update step
     shrink: float = 1.0  # ‖δ⁽ᴸ⁾‖ / ‖δ⁽ˡ⁾‖: how much the error signal shrank from the output layer down to this one
     solved: bool = False  # the loss is 0: no gradient is the right answer, not a vanishing one
+    missing: tuple[str, ...] = ()  # figures the records do not hold (a partial trace): FIGURES names
+
+    def known(self, figure: str) -> bool:
+        """True when the records held what `figure` (one of FIGURES) is computed from."""
+        return figure not in self.missing
 
     @property
     def warnings(self) -> tuple[str, ...]:
         """Plain-words warnings, empty when the layer looks healthy."""
         found = []
-        if not np.isfinite(self.norm_dW) or not np.isfinite(self.norm_W):
+        # A figure the records lack is nan too: it is missing, not non-finite (a --stages trace).
+        shown = [v for f, v in (("norm_dW", self.norm_dW), ("norm_W", self.norm_W)) if self.known(f)]
+        if not all(np.isfinite(v) for v in shown):
             found.append("non-finite values")
+        elif not self.known("norm_dW"):
+            pass
         elif self.norm_dW < VANISHING:
             if not self.solved:
                 found.append("vanishing gradient")
@@ -63,11 +72,13 @@ class LayerHealth:
             found.append(f"exploding gradient: ‖δ‖ {1 / self.shrink:.3g}× larger than the output layer's")
         if np.isfinite(self.update_ratio) and self.update_ratio > RATIO_HIGH:
             found.append("update too large for the weights")
-        if self.activation in ("relu", "leaky_relu") and self.dead == self.units:
+        if not self.known("dead"):
+            pass
+        elif self.activation in ("relu", "leaky_relu") and self.dead == self.units:
             found.append("every unit dead")
         elif self.dead > self.units // 2:
             found.append("most units dead")
-        if self.saturated > 0.5:
+        if self.saturated > 0.5 and self.known("saturated"):
             found.append("saturated")
         return tuple(found)
 
@@ -82,6 +93,11 @@ def _norm(array: np.ndarray) -> float:
         return float(np.linalg.norm(array))
 
 
+# The figures of a LayerHealth and the ops they are read from.
+FIGURES = {"norm_W": "update", "norm_dW": "grad or update", "norm_delta": "delta", "update_ratio": "update",
+           "dead": "activation", "saturated": "activation"}
+
+
 def layer_health(records: Sequence[StepRecord], activations: Sequence[str]) -> list[LayerHealth]:
     """Health of every layer from one iteration's records (one per op of the schedule, or some of them)."""
     found: dict[int, dict[str, float]] = {}
@@ -90,7 +106,9 @@ def layer_health(records: Sequence[StepRecord], activations: Sequence[str]) -> l
             continue
         entry = found.setdefault(record.layer, {})
         t = record.tensors
-        if record.op == "activation":
+        if record.op == "linear":  # W before the update: what a forward-only trace has (an update op overrides it)
+            entry.setdefault("norm_W", _norm(t["W"]))
+        elif record.op == "activation":
             entry["dead"] = float(np.sum(np.all(t["z"] <= 0, axis=0)))
             entry["saturated"] = saturated_fraction(activations[record.layer - 1], t["a"])
         elif record.op == "delta":
@@ -123,6 +141,7 @@ def layer_health(records: Sequence[StepRecord], activations: Sequence[str]) -> l
                 units=next((r.tensors["z"].shape[1] for r in records if r.layer == layer and "z" in r.tensors), 0),
                 saturated=entry.get("saturated", 0.0),
                 frozen=bool(entry.get("frozen", 0.0)),
+                missing=tuple(f for f in FIGURES if f not in entry),
             )
         )
     # Judged against the output layer: what sigmoid′ ≤ 1/4 does to δ, layer after layer on the way down.

@@ -26,7 +26,7 @@ import numpy as np
 
 from .config import Config
 from .errors import NnstepError
-from .network import Params
+from .network import Params, batch_rows
 from .records import StepRecord
 from .schedule import STAGES, UNITS, Schedule
 from .session import NetworkState
@@ -334,16 +334,33 @@ class TraceTimeline:
 def batch_of(timeline: Timeline, iteration: int) -> tuple[Params, np.ndarray, np.ndarray] | None:
     """Parameters at the start of 0-based `iteration` and its batch (x, y), read from its records.
 
-    Uses only the record API: the linear ops hold W⁽ˡ⁾ (n_l, n_{l-1}) and
-    b⁽ˡ⁾, the first one's input a_prev is x (B, n_0); the loss op holds y
-    (B, n_L). None if the timeline lacks those records (a partial trace).
+    Uses only the record API. W⁽ˡ⁾ (n_l, n_{l-1}) and b⁽ˡ⁾ come from the
+    linear ops, else from the update ops (W_before, or W where it is frozen),
+    so a trace exported with `--stages update` has them too. x (B, n_0) is
+    the first linear op's input and y (B, n_L) the loss op's; where the trace
+    lacks those ops, the batch's rows of the config's data (the config
+    decides every batch, `batch_rows`). None if some layer's W and b are in
+    none of the iteration's records (a trace of only the loss or backward stage).
     """
     records = timeline.iteration_records(iteration)
-    depth = timeline.config.depth
-    linear = {r.layer: r for r in records if r.op == "linear"}
-    loss = next((r for r in records if r.op == "loss"), None)
-    if len(linear) != depth or loss is None:
+    config = timeline.config
+    depth = config.depth
+    W: dict[int, np.ndarray] = {}
+    b: dict[int, np.ndarray] = {}
+    for r in records:
+        if r.layer is None or r.layer in W:
+            continue
+        t = r.tensors
+        if r.op == "linear":
+            W[r.layer], b[r.layer] = t["W"], t["b"]
+        elif r.op == "update":  # the values before this update: a parameter it does not update, it reads as it is
+            W[r.layer], b[r.layer] = t.get("W_before", t.get("W")), t.get("b_before", t.get("b"))
+    if any(W.get(l) is None or b.get(l) is None for l in range(1, depth + 1)):
         return None
-    W = tuple(linear[l].tensors["W"] for l in range(1, depth + 1))
-    b = tuple(linear[l].tensors["b"] for l in range(1, depth + 1))
-    return Params(W, b), linear[1].tensors["a_prev"], loss.tensors["y"]
+    first = next((r for r in records if r.op == "linear" and r.layer == 1), None)
+    loss = next((r for r in records if r.op == "loss"), None)
+    rows = batch_rows(config, iteration)
+    x = first.tensors["a_prev"] if first is not None else config.x[rows]
+    y = loss.tensors["y"] if loss is not None else config.y[rows]
+    params = Params(tuple(W[l] for l in range(1, depth + 1)), tuple(b[l] for l in range(1, depth + 1)))
+    return params, x, y

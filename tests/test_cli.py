@@ -134,6 +134,7 @@ def no_app(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     opened: list[dict[str, Any]] = []
 
     class Viewer:
+        return_code = None  # as an App that was quit normally
         def __init__(self, trace: dict[str, Any]) -> None:
             opened.append(trace)
 

@@ -14,15 +14,20 @@ from typing import Any
 from nnstep.engine import Config, Session
 from nnstep.engine.config import build_config
 from nnstep.engine.timeline import Timeline, TraceTimeline
-from nnstep.tui.controller import Controller
+from nnstep.tui.boundary import BoundaryApp
+from nnstep.tui.controller import Controller, Outcome
 from nnstep.tui.screens.main import MainScreen
-from textual.app import App, SystemCommand
+from textual.app import SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
 
-class NnstepApp(App[None]):
-    """Step-through debugger of neural-network training (the main screen does the work)."""
+class NnstepApp(BoundaryApp):
+    """Step-through debugger of neural-network training (the main screen does the work).
+
+    An unexpected exception anywhere is one line in the status line, never the
+    end of the session (BoundaryApp, tui/boundary.py).
+    """
 
     CSS_PATH = "nnstep.tcss"
     TITLE = "nnstep"
@@ -46,6 +51,14 @@ class NnstepApp(App[None]):
         for screen in self.screen_stack:
             if isinstance(screen, MainScreen) and screen is not self.screen and screen.is_mounted:
                 screen.fit()
+
+    def session_shown(self) -> bool:
+        """The main screen is up: an error from here on is shown in it, not fatal."""
+        return any(isinstance(s, MainScreen) and s.is_mounted for s in self.screen_stack)
+
+    def show_error(self, line: str) -> None:
+        """In the status line and a toast, as plain text."""
+        self.main.say(Outcome(line, error=True))
 
     @property
     def main(self) -> MainScreen:

@@ -131,8 +131,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                               "`nnstep run` trains without one")
         from nnstep.tui.app import make_app
 
-        make_app(config).run()
-        return 0
+        app = make_app(config)
+        app.run()
+        return app.return_code or 0  # 1 only when the app could not go on (its one line names the log)
     except NnstepError as error:
         print(f"nnstep: {error}", file=sys.stderr)
         return 2
@@ -220,8 +221,9 @@ def _command(name: str, args: list[str]) -> int:
                               "--unverified opens it anyway)")
     from nnstep.tui.app import make_viewer
 
-    make_viewer(trace, options.trace).run()
-    return 0
+    app = make_viewer(trace, options.trace)
+    app.run()
+    return app.return_code or 0
 
 
 def _diff(args: list[str]) -> int:

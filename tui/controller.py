@@ -27,7 +27,7 @@ from nnstep.engine.breakpoints import Breakpoint, parse_breakpoint
 from nnstep.engine.gradcheck import LayerCheck, check_gradients
 from nnstep.engine.network import batch_rows
 from nnstep.engine.run import RunResult, run
-from nnstep.engine.schedule import PARAMETERS, state_key
+from nnstep.engine.schedule import PARAMETERS, STAGES, state_key
 from nnstep.engine.timeline import Timeline, batch_of
 from nnstep.engine.trace import write_trace
 from nnstep.tui.render import fmt, sup, symbol
@@ -274,9 +274,15 @@ class Controller:
 
     def goto(self, iteration: int) -> Outcome:
         """To the first op of 1-based `iteration` at once (a trace, or a live session near it)."""
-        if self.timeline.goto_iteration(iteration) is None:  # only a trace ends
-            return Outcome(f"the trace has no iteration {iteration}", error=True)
-        return Outcome(f"at the first op of iteration {iteration}")
+        record = self.timeline.goto_iteration(iteration)
+        if record is None:  # only a trace ends
+            return Outcome(f"the trace has no iteration {iteration:,} (it ends before)", error=True)
+        if record.iteration != iteration:  # a trace exported with --every
+            return Outcome(f"the trace has no iteration {iteration:,}: at iteration {record.iteration:,}, the next it holds")
+        if record.index != self.schedule.index(iteration - 1, 0):  # a trace exported with --stages
+            what = record.op if record.layer is None else f"{record.op} of layer {record.layer}"
+            return Outcome(f"at iteration {iteration:,}'s first op in this trace, the {what} (it holds only some stages)")
+        return Outcome(f"at the first op of iteration {iteration:,}")
 
     # -- breakpoints --------------------------------------------------------------------
 
@@ -331,7 +337,7 @@ class Controller:
             # interval many times per frame, so keys stay quick during a run.
             result = run(self.timeline, iterations=iterations, breakpoints=breakpoints, stop=stop, progress=progress,
                          chunk_seconds=CHUNK_SECONDS, pause=PAUSE_SECONDS)
-        except Exception as error:  # noqa: BLE001 - a crash in a worker must reach the user, not kill the app
+        except NnstepError as error:  # a bad trace or expression; a bug goes to the app's boundary, which logs it
             return Outcome(f"run failed: {error}", error=True)
         return Outcome(said(result, iterations, bool(breakpoints)))
 
@@ -351,7 +357,7 @@ class Controller:
                     return Outcome(f"stopped at iteration {timeline.iterations_done:,} of the {iteration:,} before "
                                    f"{what or 'the target'}")
             timeline.goto(position)
-        except Exception as error:  # noqa: BLE001
+        except NnstepError as error:
             return Outcome(f"jump failed: {error}", error=True)
         return Outcome(f"at {what}" if what else "")
 
@@ -402,7 +408,10 @@ class Controller:
         iteration = self.iteration()
         batch = batch_of(self.timeline, iteration)
         if batch is None:
-            return Outcome("gradient check: this trace lacks the forward and loss ops of the iteration", error=True)
+            held = {r.stage for r in self.timeline.iteration_records(iteration)}
+            stages = " and ".join(stage for stage in STAGES if stage in held) or "no op"
+            return Outcome(f"gradient check: iteration {iteration + 1} of this trace holds only its {stages} ops; "
+                           "it needs W and b, from the forward or update ops", error=True)
         params = batch[0]
         count = sum(w.size + b.size for w, b in zip(params.W, params.b))
         if count > CHECK_LIMIT:
@@ -414,7 +423,7 @@ class Controller:
         params, x, y = batch
         try:
             checks = check_gradients(self.config, params, x, y)
-        except Exception as error:  # noqa: BLE001
+        except NnstepError as error:
             return Outcome(f"gradient check failed: {error}", error=True)
         verdicts = ", ".join(f"layer {c.layer} {c.verdict}" for c in checks)
         return Outcome(f"gradient check: {verdicts}", checks=tuple(checks), iteration=iteration, batch=len(x))
@@ -447,7 +456,7 @@ def said(result: RunResult, iterations: int, breakpoints: bool) -> str:
     if result.reason == "stopped":
         return f"stopped after {result.iterations:,} iteration{'s' * (result.iterations != 1)}"
     if result.reason == "end":
-        return "end of the trace"
+        return "end of the trace" + (", no breakpoint hit" if breakpoints else "")
     if iterations >= FOREVER:
         return "stopped"
     return f"ran {iterations:,} iterations" + (", no breakpoint hit" if breakpoints else "")

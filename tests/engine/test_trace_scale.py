@@ -261,6 +261,7 @@ def test_nnstep_view_opens_an_npz_or_gzip_export(tmp_path: Path, monkeypatch: py
     opened: list[dict[str, Any]] = []
 
     class Viewer:
+        return_code = None  # as an App that was quit normally
         def __init__(self, trace: dict[str, Any], path: str) -> None:
             self.timeline = TraceTimeline(trace["records"] and load_demo("tutorial"), trace["records"])
             opened.append(trace)

@@ -106,7 +106,7 @@ def test_far_moves_and_trace_gotos() -> None:
     trace = Controller(TraceTimeline(config, list(live.iter_records(0, live.position + 1))))
     assert not trace.far("epoch") and not trace.goto_far(10**6)
     outcome = trace.goto(99)
-    assert outcome.error and outcome.text == "the trace has no iteration 99"
+    assert outcome.error and outcome.text == "the trace has no iteration 99 (it ends before)"
     assert trace.goto(2).text == "at the first op of iteration 2" and trace.record.iteration == 2
 
 

@@ -32,8 +32,8 @@ class InputDialog(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog") as box:
-            box.border_title = self.title_text
-            yield Label(self.prompt, classes="prompt")
+            box.border_title = Text(self.title_text)  # plain text: never parsed as markup
+            yield Label(Text(self.prompt), classes="prompt")
             yield Input(self.value, select_on_focus=True)
             yield Label("", classes="error")
             yield Label("enter accepts · esc cancels", classes="hint")
@@ -75,7 +75,7 @@ class BreakpointList(ModalScreen[list[str]]):
     def _options(self) -> list[Option]:
         if not self.breakpoints:
             return [Option("no breakpoints (add with b, e.g. `loss < 0.01`, `nan`)", disabled=True)]
-        return [Option(f"{i + 1}. {text}") for i, text in enumerate(self.breakpoints)]
+        return [Option(Text(f"{i + 1}. {text}")) for i, text in enumerate(self.breakpoints)]  # the user's text, not markup
 
     def _refill(self) -> None:
         options = self.query_one(OptionList)
@@ -111,7 +111,7 @@ class Report(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog report") as box:
-            box.border_title = self.title_text
+            box.border_title = Text(self.title_text)
             # Scrolls both ways: a narrow terminal must not cut the numbers of a table into "0.0…".
             with ScrollableContainer(classes="body"):
                 content = Static(self.body, classes="content")

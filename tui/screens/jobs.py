@@ -11,12 +11,14 @@ screen, which shows them. The words are the controller's.
 from __future__ import annotations
 
 import io
+import re
 import time
 from collections.abc import Callable
 
 import numpy as np
 from nnstep.engine import StepRecord
 from nnstep.engine.timeline import Timeline
+from nnstep.tui.boundary import failure_line
 from nnstep.tui.controller import (
     FOREVER,
     MAX_ITERATIONS,
@@ -96,7 +98,10 @@ class Jobs(Widget):
                         text = f"{done:,} of {total:,} iterations ({done / total:.0%})"
                     self.post_message(JobProgress(timeline.record, timeline.losses(), text))
 
-            outcome = job(stop, progress)
+            try:
+                outcome = job(stop, progress)
+            except Exception as error:  # noqa: BLE001 - logged by the app's boundary; the job must still end
+                outcome = Outcome(failure_line(self.app, error, label), error=True)
             self.post_message(JobDone(outcome))
 
         self.run_worker(work, thread=True, exclusive=True, group="run", name=label)
@@ -205,7 +210,9 @@ class Jobs(Widget):
         if record is None:
             self.say(Outcome("nothing to export yet: press n to compute the first op", error=True))
             return
-        default = f"nnstep-trace-{controller.config.name}-{record.iteration}.json"
+        # A name is any text (nnstep.debug's, a config file's stem): the default must be one file name here.
+        name = re.sub(r"[^\w.+-]+", "_", controller.config.name).strip("._") or "config"
+        default = f"nnstep-trace-{name}-{record.iteration}.json"
         count = record.index + 1
         size = controller.export_size()
         # In a browser (`nnstep serve`) the visitor downloads the trace: what they type is a file name, never a path.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from nnstep.engine.errors import one_line
 from nnstep.tui.render import fmt
 from rich.text import Text
 from textual.reactive import reactive
@@ -40,7 +41,8 @@ class StatusLine(Widget):
     def render(self) -> Text:
         """Fields separated by │; a running job and the last message at the end."""
         s = self.status
-        text = Text(f" {s.name}", style="bold")
+        # A name or message holding ESC would drive the terminal: control characters are shown escaped.
+        text = Text(f" {one_line(s.name)}", style="bold")
         if s.read_only:
             text.append(" (trace, read-only)", style="dim")
         if s.note:
@@ -64,6 +66,6 @@ class StatusLine(Widget):
             text.append(f"▶ {s.running} (esc stops)", style="bold reverse green")
         if s.message:
             text.append(" │ ", style="dim")
-            text.append(s.message, style="bold red" if s.error else "italic")
+            text.append(one_line(s.message), style="bold red" if s.error else "italic")
         text.truncate(max(self.size.width, 1), overflow="ellipsis")
         return text
