@@ -278,3 +278,31 @@ def test_the_log_falls_back_prunes_and_stays_bounded(tmp_path: Path, monkeypatch
     assert log.path.stat().st_size == boundary.LOG_BYTES
     assert len(list(folder.glob("nnstep-*.log"))) == boundary.KEEP_LOGS
     assert list(work.iterdir()) == []
+
+
+async def test_a_dialog_answer_that_raises(state: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A dialog's answer runs as a callback after it closes (Textual's call_next), outside any key:
+    a bug there went straight to Textual's exit."""
+    config = load_demo("mazur")
+    session = Session(config)
+    session.goto(32)
+    path = tmp_path / "t.json"
+    write_trace(path, config.to_dict(), session.iter_records())
+    app = make_viewer(read_trace(path), path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("n", "n")
+
+        def broken(self, iteration):
+            raise Boom("injected into goto")
+
+        monkeypatch.setattr(Controller, "goto", broken)
+        await pilot.press("G")
+        await pilot.pause()
+        app.screen.query_one("Input").value = "2"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.is_running and isinstance(app.screen, MainScreen)
+        assert app.main.controller.timeline.position == 1
+        assert "Boom: injected into goto" in message(app)
+        await pilot.press("n")
+        assert app.main.controller.timeline.position == 2
