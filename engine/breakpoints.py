@@ -33,10 +33,11 @@ from .records import StepRecord
 from .schedule import OPS, STAGES
 
 _TOKEN = re.compile(
-    r"\s*(?:(?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)|(?P<name>[A-Za-z_][A-Za-z_0-9]*)"
+    # Digits are 0-9: \d would also take '١٢', which float() reads as 12 (the CLI's counts refuse it too).
+    r"\s*(?:(?P<num>(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)|(?P<name>[A-Za-z_][A-Za-z_0-9]*)"
     r"|(?P<str>'[^']*'|\"[^\"]*\")|(?P<op><=|>=|==|!=|<|>|\(|\)|-))"
 )
-_TENSOR = re.compile(r"^(W|b|z|a|a_drop|mask|delta|dW|db)(\d+)$")
+_TENSOR = re.compile(r"^(W|b|z|a|a_drop|mask|delta|dW|db)([0-9]+)$")
 _SCALARS = ("loss", "iteration", "epoch", "index", "layer", "stage", "op")
 _FUNCS = ("norm", "max", "min", "mean", "dead", "saturated")
 _NAMED = {"stage": STAGES, "op": OPS}
@@ -67,7 +68,9 @@ def _tokens(text: str, fail: Callable[[int, str], NnstepError]) -> list[_Token]:
         match = _TOKEN.match(text, pos)
         if not match or match.end() == pos:
             column = pos + 1 + (len(text[pos:]) - len(text[pos:].lstrip()))
-            raise fail(column, f"unexpected character {text[column - 1]!r}")
+            odd = text[column - 1]
+            digit = " (numbers are written with the digits 0-9)" if odd.isdigit() or odd.isnumeric() else ""
+            raise fail(column, f"unexpected character {odd!r}{digit}")
         kind = match.lastgroup or "op"
         tokens.append(_Token(kind, match.group(kind), match.start(kind) + 1))
         pos = match.end()

@@ -472,6 +472,16 @@ def test_the_app_without_a_terminal_points_to_run(tmp_path: Path) -> None:
                            "`nnstep run` trains without one\n")
 
 
+def test_view_without_a_terminal_points_to_jq(tmp_path: Path) -> None:
+    # If this fails, `nnstep view trace.json > out.txt` writes escape codes into out.txt forever.
+    assert run_main(["run", "--demo", "mazur", "-n", "1", "-q", "--export", str(tmp_path / "t.json")]) == 0
+    done = subprocess.run([sys.executable, "-m", "nnstep.tui.cli", "view", "t.json"], capture_output=True, text=True,
+                          timeout=60, stdin=subprocess.DEVNULL, cwd=tmp_path)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr == ("nnstep: the app needs a terminal (standard input and output are not one here); "
+                           "jq or `nnstep diff` read a trace without one\n")
+
+
 def test_the_readme_error_rows_are_the_tested_ones() -> None:
     # If this fails, the README shows an error message nnstep no longer prints.
     readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")

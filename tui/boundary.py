@@ -26,6 +26,7 @@ capped in size; only the newest KEEP_LOGS files are kept.
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 import threading
 import time
@@ -84,6 +85,9 @@ class ErrorLog:
         for folder in (self.directory(), self.fallback()):
             try:
                 folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+                info = os.lstat(folder)
+                if stat.S_ISLNK(info.st_mode) or (hasattr(os, "getuid") and info.st_uid != os.getuid()):
+                    continue  # a shared temporary folder: someone else's folder (or link) must not get our tracebacks
                 path = folder / f"nnstep-{stamp}-{os.getpid()}.log"
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0), 0o600)
                 os.close(fd)

@@ -121,14 +121,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args and args[0] in COMMANDS:
             sys.stdout = _PrintableOutput(stdout)  # type: ignore[assignment]
-            status = _command(args[0], args[1:])
+            status = _command(args[0], args[1:], real=argv is None)
             sys.stdout.flush()  # a full disk shows here, not as a warning at exit
             return _settle(status, argv)
         options = _parser().parse_args(args)
         config = load_source(options.demo, options.config)
-        if argv is None and not os.environ.get("TEXTUAL_DRIVER") and not (sys.stdout.isatty() and sys.stdin.isatty()):
-            raise NnstepError("the app needs a terminal (standard input and output are not one here); "
-                              "`nnstep run` trains without one")
+        _need_terminal(argv is None, "`nnstep run` trains without one")
         from nnstep.tui.app import make_app
 
         app = make_app(config)
@@ -153,6 +151,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout = stdout
 
 
+def _need_terminal(real: bool, instead: str) -> None:
+    """Refuse to open the app where it cannot be seen: it would write escape codes into a file forever.
+
+    Only for the real command (`real`); tests and `nnstep serve` (TEXTUAL_DRIVER) drive it without one."""
+    if real and not os.environ.get("TEXTUAL_DRIVER") and not (sys.__stdout__.isatty() and sys.stdin.isatty()):
+        raise NnstepError(f"the app needs a terminal (standard input and output are not one here); {instead}")
+
+
 def _silence(stdout: Any) -> None:
     """Point standard output at /dev/null: what is left in its buffer must not fail again at exit."""
     try:
@@ -172,7 +178,7 @@ def _settle(status: int, argv: Sequence[str] | None) -> int:
     return status
 
 
-def _command(name: str, args: list[str]) -> int:
+def _command(name: str, args: list[str], real: bool = False) -> int:
     if name == "demos":
         _Parser(prog="nnstep demos", description="List the demo configs.").parse_args(args)
         from nnstep.engine.demos import demo_description, demo_names
@@ -219,6 +225,7 @@ def _command(name: str, args: list[str]) -> int:
         if wrong is not None:
             raise NnstepError(f"{options.trace}: {wrong} (the trace was edited, or made by another program; "
                               "--unverified opens it anyway)")
+    _need_terminal(real, "jq or `nnstep diff` read a trace without one")
     from nnstep.tui.app import make_viewer
 
     app = make_viewer(trace, options.trace)

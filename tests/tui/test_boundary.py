@@ -249,3 +249,60 @@ async def test_a_screen_that_cannot_be_drawn_ends_cleanly_with_one_line(state: P
     assert app._fatal_text.startswith("nnstep: the app stopped: internal error in ")
     assert "Boom: injected into Compositor.render_update" in app._fatal_text and str(state) in app._fatal_text
     assert "injected into Compositor.render_update" in logged(state)
+
+
+def test_the_log_falls_back_prunes_and_stays_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An unwritable state folder falls back to a private temporary one (never the working directory);
+    old logs beyond KEEP_LOGS go; a failure repeating forever stops growing the file at LOG_BYTES."""
+    from nnstep.tui import boundary
+
+    blocked = tmp_path / "state"
+    blocked.write_text("a file where the folder should be")
+    monkeypatch.setenv("XDG_STATE_HOME", str(blocked))
+    monkeypatch.setattr(boundary.tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    folder = boundary.ErrorLog.fallback()
+    folder.mkdir(parents=True, mode=0o700)
+    for i in range(boundary.KEEP_LOGS + 5):
+        (folder / f"nnstep-old-{i:02}.log").write_text("old")
+    log = boundary.ErrorLog()
+    try:
+        raise Boom("x" * 10_000)
+    except Boom as error:
+        for _ in range(200):
+            line = log.line(error, "a test")
+    assert log.path is not None and log.path.parent == folder
+    assert str(log.path) in line and line.startswith("internal error in a test: Boom: xxx") and len(line) < 400
+    assert log.path.stat().st_size == boundary.LOG_BYTES
+    assert len(list(folder.glob("nnstep-*.log"))) == boundary.KEEP_LOGS
+    assert list(work.iterdir()) == []
+
+
+async def test_a_dialog_answer_that_raises(state: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A dialog's answer runs as a callback after it closes (Textual's call_next), outside any key:
+    a bug there went straight to Textual's exit."""
+    config = load_demo("mazur")
+    session = Session(config)
+    session.goto(32)
+    path = tmp_path / "t.json"
+    write_trace(path, config.to_dict(), session.iter_records())
+    app = make_viewer(read_trace(path), path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("n", "n")
+
+        def broken(self, iteration):
+            raise Boom("injected into goto")
+
+        monkeypatch.setattr(Controller, "goto", broken)
+        await pilot.press("G")
+        await pilot.pause()
+        app.screen.query_one("Input").value = "2"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.is_running and isinstance(app.screen, MainScreen)
+        assert app.main.controller.timeline.position == 1
+        assert "Boom: injected into goto" in message(app)
+        await pilot.press("n")
+        assert app.main.controller.timeline.position == 2

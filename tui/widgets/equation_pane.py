@@ -75,6 +75,8 @@ class EquationPane(Widget):
         config = self.config
         width, height = self.size.width or 80, self.size.height or 3
         cell = self.cell
+        if cell is not None and not _holds(record, cell[0], cell[1]):
+            cell = None  # chosen on another op (a job's frames move on without re-selecting): unit 1 of sample 1
         if cell is not None and not cell[3]:  # a number the op reads: its value, and where it goes
             worked = [read_part(record, cell[2], (cell[0], cell[1]))]
         else:
@@ -93,6 +95,12 @@ class EquationPane(Widget):
         for line in shown:
             lines.append(Text(line, style="italic green" if cell is None else "bold green"))
         return Text("\n").join(lines)
+
+
+def _holds(record: StepRecord, name: str, index: tuple[int, ...]) -> bool:
+    """True when `record` has tensor `name` and `index` is inside it."""
+    values = record.tensors.get(name)
+    return values is not None and values.ndim == len(index) and all(0 <= i < n for i, n in zip(index, values.shape))
 
 
 def _lines(parts: list[str], width: int, count: int) -> list[str]:
