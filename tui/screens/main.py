@@ -14,6 +14,7 @@ import time
 import numpy as np
 from nnstep.engine import StepRecord
 from nnstep.tui.controller import Controller, Outcome, Tensor
+from nnstep.tui.screens.find import Finder
 from nnstep.tui.screens.help import HelpScreen
 from nnstep.tui.screens.jobs import JobDone, JobProgress, Jobs
 from nnstep.tui.widgets.data_plot import DataPlot
@@ -49,8 +50,12 @@ BINDINGS: list[BindingType] = [
     Binding("r", "run_iterations", "Run N", show=False, tooltip="Run N whole iterations (stops early at a breakpoint)"),
     Binding("escape", "stop", "Stop/clear", key_display="esc",
             tooltip="Stop a running continue / run N / jump; else clear the selected number"),
+    Binding("C", "find('reverse')", "Reverse", key_display="C",
+            tooltip="Reverse-continue: back to the latest earlier op where a breakpoint holds (nan: where NaN/inf began)"),
+    Binding("P", "find('stage_back')", "Stage back", key_display="P", show=False,
+            tooltip="Reverse step: back to the last op of the previous stage (s undoes it)"),
     Binding("b", "add_breakpoint", "Break", tooltip="Add a breakpoint, e.g. `loss < 0.01`, `nan`, `norm(dW1) > 100`"),
-    Binding("B", "list_breakpoints", "Breakpoints", key_display="B", show=False, tooltip="List and remove breakpoints"),
+    Binding("B", "list_breakpoints", "Breakpoints", key_display="B", show=False, tooltip="Breakpoints: on/off (space), hit counts, ignore the next N hits (i), remove (d)"),
     Binding("g", "grad_check", "Grad check", show=False, tooltip="Check dW, db of this batch against finite differences"),
     Binding("w", "health", "Health", show=False, tooltip="Gradient health per layer: norms, update ratio, dead/saturated units"),
     Binding("x", "export", "Export", tooltip="Export the trace so far to JSON"),
@@ -66,7 +71,7 @@ BINDINGS: list[BindingType] = [
 ]
 # Off while a job runs (they would move the timeline the job owns).
 MOVES = {"next_op", "previous_op", "goto_iteration", "next_stage", "finish_iteration", "finish_epoch", "reset", "continue",
-         "run_iterations", "grad_check", "health", "export", "add_breakpoint", "list_breakpoints"}
+         "run_iterations", "grad_check", "health", "export", "add_breakpoint", "list_breakpoints", "find"}
 
 
 class MainScreen(Screen[None]):
@@ -109,6 +114,7 @@ class MainScreen(Screen[None]):
         yield Footer(compact=True)
         yield Static(id="too-small")
         yield Jobs(self.controller, self.say)
+        yield Finder(self.controller, lambda: self.jobs, self.say, self.show)
 
     @property
     def jobs(self) -> Jobs:
@@ -426,6 +432,10 @@ class MainScreen(Screen[None]):
             self.controller.stop()
         else:
             self.clear_selection()
+
+    def action_find(self, what: str) -> None:
+        """Reverse-continue, reverse step (screens/find.py)."""
+        self.query_one(Finder).run(what)
 
     def action_add_breakpoint(self) -> None:
         """Ask for a breakpoint expression."""
