@@ -113,7 +113,7 @@ class BreakpointSet:
 
     def active(self) -> list[Breakpoint]:
         """The enabled breakpoints, each counting its hits in its entry (for `run` and `run_backwards`)."""
-        return [Counted(e.breakpoint.text, e.breakpoint._test, e.breakpoint._activations, e)  # noqa: SLF001
+        return [Counted(e.breakpoint.text, e.breakpoint._test, e.breakpoint._activations, e)
                 for e in self.entries if e.enabled]
 
     def holding(self, record: StepRecord, previous_loss: float | None = None) -> Entry | None:

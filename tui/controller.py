@@ -33,6 +33,7 @@ from nnstep.engine.timeline import Timeline, batch_of
 from nnstep.engine.trace import write_trace
 from nnstep.tui.render import fmt, sup, symbol
 from nnstep.tui.serve import trace_bytes
+from nnstep.tui.watches import Watches
 
 MAX_ITERATIONS = 10**9  # as `nnstep run --iterations`: the loss history alone would need 8 GB past this
 FOREVER = MAX_ITERATIONS  # continue: a run that only a breakpoint, a NaN or esc ends
@@ -129,6 +130,7 @@ class Controller:
         self.schedule = timeline.schedule
         self.read_only = read_only or timeline.read_only
         self.breakpoints = BreakpointSet(self.config.activations)
+        self.watches = Watches(timeline)
         self.running = ""  # what the running job is called ("" when none)
         self.stop_event = threading.Event()
         self._carried = carried(self.config)

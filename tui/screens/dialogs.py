@@ -1,4 +1,4 @@
-"""Small modal screens: ask for a line of text, list breakpoints, show a report."""
+"""Small modal screens: ask for a line of text, list breakpoints or watches, show a report."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import ClassVar
 
 from nnstep.engine.breakpoint_set import BreakpointSet
 from nnstep.tui.controller import parse_count
+from nnstep.tui.watches import Watches
 from rich.console import RenderableType
 from rich.measure import Measurement
 from rich.table import Table
@@ -142,6 +143,56 @@ class BreakpointList(ModalScreen[None]):
     def action_clear(self) -> None:
         """Remove every breakpoint."""
         self.breakpoints.clear()
+        self._refill()
+
+    def action_close(self) -> None:
+        """Back to the main screen."""
+        self.dismiss(None)
+
+
+class WatchList(ModalScreen[None]):
+    """The watches: d or delete removes the highlighted one, a removes all; esc closes."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "close", "Close"),
+        Binding("d,delete", "remove", "Remove"),
+        Binding("a", "clear", "Remove all"),
+    ]
+
+    def __init__(self, watches: Watches) -> None:
+        super().__init__()
+        self.watches = watches
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog") as box:
+            box.border_title = "Watches"
+            yield OptionList(*self._options())
+            yield Label("d remove · a remove all · esc close · a in the main screen adds", classes="hint")
+
+    def _options(self) -> list[Option]:
+        if not self.watches.items:
+            return [Option("no watches (add with a, e.g. norm(dW1), max(z2), loss)", disabled=True)]
+        return [Option(Text(f"{number:>2}. ").append(text)) for number, text in enumerate(self.watches.texts, start=1)]
+
+    def _refill(self) -> None:
+        options = self.query_one(OptionList)
+        highlighted = options.highlighted
+        options.clear_options()
+        options.add_options(self._options())
+        if highlighted is not None and self.watches.items:
+            options.highlighted = min(highlighted, len(self.watches.items) - 1)
+
+    def action_remove(self) -> None:
+        """Stop watching the highlighted one."""
+        index = self.query_one(OptionList).highlighted
+        if index is not None and 0 <= index < len(self.watches.items):
+            self.watches.remove(index + 1)
+            self._refill()
+
+    def action_clear(self) -> None:
+        """Stop watching them all."""
+        while self.watches.items:
+            self.watches.remove(1)
         self._refill()
 
     def action_close(self) -> None:

@@ -1,20 +1,29 @@
-"""The main screen's find-the-cause keys: reverse-continue (C) and reverse step (P).
+"""The main screen's find-the-cause keys: reverse-continue (C), reverse step (P), watches (a, A).
 
 `Finder` is an invisible widget of the main screen, as `Jobs` is: the
 screen's one action `find(what)` hands each key to it, so the screen module
 does not grow a method per key. Reverse-continue may recompute many
 iterations on a live session, so it runs as a job (esc stops it); the words
-it reports are tui/find.py's.
+it reports are tui/find.py's. Watches (tui/watches.py) fill their
+sparklines a slice of FILL_SECONDS at a time from a timer, never while a
+job owns the timeline, so a long history never holds up a key.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from nnstep.engine import StepRecord
 from nnstep.tui.controller import Controller, Outcome
 from nnstep.tui.find import previous_stage_end, reverse_continue
+from nnstep.tui.screens.dialogs import InputDialog, WatchList
 from nnstep.tui.screens.jobs import Jobs
+from nnstep.tui.widgets.watch_pane import WatchPane, WatchView
+from textual.timer import Timer
 from textual.widget import Widget
+
+FILL_SECONDS = 0.015  # computing sparkline history per slice, on the UI thread
+FILL_EVERY = 0.03  # seconds between slices: keys and frames go first
 
 Stop = Callable[[], bool]
 
@@ -23,16 +32,19 @@ class Finder(Widget):
     """Runs the find keys: `run("reverse")`, `run("stage_back")`."""
 
     DEFAULT_CSS = "Finder { display: none; }"
-    KEYS = ("reverse", "stage_back")
+    KEYS = ("reverse", "stage_back", "add_watch", "list_watches")
 
     def __init__(self, controller: Controller, jobs: Callable[[], Jobs], say: Callable[[Outcome], None],
-                 show: Callable[[], None]) -> None:
-        """`jobs` gives the screen's Jobs widget; `say` puts words in the status line; `show` redraws the panes."""
+                 show: Callable[[], None], relayout: Callable[[], None]) -> None:
+        """`jobs` gives the screen's Jobs widget; `say` puts words in the status line; `show` redraws the
+        panes; `relayout` shares the rows out again (a watch pane came, went or grew)."""
         super().__init__()
         self.controller = controller
         self.jobs = jobs
         self.say = say
         self.show = show
+        self.relayout = relayout
+        self._timer: Timer | None = None
 
     def run(self, what: str) -> None:
         """Do what the key `what` (one of KEYS) asks."""
@@ -64,3 +76,67 @@ class Finder(Widget):
         timeline.goto(previous_stage_end(timeline))
         self.say(Outcome(""))
         self.show()
+
+    # -- watches -----------------------------------------------------------------
+
+    def add_watch(self) -> None:
+        """Ask for a value to watch; a bad one is refused in the dialog, column and all."""
+        watches = self.controller.watches
+
+        def add(text: str | None) -> None:
+            if text:
+                watches.add(text)
+                self.say(Outcome(f"watch {len(watches)}: {text} (A lists and removes)"))
+                self.relayout()
+                self.watch_values(self.controller.record)
+
+        self.app.push_screen(InputDialog("Add watch", "Watch (a value: norm(dW1) · max(z2) · min(a1) · mean(db2) · "
+                                         "loss · dead(1) · saturated(2)):", "", watches.check), add)
+
+    def list_watches(self) -> None:
+        """List the watches; remove some."""
+
+        def done(_: None) -> None:
+            count = len(self.controller.watches)
+            self.say(Outcome(f"{count} watch{'es' * (count != 1)}"))
+            self.relayout()
+            self.watch_values(self.controller.record)
+
+        self.app.push_screen(WatchList(self.controller.watches), done)
+
+    def watch_values(self, record: StepRecord | None) -> None:
+        """Show the watches at `record` with what is computed so far; fill in the rest from a timer."""
+        pane = self.screen.query_one(WatchPane)
+        watches = self.controller.watches
+        if not len(watches):
+            pane.view = WatchView(-1, ())
+            return
+        if self.controller.running:  # the job owns the timeline: the values come after it
+            return
+        complete = watches.fill(record, 0.0)  # the current iteration, at once
+        self._assign(record, complete)
+        if not complete and self._timer is None:
+            self._timer = self.set_interval(FILL_EVERY, self._fill)
+
+    def _assign(self, record: StepRecord | None, complete: bool) -> None:
+        watches = self.controller.watches
+        start = self.controller.schedule.index(record.iteration - 1, 0) if record is not None else 0
+        self.screen.query_one(WatchPane).view = WatchView(record.index if record else -1, watches.rows(record),
+                                                          complete, start)
+
+    def _fill(self) -> None:
+        """One slice of history; the timer ends when all is known (or a job starts)."""
+        controller = self.controller
+        if controller.running:
+            self._stop_filling()
+            return
+        record = controller.record
+        complete = controller.watches.fill(record, FILL_SECONDS)
+        self._assign(record, complete)
+        if complete:
+            self._stop_filling()
+
+    def _stop_filling(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None

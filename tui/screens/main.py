@@ -25,6 +25,7 @@ from nnstep.tui.widgets.network_pane import NetworkPane
 from nnstep.tui.widgets.status_line import Status, StatusLine
 from nnstep.tui.widgets.tensor_grid import TensorGrid
 from nnstep.tui.widgets.tensor_pane import MODES, TensorPane
+from nnstep.tui.widgets.watch_pane import WatchPane
 from nnstep.tui.worked import quantity, sources
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -54,6 +55,9 @@ BINDINGS: list[BindingType] = [
             tooltip="Reverse-continue: back to the latest earlier op where a breakpoint holds (nan: where NaN/inf began)"),
     Binding("P", "find('stage_back')", "Stage back", key_display="P", show=False,
             tooltip="Reverse step: back to the last op of the previous stage (s undoes it)"),
+    Binding("a", "find('add_watch')", "Watch", show=False,
+            tooltip="Watch a value as you step: norm(dW1), max(z2), loss, dead(1) — now and over the last iterations"),
+    Binding("A", "find('list_watches')", "Watches", key_display="A", show=False, tooltip="List and remove watches"),
     Binding("b", "add_breakpoint", "Break", tooltip="Add a breakpoint, e.g. `loss < 0.01`, `nan`, `norm(dW1) > 100`"),
     Binding("B", "list_breakpoints", "Breakpoints", key_display="B", show=False, tooltip="Breakpoints: on/off (space), hit counts, ignore the next N hits (i), remove (d)"),
     Binding("g", "grad_check", "Grad check", show=False, tooltip="Check dW, db of this batch against finite differences"),
@@ -108,13 +112,14 @@ class MainScreen(Screen[None]):
             if config.sizes[0] == 2 and len(config.x) >= 4:
                 yield DataPlot(config, id="data")
         yield EquationPane(config, id="equation")
+        yield WatchPane(id="watches")
         yield TensorGrid(id="tensors")
         yield IterationLog(config, id="log")
         yield StatusLine(id="status")
         yield Footer(compact=True)
         yield Static(id="too-small")
         yield Jobs(self.controller, self.say)
-        yield Finder(self.controller, lambda: self.jobs, self.say, self.show)
+        yield Finder(self.controller, lambda: self.jobs, self.say, self.show, self.on_resize)
 
     @property
     def jobs(self) -> Jobs:
@@ -160,7 +165,12 @@ class MainScreen(Screen[None]):
         # The loss must stay in view: on a narrow terminal the data pane gives way.
         for plot in self.query(DataPlot):
             plot.display = width >= 100
-        self.query_one(TensorGrid).room = max(height - top - equation - 2, 1)
+        watches = len(self.controller.watches)
+        shown = 0 if tiny or not watches else min(watches, 2 if height < 30 else 4 if height < 50 else 8)
+        pane = self.query_one(WatchPane)
+        pane.display = bool(shown)
+        self._set_height(pane, shown + 2)
+        self.query_one(TensorGrid).room = max(height - top - equation - (shown + 2 if shown else 0) - 2, 1)
         palette = width >= 100
         for footer in self.query(Footer):
             if footer.show_command_palette != palette:
@@ -223,6 +233,7 @@ class MainScreen(Screen[None]):
             self.query_one(TensorGrid).tensors = self._tensors(record)
             self._heights()
         if not running:
+            self.query_one(Finder).watch_values(record)
             self.query_one(IterationLog).records = controller.so_far(record)
             params = controller.state_params()
             self.query_one(NetworkPane).weights = params[0]
@@ -434,7 +445,7 @@ class MainScreen(Screen[None]):
             self.clear_selection()
 
     def action_find(self, what: str) -> None:
-        """Reverse-continue, reverse step (screens/find.py)."""
+        """Reverse-continue, reverse step, watches (screens/find.py)."""
         self.query_one(Finder).run(what)
 
     def action_add_breakpoint(self) -> None:
