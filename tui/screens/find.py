@@ -1,4 +1,4 @@
-"""The main screen's find-the-cause keys: reverse-continue (C), reverse step (P), watches (a, A).
+"""The main screen's find-the-cause keys: reverse-continue (C), reverse step (P), watches (a, A), find (/).
 
 `Finder` is an invisible widget of the main screen, as `Jobs` is: the
 screen's one action `find(what)` hands each key to it, so the screen module
@@ -18,6 +18,8 @@ from nnstep.tui.controller import Controller, Outcome
 from nnstep.tui.find import previous_stage_end, reverse_continue
 from nnstep.tui.screens.dialogs import InputDialog, WatchList
 from nnstep.tui.screens.jobs import Jobs
+from nnstep.tui.search import Query, parse_query, search, tensor_index
+from nnstep.tui.widgets.tensor_pane import TensorPane
 from nnstep.tui.widgets.watch_pane import WatchPane, WatchView
 from textual.timer import Timer
 from textual.widget import Widget
@@ -32,19 +34,23 @@ class Finder(Widget):
     """Runs the find keys: `run("reverse")`, `run("stage_back")`."""
 
     DEFAULT_CSS = "Finder { display: none; }"
-    KEYS = ("reverse", "stage_back", "add_watch", "list_watches")
+    KEYS = ("reverse", "stage_back", "add_watch", "list_watches", "search")
 
     def __init__(self, controller: Controller, jobs: Callable[[], Jobs], say: Callable[[Outcome], None],
-                 show: Callable[[], None], relayout: Callable[[], None]) -> None:
+                 show: Callable[[], None], relayout: Callable[[], None],
+                 select: Callable[[str, tuple[int, ...]], bool]) -> None:
         """`jobs` gives the screen's Jobs widget; `say` puts words in the status line; `show` redraws the
-        panes; `relayout` shares the rows out again (a watch pane came, went or grew)."""
+        panes; `relayout` shares the rows out again (a watch pane came, went or grew); `select` puts
+        the cell cursor on a tensor's cell of the current op."""
         super().__init__()
         self.controller = controller
         self.jobs = jobs
         self.say = say
         self.show = show
         self.relayout = relayout
+        self.select = select
         self._timer: Timer | None = None
+        self._last = "nan"  # the last search, offered again
 
     def run(self, what: str) -> None:
         """Do what the key `what` (one of KEYS) asks."""
@@ -140,3 +146,54 @@ class Finder(Widget):
         if self._timer is not None:
             self._timer.stop()
             self._timer = None
+
+    # -- search ------------------------------------------------------------------
+
+    def search(self) -> None:
+        """Ask for nan, max or a number; put the cell cursor on the next match (another op's if need be)."""
+        if self.controller.record is None:
+            self.say(Outcome("find: nothing computed yet (n computes the first op)", error=True))
+            return
+
+        def check(text: str) -> str | None:
+            query = parse_query(text)
+            return query if isinstance(query, str) else None
+
+        def find(text: str | None) -> None:
+            if text:
+                query = parse_query(text)
+                assert isinstance(query, Query)
+                self.find(query)
+
+        self.app.push_screen(InputDialog("Find in the tensors", "Find nan (NaN or ±inf) · max (largest |value|) · "
+                                         "a number (matched at the digits typed):", self._last, check), find)
+
+    def find(self, query: Query) -> None:
+        """The next match from the focused pane's cursor (or the current op) within the iteration."""
+        controller = self.controller
+        focused = self.screen.focused
+        name, cursor = None, None
+        if isinstance(focused, TensorPane) and focused.tensor is not None and focused.tensor.kind != "start":
+            name = focused.tensor.name
+            cursor = tensor_index(focused.tensor.values.ndim, focused.cursor) if focused.cursor is not None else None
+        short = self.screen.size.height < 40
+
+        def names(record: StepRecord) -> list[str]:
+            return [t.name for t in controller.tensors(record, short=short, compare=False)]
+
+        self._last = query.text
+        hit = search(controller.timeline, query, names, name, cursor)
+        record = controller.record
+        what = {"nan": "NaN or ±inf", "max": "largest |value|"}.get(query.kind, query.text)
+        if hit is None or record is None:
+            where = f"iteration {record.iteration}" if record is not None else "this iteration"
+            self.say(Outcome(f"find: no {what} in {where}"))
+            return
+        if hit.position != controller.timeline.position:
+            controller.timeline.goto(hit.position)
+            self.show()
+        symbol = next((t.symbol for t in controller.tensors(hit.record, compare=False) if t.name == hit.name), hit.name)
+        cell = f"[{', '.join(str(i + 1) for i in hit.index)}]" if hit.index else ""
+        self.select(hit.name, hit.index)
+        self.say(Outcome(f"find {what}: {symbol}{cell} = {hit.value:.6g} at op {hit.record.index + 1} "
+                         f"(iteration {hit.record.iteration})"))

@@ -13,10 +13,12 @@ import time
 
 import numpy as np
 from nnstep.engine import StepRecord
-from nnstep.tui.controller import Controller, Outcome, Tensor
+from nnstep.tui.controller import Controller, Outcome
 from nnstep.tui.screens.find import Finder
 from nnstep.tui.screens.help import HelpScreen
 from nnstep.tui.screens.jobs import JobDone, JobProgress, Jobs
+from nnstep.tui.search import fits as fits_shape
+from nnstep.tui.search import matrix_cell, tensor_index
 from nnstep.tui.widgets.data_plot import DataPlot
 from nnstep.tui.widgets.equation_pane import EquationPane
 from nnstep.tui.widgets.iteration_log import IterationLog
@@ -58,6 +60,8 @@ BINDINGS: list[BindingType] = [
     Binding("a", "find('add_watch')", "Watch", show=False,
             tooltip="Watch a value as you step: norm(dW1), max(z2), loss, dead(1) — now and over the last iterations"),
     Binding("A", "find('list_watches')", "Watches", key_display="A", show=False, tooltip="List and remove watches"),
+    Binding("slash", "find('search')", "Find", key_display="/", show=False,
+            tooltip="Find in the tensors: nan (NaN/±inf), max (largest |value|) or a number; the focused pane first"),
     Binding("b", "add_breakpoint", "Break", tooltip="Add a breakpoint, e.g. `loss < 0.01`, `nan`, `norm(dW1) > 100`"),
     Binding("B", "list_breakpoints", "Breakpoints", key_display="B", show=False, tooltip="Breakpoints: on/off (space), hit counts, ignore the next N hits (i), remove (d)"),
     Binding("g", "grad_check", "Grad check", show=False, tooltip="Check dW, db of this batch against finite differences"),
@@ -119,7 +123,7 @@ class MainScreen(Screen[None]):
         yield Footer(compact=True)
         yield Static(id="too-small")
         yield Jobs(self.controller, self.say)
-        yield Finder(self.controller, lambda: self.jobs, self.say, self.show, self.on_resize)
+        yield Finder(self.controller, lambda: self.jobs, self.say, self.show, self.on_resize, self.select)
 
     @property
     def jobs(self) -> Jobs:
@@ -300,7 +304,7 @@ class MainScreen(Screen[None]):
             return
         record = self.controller.record if not self.controller.running else None
         layer = tensor.layer if tensor.kind == "start" else (record.layer if record else None)
-        self.selection = (quantity(tensor.name, layer, self.config.depth), _index(tensor, message.cell))
+        self.selection = (quantity(tensor.name, layer, self.config.depth), tensor_index(tensor.values.ndim, message.cell))
         self._explain(message.pane)
 
     def _explain(self, prefer: TensorPane | None = None) -> None:
@@ -314,7 +318,7 @@ class MainScreen(Screen[None]):
             wanted, index = self.selection
             layer = record.layer if record is not None else None
             shown = [(p, p.tensor) for p in panes if p.tensor is not None]
-            fits = [(p, t) for p, t in shown if _fits(t, index)
+            fits = [(p, t) for p, t in shown if fits_shape(t.values.shape, index)
                     and quantity(t.name, t.layer if t.kind == "start" else layer, self.config.depth) == wanted]
             # The op's own result first: W⁽ˡ⁾ after (not ΔW) in an update, then the last thing it
             # writes, then the first thing it reads.
@@ -330,7 +334,7 @@ class MainScreen(Screen[None]):
         if target is not None and target.tensor is not None and self.selection is not None:
             index = self.selection[1]
             tensor = target.tensor
-            target.set_cursor(_matrix_cell(tensor, index))
+            target.set_cursor(matrix_cell(index))
             if record is not None and tensor.kind != "start":
                 equation.cell = (tensor.name, index, tensor.symbol, tensor.written)
                 marks = sources(record, (tensor.name, index))
@@ -342,6 +346,17 @@ class MainScreen(Screen[None]):
             if pane is not target:
                 pane.set_cursor(None)
             pane.set_marks(marks.get(pane.tensor.name) if pane.tensor is not None and pane is not target else None)
+
+    def select(self, name: str, index: tuple[int, ...]) -> bool:
+        """Put the cell cursor on tensor `name` at `index` in this op's panes (a search hit), focus
+        that pane and explain the number; False when no pane shows that tensor."""
+        pane = next((p for p in self.query_one(TensorGrid).panes if p.tensor is not None and p.tensor.name == name), None)
+        if pane is None:
+            return False
+        pane.focus()
+        pane.cursor = None  # announce even when the cursor was already there (another op)
+        pane.set_cursor(matrix_cell(index), announce=True)
+        return True
 
     def clear_selection(self) -> None:
         """No number selected: the equation pane works out unit 1 of sample 1 again."""
@@ -445,7 +460,7 @@ class MainScreen(Screen[None]):
             self.clear_selection()
 
     def action_find(self, what: str) -> None:
-        """Reverse-continue, reverse step, watches (screens/find.py)."""
+        """Reverse-continue, reverse step, watches, find in the tensors (screens/find.py)."""
         self.query_one(Finder).run(what)
 
     def action_add_breakpoint(self) -> None:
@@ -512,22 +527,3 @@ class MainScreen(Screen[None]):
         self.controller.stop()
         self.app.exit()
 
-
-def _index(tensor: Tensor, cell: tuple[int, int]) -> tuple[int, ...]:
-    """The tensor's own index of a pane cell (row, col of the tensor shown as a matrix)."""
-    ndim = tensor.values.ndim
-    return () if ndim == 0 else (cell[1],) if ndim == 1 else cell
-
-
-def _matrix_cell(tensor: Tensor, index: tuple[int, ...]) -> tuple[int, int]:
-    """The pane cell of a tensor index."""
-    return (0, 0) if not index else (0, index[0]) if len(index) == 1 else (index[0], index[1])
-
-
-def _fits(tensor: Tensor, index: tuple[int, ...]) -> bool:
-    """True when `index` is inside `tensor` (a unit of sample 12 is not in a batch of 10)."""
-    shape = tensor.values.shape
-    if len(shape) != len(index):
-        # ŷ's unit j is y's unit j; a 1-D b is W's row: only equal ranks carry a cursor.
-        return False
-    return all(0 <= i < n for i, n in zip(index, shape))
