@@ -1,4 +1,5 @@
-"""The main screen's find-the-cause keys: reverse-continue (C), reverse step (P), watches (a, A), find (/).
+"""The main screen's find-the-cause keys: reverse-continue (C), reverse step (P), watches (a, A), find (/),
+follow a sample (f).
 
 `Finder` is an invisible widget of the main screen, as `Jobs` is: the
 screen's one action `find(what)` hands each key to it, so the screen module
@@ -14,13 +15,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from nnstep.engine import StepRecord
-from nnstep.tui.controller import Controller, Outcome
+from nnstep.tui.controller import Controller, Outcome, Tensor, parse_count
 from nnstep.tui.find import previous_stage_end, reverse_continue
 from nnstep.tui.screens.dialogs import InputDialog, WatchList
 from nnstep.tui.screens.jobs import Jobs
 from nnstep.tui.search import Query, parse_query, search, tensor_index
+from nnstep.tui.widgets.tensor_grid import TensorGrid
 from nnstep.tui.widgets.tensor_pane import TensorPane
 from nnstep.tui.widgets.watch_pane import WatchPane, WatchView
+from nnstep.tui.worked import quantity
 from textual.timer import Timer
 from textual.widget import Widget
 
@@ -34,7 +37,7 @@ class Finder(Widget):
     """Runs the find keys: `run("reverse")`, `run("stage_back")`."""
 
     DEFAULT_CSS = "Finder { display: none; }"
-    KEYS = ("reverse", "stage_back", "add_watch", "list_watches", "search")
+    KEYS = ("reverse", "stage_back", "add_watch", "list_watches", "search", "follow")
 
     def __init__(self, controller: Controller, jobs: Callable[[], Jobs], say: Callable[[Outcome], None],
                  show: Callable[[], None], relayout: Callable[[], None],
@@ -51,6 +54,7 @@ class Finder(Widget):
         self.select = select
         self._timer: Timer | None = None
         self._last = "nan"  # the last search, offered again
+        self.sample: int | None = None  # the batch row followed (0-based), f
 
     def run(self, what: str) -> None:
         """Do what the key `what` (one of KEYS) asks."""
@@ -197,3 +201,76 @@ class Finder(Widget):
         self.select(hit.name, hit.index)
         self.say(Outcome(f"find {what}: {symbol}{cell} = {hit.value:.6g} at op {hit.record.index + 1} "
                          f"(iteration {hit.record.iteration})"))
+
+    # -- follow one sample -----------------------------------------------------------
+
+    def is_batch(self, tensor: Tensor, record: StepRecord | None) -> bool:
+        """True for a tensor with one row per sample of the batch (x, z, a, δ, ŷ, y, …; not W, b, ∂L/∂W)."""
+        layer = tensor.layer if tensor.kind == "start" else (record.layer if record is not None else None)
+        kind = quantity(tensor.name, layer, self.controller.config.depth)[0]
+        return kind in ("unit", "y") and tensor.values.ndim == 2
+
+    def follow(self) -> None:
+        """f: follow the sample of the cursor's row; again (or with no batch row under the cursor) stop;
+        with no cursor, ask which sample."""
+        focused = self.screen.focused
+        record = self.controller.record
+        row = None
+        if isinstance(focused, TensorPane) and focused.tensor is not None and focused.cursor is not None \
+                and self.is_batch(focused.tensor, record):
+            row = focused.cursor[0]
+        if self.sample is not None and (row is None or row == self.sample):
+            self._set_sample(None)
+            return
+        if row is not None:
+            self._set_sample(row)
+            return
+        batch = self._batch_size()
+        if batch == 0:
+            self.say(Outcome("follow: this op has no batch rows to follow", error=True))
+            return
+
+        def check(text: str) -> str | None:
+            value = parse_count(text, "a sample of the batch", high=batch)
+            return value if isinstance(value, str) else None
+
+        def chosen(text: str | None) -> None:
+            if text:
+                count = parse_count(text, "", high=batch)
+                assert isinstance(count, int)
+                self._set_sample(count - 1)
+
+        self.app.push_screen(InputDialog("Follow a sample", f"Sample of the batch to follow, 1 to {batch} "
+                                         "(or put the cursor on its row and press f):", "1", check), chosen)
+
+    def _batch_size(self) -> int:
+        record = self.controller.record
+        tensors = self.controller.tensors(record, compare=False)
+        return max((t.values.shape[0] for t in tensors if self.is_batch(t, record)), default=0)
+
+    def _set_sample(self, row: int | None) -> None:
+        self.sample = row
+        self.say(Outcome("follow: off" if row is None else
+                         f"follow: sample {row + 1} of the batch, through forward and backward (f again stops)"))
+        self.show()
+
+    def mark_sample(self, record: StepRecord | None) -> None:
+        """Every pane with batch rows highlights the followed sample's row (the others none)."""
+        for pane in self.screen.query_one(TensorGrid).panes:
+            tensor = pane.tensor
+            pane.set_sample(self.sample if tensor is not None and self.is_batch(tensor, record) else None)
+
+    def sample_cell(self, record: StepRecord | None) -> tuple[str, tuple[int, ...], str, bool] | None:
+        """The number the equation pane works out for the followed sample: unit 1 of its row of what the
+        op writes (its loss term at the loss op); None when not following or the op sums over the batch."""
+        if self.sample is None or record is None:
+            return None
+        i = self.sample
+        if record.op == "loss":
+            if "y_hat" in record.tensors and i < record.tensors["y_hat"].shape[0]:
+                return ("p", (i, 0), "ℓ", True)
+            return None
+        for tensor in self.controller.tensors(record, compare=False):
+            if tensor.written and self.is_batch(tensor, record) and i < tensor.values.shape[0]:
+                return (tensor.name, (i, 0), tensor.symbol, True)
+        return None

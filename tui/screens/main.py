@@ -17,6 +17,7 @@ from nnstep.tui.controller import Controller, Outcome
 from nnstep.tui.screens.find import Finder
 from nnstep.tui.screens.help import HelpScreen
 from nnstep.tui.screens.jobs import JobDone, JobProgress, Jobs
+from nnstep.tui.screens.keys import BINDINGS, MOVES
 from nnstep.tui.search import fits as fits_shape
 from nnstep.tui.search import matrix_cell, tensor_index
 from nnstep.tui.widgets.data_plot import DataPlot
@@ -30,7 +31,6 @@ from nnstep.tui.widgets.tensor_pane import MODES, TensorPane
 from nnstep.tui.widgets.watch_pane import WatchPane
 from nnstep.tui.worked import quantity, sources
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widget import Widget
@@ -41,46 +41,6 @@ MIN_SIZE = (40, 10)  # columns, rows: the equation, one tensor pane, status and 
 LOG_LEAST = 3  # rows: the iteration log's border and one op
 TOP_LEAST = 6  # rows: the network pane's layers, shapes, stages and ops, and its border
 TENSORS_EVERY = 0.5  # seconds between tensor panes redrawn while a job runs
-
-# Keys follow pudb/gdb where they fit (n next, c continue, b break); none is a ctrl key.
-BINDINGS: list[BindingType] = [
-    Binding("n", "next_op", "Next", tooltip="Compute the next op (forward, loss, backward or update)"),
-    Binding("p", "previous_op", "Back", tooltip="Step back one op (time travel; recomputed, bit-identical)"),
-    Binding("s", "next_stage", "Stage", tooltip="Run to the end of this stage (step over), or of the next"),
-    Binding("i", "finish_iteration", "Iter", tooltip="Run to the last op of this iteration, or of the next"),
-    Binding("e", "finish_epoch", "Epoch", show=False, tooltip="Run to the last op of this epoch, or of the next"),
-    Binding("c", "continue", "Continue", tooltip="Run until a breakpoint hits (or a NaN loss, or esc)"),
-    Binding("r", "run_iterations", "Run N", show=False, tooltip="Run N whole iterations (stops early at a breakpoint)"),
-    Binding("escape", "stop", "Stop/clear", key_display="esc",
-            tooltip="Stop a running continue / run N / jump; else clear the selected number"),
-    Binding("C", "find('reverse')", "Reverse", key_display="C",
-            tooltip="Reverse-continue: back to the latest earlier op where a breakpoint holds (nan: where NaN/inf began)"),
-    Binding("P", "find('stage_back')", "Stage back", key_display="P", show=False,
-            tooltip="Reverse step: back to the last op of the previous stage (s undoes it)"),
-    Binding("a", "find('add_watch')", "Watch", show=False,
-            tooltip="Watch a value as you step: norm(dW1), max(z2), loss, dead(1) — now and over the last iterations"),
-    Binding("A", "find('list_watches')", "Watches", key_display="A", show=False, tooltip="List and remove watches"),
-    Binding("slash", "find('search')", "Find", key_display="/", show=False,
-            tooltip="Find in the tensors: nan (NaN/±inf), max (largest |value|) or a number; the focused pane first"),
-    Binding("b", "add_breakpoint", "Break", tooltip="Add a breakpoint, e.g. `loss < 0.01`, `nan`, `norm(dW1) > 100`"),
-    Binding("B", "list_breakpoints", "Breakpoints", key_display="B", show=False, tooltip="Breakpoints: on/off (space), hit counts, ignore the next N hits (i), remove (d)"),
-    Binding("g", "grad_check", "Grad check", show=False, tooltip="Check dW, db of this batch against finite differences"),
-    Binding("w", "health", "Health", show=False, tooltip="Gradient health per layer: norms, update ratio, dead/saturated units"),
-    Binding("x", "export", "Export", tooltip="Export the trace so far to JSON"),
-    Binding("h", "toggle_mode", "Heat/num", show=False, tooltip="Tensor panes: heatmap+numbers, numbers, heat blocks"),
-    Binding("full_stop", "precision", "Digits", key_display=".", show=False,
-            tooltip="Tensor panes: 4, 6 or 2 significant digits (fewer when a pane is narrow)"),
-    Binding("z", "zoom", "Zoom", show=False, tooltip="Zoom the focused tensor pane to the whole screen (tab focuses; z again)"),
-    Binding("G", "goto_iteration", "Go to", key_display="G", show=False,
-            tooltip="Jump to the first op of any iteration, earlier or later (time travel; esc stops a long one)"),
-    Binding("0", "reset", "Reset", show=False, tooltip="Back to before the first op (history is kept)"),
-    Binding("question_mark", "help", "Help", key_display="?", tooltip="Keys and what each pane shows"),
-    Binding("q", "quit", "Quit", tooltip="Quit nnstep"),
-]
-# Off while a job runs (they would move the timeline the job owns).
-MOVES = {"next_op", "previous_op", "goto_iteration", "next_stage", "finish_iteration", "finish_epoch", "reset", "continue",
-         "run_iterations", "grad_check", "health", "export", "add_breakpoint", "list_breakpoints", "find"}
-
 
 class MainScreen(Screen[None]):
     """Step through training: every pane shows the op at the controller's position."""
@@ -244,8 +204,11 @@ class MainScreen(Screen[None]):
             for plot in self.query(DataPlot):
                 plot.params = params
         self.update_status(record, losses)
-        if self.selection is not None and not running:
-            self._explain()
+        if not running:
+            finder = self.query_one(Finder)
+            finder.mark_sample(record)
+            if self.selection is not None or finder.sample is not None:
+                self._explain()
 
     def _tensors(self, record: StepRecord | None, compare: bool = True) -> tuple:
         return self.controller.tensors(record, short=self.size.height < 40, compare=compare)
@@ -332,6 +295,7 @@ class MainScreen(Screen[None]):
                 target = fits[0][0]
         marks: dict[str, np.ndarray] = {}
         if target is not None and target.tensor is not None and self.selection is not None:
+            equation.following = None
             index = self.selection[1]
             tensor = target.tensor
             target.set_cursor(matrix_cell(index))
@@ -340,8 +304,9 @@ class MainScreen(Screen[None]):
                 marks = sources(record, (tensor.name, index))
             else:
                 equation.cell = None
-        else:
-            equation.cell = None
+        else:  # unit 1 of sample 1, or of the followed sample
+            equation.following = self.query_one(Finder).sample
+            equation.cell = self.query_one(Finder).sample_cell(record)
         for pane in panes:
             if pane is not target:
                 pane.set_cursor(None)
@@ -460,7 +425,7 @@ class MainScreen(Screen[None]):
             self.clear_selection()
 
     def action_find(self, what: str) -> None:
-        """Reverse-continue, reverse step, watches, find in the tensors (screens/find.py)."""
+        """Reverse-continue, reverse step, watches, find in the tensors, follow a sample (screens/find.py)."""
         self.query_one(Finder).run(what)
 
     def action_add_breakpoint(self) -> None:
