@@ -124,8 +124,12 @@ class Controller:
     `far(move)` says when a move should run as a job instead (`jump_job`).
     """
 
-    def __init__(self, timeline: Timeline, *, read_only: bool = False) -> None:
+    def __init__(self, timeline: Timeline, *, read_only: bool = False, other: Timeline | None = None,
+                 other_name: str = "") -> None:
+        """`other`: a second run of the same network to compare with (`nnstep view A --compare B`)."""
         self.timeline = timeline
+        self.other = other
+        self.other_name = other_name
         self.config = timeline.config
         self.schedule = timeline.schedule
         self.read_only = read_only or timeline.read_only

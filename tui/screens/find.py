@@ -1,5 +1,5 @@
 """The main screen's find-the-cause keys: reverse-continue (C), reverse step (P), watches (a, A), find (/),
-follow a sample (f).
+follow a sample (f), the Δ view (d).
 
 `Finder` is an invisible widget of the main screen, as `Jobs` is: the
 screen's one action `find(what)` hands each key to it, so the screen module
@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from nnstep.engine import StepRecord
+from nnstep.tui.compare import as_delta, counterpart
 from nnstep.tui.controller import Controller, Outcome, Tensor, parse_count
 from nnstep.tui.find import previous_stage_end, reverse_continue
 from nnstep.tui.screens.dialogs import InputDialog, WatchList
@@ -37,7 +38,7 @@ class Finder(Widget):
     """Runs the find keys: `run("reverse")`, `run("stage_back")`."""
 
     DEFAULT_CSS = "Finder { display: none; }"
-    KEYS = ("reverse", "stage_back", "add_watch", "list_watches", "search", "follow")
+    KEYS = ("reverse", "stage_back", "add_watch", "list_watches", "search", "follow", "delta_view")
 
     def __init__(self, controller: Controller, jobs: Callable[[], Jobs], say: Callable[[Outcome], None],
                  show: Callable[[], None], relayout: Callable[[], None],
@@ -55,6 +56,7 @@ class Finder(Widget):
         self._timer: Timer | None = None
         self._last = "nan"  # the last search, offered again
         self.sample: int | None = None  # the batch row followed (0-based), f
+        self.delta = False  # the Δ view (d): tensors minus the previous iteration's, or the compared run's
 
     def run(self, what: str) -> None:
         """Do what the key `what` (one of KEYS) asks."""
@@ -274,3 +276,27 @@ class Finder(Widget):
             if tensor.written and self.is_batch(tensor, record) and i < tensor.values.shape[0]:
                 return (tensor.name, (i, 0), tensor.symbol, True)
         return None
+
+    # -- the Δ view ---------------------------------------------------------------------
+
+    def delta_view(self) -> None:
+        """d: tensors as Δ against the same op of the previous iteration (or of the compared run), or back."""
+        self.delta = not self.delta
+        other = self.controller.other_name
+        against = other or "the previous iteration"
+        self.say(Outcome(f"Δ view: each tensor minus the same op of {against} (d: values again)" if self.delta
+                         else "values view (d: Δ against " + against + ")"))
+        self.show()
+
+    def as_shown(self, record: StepRecord | None, tensors: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
+        """The op's tensors as the view shows them: as they are, or as Δ (see tui/compare.py)."""
+        controller = self.controller
+        if not self.delta or record is None or not tensors:
+            return tensors
+        if controller.other is not None:
+            return as_delta(tensors, counterpart(controller.other, record), controller.other_name)
+        if controller.running and not controller.read_only:  # the job owns the live timeline
+            return tensors
+        previous = controller.timeline.previous_record(record)
+        return as_delta(tensors, previous, f"iteration {record.iteration - 1}" if record.iteration > 1
+                        else "a previous iteration")

@@ -2,7 +2,7 @@
 
 Keys follow pudb/gdb where they fit (n next, c continue, b break, C reverse-continue as gdb's
 reverse-continue); none is a ctrl key (browsers reserve them). The find-the-cause keys (C, P, a, A,
-/, f) are one action, `find(what)`, handled by screens/find.py.
+/, f, d) are one action, `find(what)`, handled by screens/find.py.
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ BINDINGS: list[BindingType] = [
             tooltip="Find in the tensors: nan (NaN/±inf), max (largest |value|) or a number; the focused pane first"),
     Binding("f", "find('follow')", "Follow", show=False,
             tooltip="Follow one sample: its row lit in every pane, its numbers worked out (the cursor's row, or ask)"),
+    Binding("d", "find('delta_view')", "Δ view", show=False,
+            tooltip="Show each tensor as Δ against the same op of the previous iteration (or of --compare B); d again: values"),
     Binding("b", "add_breakpoint", "Break", tooltip="Add a breakpoint, e.g. `loss < 0.01`, `nan`, `norm(dW1) > 100`"),
     Binding("B", "list_breakpoints", "Breakpoints", key_display="B", show=False, tooltip="Breakpoints: on/off (space), hit counts, ignore the next N hits (i), remove (d)"),
     Binding("g", "grad_check", "Grad check", show=False, tooltip="Check dW, db of this batch against finite differences"),

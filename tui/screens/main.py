@@ -211,7 +211,8 @@ class MainScreen(Screen[None]):
                 self._explain()
 
     def _tensors(self, record: StepRecord | None, compare: bool = True) -> tuple:
-        return self.controller.tensors(record, short=self.size.height < 40, compare=compare)
+        tensors = self.controller.tensors(record, short=self.size.height < 40, compare=compare)
+        return self.query_one(Finder).as_shown(record, tensors) if compare else tensors
 
     def _profile(self, record: StepRecord | None) -> None:
         """Once per iteration: tell the tensor grid what every op of it will show."""
@@ -425,7 +426,7 @@ class MainScreen(Screen[None]):
             self.clear_selection()
 
     def action_find(self, what: str) -> None:
-        """Reverse-continue, reverse step, watches, find in the tensors, follow a sample (screens/find.py)."""
+        """Reverse-continue, reverse step, watches, find in the tensors, follow a sample, Δ view (screens/find.py)."""
         self.query_one(Finder).run(what)
 
     def action_add_breakpoint(self) -> None:
