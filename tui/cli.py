@@ -223,8 +223,10 @@ def _command(name: str, args: list[str]) -> int:
                                   "--unverified opens it anyway)")
     from nnstep.tui.app import make_viewer
 
-    app = make_viewer(traces[0], options.trace, (traces[1], options.compare) if options.compare else None)
-    app.run()
+    if options.compare:
+        make_viewer(traces[0], options.trace, compare=(traces[1], options.compare)).run()
+    else:
+        make_viewer(traces[0], options.trace).run()
     return 0
 
 
