@@ -254,3 +254,31 @@ def test_the_grammar_combines_position_and_values(text: str) -> None:
     norm = float(np.linalg.norm(grad.tensors["dW"]))
     assert parse_breakpoint(f"iteration >= 1 and norm(dW1) > {norm * 0.99!r}", config.activations).hits(grad)
     assert not parse_breakpoint(f"iteration >= 1 and norm(dW1) > {norm * 1.01!r}", config.activations).hits(grad)
+
+
+async def test_breakpoint_text_that_looks_like_markup_stays_plain_text(screen_text) -> None:
+    """`'[/]' < '[bold]'` is a valid (constant) expression: it must reach the status line, the B list and the
+    hit message as the characters typed — as markup, `[/]` would crash the app and `[bold]` vanish."""
+    app = make_app(load_demo("mazur"))
+    text = "'[/]' < '[bold]' and iteration == 2"
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("b")
+        await pilot.pause()
+        app.screen.query_one("Input").value = "[/]"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, InputDialog) and "unexpected character '['" in str(app.screen.query_one(".error").render())
+        app.screen.query_one("Input").value = text
+        await pilot.press("enter")
+        await pilot.pause()
+        assert text in app.main.query_one(StatusLine).status.message
+        await pilot.press("B")
+        await pilot.pause()
+        assert text in screen_text(app)
+        await pilot.press("escape", "c")
+        await settle(app, pilot)
+        message = app.main.query_one(StatusLine).status.message
+        assert message.startswith(f"breakpoint `{text}` hit at op 12 (iteration 2)")
+        await pilot.press("n", "C")
+        await settle(app, pilot)
+        assert app.main.query_one(StatusLine).status.message == f"reverse: breakpoint `{text}` holds at op 12 (iteration 2)"

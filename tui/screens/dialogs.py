@@ -77,8 +77,7 @@ class BreakpointList(ModalScreen[None]):
             box.border_title = "Breakpoints"
             yield OptionList(*self._options())
             yield Label("", classes="error")
-            yield Label("space on/off · i ignore the next N hits · d remove · a remove all · esc close · "
-                        "b in the main screen adds", classes="hint")
+            yield Label("space on/off · i ignore next N · d remove · a all · esc close", classes="hint")
 
     def _options(self) -> list[Option]:
         if not self.breakpoints.entries:
@@ -86,7 +85,7 @@ class BreakpointList(ModalScreen[None]):
         options = []
         for number, entry in enumerate(self.breakpoints.entries, start=1):
             line = Text(f"{number:>2}. ")
-            line.append(f"{entry.describe():<28}", style="bold green" if entry.enabled else "dim")
+            line.append(f"{entry.describe():<28}  ", style="bold green" if entry.enabled else "dim")
             line.append(entry.text, style="" if entry.enabled else "dim strike")  # user text: never markup
             options.append(Option(line))
         return options

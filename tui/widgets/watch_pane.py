@@ -62,17 +62,19 @@ class WatchPane(Widget):
 
     view: reactive[WatchView] = reactive(lambda: WatchView(-1, ()))
 
-    def watch_view(self, view: WatchView) -> None:
-        """The title says which iterations the sparklines span, at which op."""
+    def _title(self, view: WatchView, points: int) -> None:
+        """The title says which iterations the sparklines show (`points` of them), at which op."""
         rows = view.rows
         title = "watches (a adds, A removes)"
-        if rows and view.index >= 0 and rows[0].series:
+        if rows and view.index >= 0 and rows[0].series and points > 0:
             last = rows[0].first + len(rows[0].series) - 1
-            span = f"iterations {rows[0].first}–{last}" if last > rows[0].first else f"iteration {last}"
+            first = max(last - points + 1, rows[0].first)
+            span = f"iterations {first}–{last}" if last > first else f"iteration {last}"
             title = f"watches · at op {view.index + 1} · sparkline: this op of {span}"
             if not view.complete:
                 title += " · computing…"
-        self.border_title = title
+        if self.border_title != title:
+            self.border_title = title
 
     def render(self) -> Text:
         """A line per watch that fits in the pane's height; the title says how many more there are."""
@@ -81,6 +83,9 @@ class WatchPane(Widget):
         rows = view.rows
         room = max(self.size.height, 1)
         label = min(max((cell_len(r.text) for r in rows), default=0), 18)
+        tail = 26  # "  min…max" after the sparkline: 2 + two numbers of up to 10 + "…"
+        points = max(width - label - 14 - tail, 0)  # label, 2 spaces, a value of 10, 2 spaces
+        self._title(view, points)
         lines = []
         for row in rows[:room]:
             line = Text(row.text if cell_len(row.text) <= label else row.text[:label - 1] + "…", style="bold")
@@ -94,8 +99,7 @@ class WatchPane(Widget):
                 line.append(f"{shown:>10}", style=NON_FINITE_STYLE if not math.isfinite(row.value)
                             else "dim" if old else "bold green")
             line.append("  ")
-            tail = 26  # "  min 1.234e-05 max 12.34"
-            spark, low, high = sparkline(row.series, max(width - line.cell_len - tail, 0))
+            spark, low, high = sparkline(row.series, points)
             line.append_text(spark)
             if low is not None and high is not None:
                 line.append(f"  {fmt(low)}…{fmt(high)}", style="dim")
