@@ -21,6 +21,7 @@ while no job runs (the screen sees to that). Batch rows: z⁽ˡ⁾ has shape
 from __future__ import annotations
 
 import time
+from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -61,6 +62,7 @@ class Watches:
         self._seen: dict[int, tuple[tuple[int, Values], ...]] = {}  # 0-based iteration → (run index, values) per op
         self._stream: tuple[int, int, Iterator[StepRecord]] | None = None
         self._partial: dict[int, list[tuple[int, Values]]] = {}
+        self._fills: dict[int, tuple[list[int], list[tuple[tuple[float | None, int | None], ...]]]] = {}
 
     def __len__(self) -> int:
         return len(self.items)
@@ -97,6 +99,7 @@ class Watches:
 
     def _forget(self) -> None:
         self._seen.clear()
+        self._fills.clear()
         self._partial.clear()
         self._stream = None
 
@@ -126,6 +129,7 @@ class Watches:
         timeline = self.timeline
         if wanted[0] == record.iteration - 1:  # type: ignore[union-attr]
             self._seen[wanted[0]] = tuple((r.index, self._values(r)) for r in timeline.iteration_records(wanted[0]))
+            self._fills.pop(wanted[0], None)
             wanted = wanted[1:]
         deadline = time.monotonic() + budget
         while wanted and time.monotonic() < deadline:
@@ -145,6 +149,7 @@ class Watches:
             else:  # the chunk is done: every iteration of it is known (a trace may hold none of one)
                 for k in range(low, high + 1):
                     self._seen[k] = tuple(self._partial.get(k, ()))
+                    self._fills.pop(k, None)
                 self._stream = None
                 self._partial.clear()
                 wanted = [k for k in wanted if k not in self._seen]
@@ -156,8 +161,24 @@ class Watches:
         if len(self._seen) > 4 * HISTORY:
             for k in sorted(self._seen, key=lambda k: abs(k - current))[4 * HISTORY:]:
                 del self._seen[k]
+                self._fills.pop(k, None)
 
     # -- reading ----------------------------------------------------------------
+
+    def _filled(self, iteration: int) -> tuple[list[int], list[tuple[tuple[float | None, int | None], ...]]] | None:
+        """Iteration `iteration`'s run indices and, at each, every watch's latest (value, run index) so far in it."""
+        found = self._fills.get(iteration)
+        if found is None:
+            entries = self._seen.get(iteration)
+            if entries is None:
+                return None
+            latest: list[tuple[float | None, int | None]] = [(None, None)] * len(self.items)
+            filled = []
+            for at, values in entries:
+                latest = [(v, at) if v is not None else old for v, old in zip(values, latest)]
+                filled.append(tuple(latest))
+            found = self._fills[iteration] = ([at for at, _ in entries], filled)
+        return found
 
     def value_at(self, index: int, which: int) -> tuple[float | None, int | None]:
         """Watch `which` (0-based) at run index `index`: the latest value known within the iteration's
@@ -165,9 +186,15 @@ class Watches:
         per_iteration = len(self.timeline.schedule)
         iteration = self.timeline.schedule.locate(index)[0]
         for k in (iteration, iteration - 1):
-            for at, values in reversed(self._seen.get(k, ())):
-                if index - per_iteration < at <= index and values[which] is not None:
-                    return values[which], at
+            filled = self._filled(k)
+            if filled is None:
+                continue
+            indices, latest = filled
+            p = bisect_right(indices, index) - 1
+            if p >= 0:
+                value, at = latest[p][which]
+                if value is not None and at is not None and at > index - per_iteration:
+                    return value, at
         return None, None
 
     def rows(self, record: StepRecord | None) -> tuple[WatchRow, ...]:
