@@ -282,3 +282,36 @@ async def test_breakpoint_text_that_looks_like_markup_stays_plain_text(screen_te
         await pilot.press("n", "C")
         await settle(app, pilot)
         assert app.main.query_one(StatusLine).status.message == f"reverse: breakpoint `{text}` holds at op 12 (iteration 2)"
+
+
+async def test_the_new_keys_are_in_the_palette_and_help(screen_text) -> None:
+    """Every find key is a palette command (the palette runs the same action) and a line of the help screen."""
+    from nnstep.tui.screens.help import HelpScreen
+
+    app = make_app(load_demo("mazur"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        commands = {command.title: command for command in app.get_system_commands(app.main)}
+        assert {"Reverse", "Stage back", "Watch", "Watches", "Find", "Follow", "Δ view"} <= set(commands)
+        await pilot.press("s", "s")
+        await pilot.pause()
+        stopped = app.main.controller.timeline.position
+        await commands["Stage back"].callback()
+        await pilot.pause()
+        assert app.main.controller.timeline.position == previous_stage_end_of(app, stopped)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        shown = screen_text(app)
+        for key in ("Reverse-continue", "Reverse step", "Watch a value", "Find in the tensors", "Follow one sample",
+                    "Show each tensor as Δ"):
+            assert key in shown, key
+
+
+def previous_stage_end_of(app, position: int) -> int:
+    """Where P from `position` lands, by the schedule: the last op of the stage before."""
+    schedule = app.main.controller.schedule
+    stage = schedule.spec(position).stage
+    q = position - 1
+    while q >= 0 and schedule.spec(q).stage == stage and schedule.locate(q)[0] == schedule.locate(position)[0]:
+        q -= 1
+    return q
