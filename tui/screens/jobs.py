@@ -116,8 +116,9 @@ class Jobs(Widget):
         """Run op by op until a breakpoint hits; without breakpoints until a NaN loss or esc."""
         controller = self.controller
         self.launch("continue", lambda stop, progress: controller.run_job(FOREVER, stop, progress))
-        if not controller.breakpoints and controller.timeline.can_train:
-            self.say(Outcome("no breakpoints (b adds one): training until esc or a NaN/inf loss"))
+        if not controller.breakpoints.enabled() and controller.timeline.can_train:
+            off = " on (B switches them on)" if len(controller.breakpoints) else " (b adds one)"
+            self.say(Outcome(f"no breakpoints{off}: training until esc or a NaN/inf loss"))
 
     def run_iterations(self) -> None:
         """Ask for N, then run N whole iterations (stopping at a breakpoint)."""

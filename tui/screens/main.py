@@ -241,7 +241,7 @@ class MainScreen(Screen[None]):
             iteration=record.iteration if record else 0,
             index=record.index if record else -1,
             loss=finite_loss,
-            breakpoints=len(controller.breakpoints),
+            breakpoints=controller.breakpoints.enabled(),  # the ones a run stops at
             running=running,
             message=self.message.text,
             error=self.message.error,
