@@ -19,6 +19,7 @@ from nnstep.engine.trace import read_trace, write_trace
 from nnstep.tui.app import make_app, make_viewer
 from nnstep.tui.compare import difference
 from nnstep.tui.widgets.status_line import StatusLine
+from textual.markup import escape
 
 from tests.engine.test_config_errors import assert_one_line, run_main
 
@@ -70,9 +71,10 @@ def traces(tmp_path: Path, lr: float, sizes: list[int] | None = None) -> Path:
     return path
 
 
-async def test_view_compare_shows_the_difference_between_two_runs(tmp_path: Path) -> None:
+async def test_view_compare_shows_the_difference_between_two_runs(tmp_path: Path, screen_text) -> None:
     """Two runs of mazur with η 0.5 and 0.25: at iteration 2, z⁽¹⁾ differs by exactly z_A − z_B."""
     a, b = traces(tmp_path, 0.5), traces(tmp_path, 0.25)
+    b = b.rename(b.with_name("[bold]B [red]run.json"))  # a file name is user text: never markup
     trace_a, trace_b = read_trace(a), read_trace(b)
     app = make_viewer(trace_a, a, (trace_b, b))
     async with app.run_test(size=(120, 40)) as pilot:
@@ -84,7 +86,10 @@ async def test_view_compare_shows_the_difference_between_two_runs(tmp_path: Path
         assert z.symbol == f"z⁽¹⁾ − {b.name}"
         np.testing.assert_array_equal(z.values, record.tensors["z"] - other.tensors["z"])
         assert np.abs(z.values).max() > 0  # the runs differ from the second iteration on
+        pane = next(p for p in app.main.query_one("#tensors").panes if p.tensor.name == "z")
+        assert "z⁽¹⁾ − [bold]B [red" in screen_text(app) and pane.border_title == escape(f"z⁽¹⁾ − {b.name}  1×2")
         assert app.title.endswith(f"{a.name} vs {b.name}")
+        assert f"(vs {b.name}: d shows Δ)" in str(app.main.query_one(StatusLine).render())
 
 
 def test_compare_refuses_another_network(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -246,7 +246,8 @@ class MainScreen(Screen[None]):
             message=self.message.text,
             error=self.message.error,
             read_only=self.read_only,
-            note=getattr(self.config, "parity_text", ""),
+            note=getattr(self.config, "parity_text", "") or (f"vs {controller.other_name}: d shows Δ"
+                                                             if controller.other is not None else ""),
             below=tuple(self.query_one(TensorGrid).below),
         )
 

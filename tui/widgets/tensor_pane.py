@@ -48,6 +48,7 @@ from rich.style import Style
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.geometry import Size
+from textual.markup import escape
 from textual.message import Message
 from textual.reactive import reactive
 from textual.strip import Strip
@@ -384,6 +385,7 @@ class TensorPane(Widget, can_focus=True):
             if view.place.significant < self.digits and not self._matrix.dtype.kind in "iub":
                 parts.append(f"{view.place.significant} digits")
         title = self._title + (f"  ({', '.join(parts)})" if parts else "")
+        title = escape(title)  # a symbol may hold a file name (the Δ view against a trace): never markup
         if title != self.border_title:
             self.border_title = title
 
