@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from nnstep.engine import StepRecord
+from nnstep.engine.timeline import Timeline
 from nnstep.tui.compare import as_delta, counterpart
 from nnstep.tui.controller import Controller, Outcome, Tensor, parse_count
 from nnstep.tui.find import previous_stage_end, reverse_continue
@@ -70,9 +71,13 @@ class Finder(Widget):
         """Run back to the most recent earlier op where a breakpoint holds (a job: esc stops it)."""
         controller = self.controller
 
-        def job(stop: Stop, progress: object) -> Outcome:
+        def job(stop: Stop, progress: Callable[[Timeline], None]) -> Outcome:
+            def asked() -> bool:  # once per iteration gone back: the screen keeps showing where C started
+                progress(controller.timeline)
+                return stop()
+
             try:
-                text, _ = reverse_continue(controller.timeline, controller.breakpoints, stop)
+                text, _ = reverse_continue(controller.timeline, controller.breakpoints, asked)
             except Exception as error:  # noqa: BLE001 - a crash in a worker must reach the user, not kill the app
                 return Outcome(f"reverse failed: {error}", error=True)
             return Outcome(text)
