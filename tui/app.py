@@ -13,6 +13,7 @@ from typing import Any
 
 from nnstep.engine import Config, Session
 from nnstep.engine.config import build_config
+from nnstep.engine.diff import check_same_network
 from nnstep.engine.timeline import Timeline, TraceTimeline
 from nnstep.tui.boundary import BoundaryApp
 from nnstep.tui.controller import Controller, Outcome
@@ -32,15 +33,19 @@ class NnstepApp(BoundaryApp):
     CSS_PATH = "nnstep.tcss"
     TITLE = "nnstep"
 
-    def __init__(self, session: Timeline, *, read_only: bool = False, title: str = "nnstep") -> None:
+    def __init__(self, session: Timeline, *, read_only: bool = False, title: str = "nnstep",
+                 other: tuple[Timeline, str] | None = None) -> None:
+        """`other`: a second run and its name, to compare with (the Δ view, d)."""
         super().__init__()
         self.session = session
+        self.other = other
         self.read_only = read_only
         self.title = title
 
     def on_mount(self) -> None:
         """Open the main screen on the session."""
-        self.push_screen(MainScreen(Controller(self.session, read_only=self.read_only)))
+        other, name = self.other if self.other is not None else (None, "")
+        self.push_screen(MainScreen(Controller(self.session, read_only=self.read_only, other=other, other_name=name)))
         # The widgets live as long as the app: keep them out of the collector's full passes,
         # which otherwise land on a key press now and then as a 50-100 ms stall.
         self.call_after_refresh(gc.freeze)
@@ -86,8 +91,20 @@ def make_app(config: Config) -> NnstepApp:
     return NnstepApp(Session(config), title=f"nnstep · {config.name}")
 
 
-def make_viewer(trace: dict[str, Any], path: str | Path) -> NnstepApp:
-    """The app over an exported trace (from `read_trace`), read-only: step, back, finish, continue."""
+def make_viewer(trace: dict[str, Any], path: str | Path, compare: tuple[dict[str, Any], str | Path] | None = None
+                ) -> NnstepApp:
+    """The app over an exported trace (from `read_trace`), read-only: step, back, finish, continue.
+
+    `compare`: a second trace (and its path) of the same network; d shows each op's tensors as Δ
+    against it. Raises NnstepError when it is a run of another network.
+    """
     config = build_config(trace["config"], str(path), name=Path(path).name)
     session = TraceTimeline(config, trace["records"])
-    return NnstepApp(session, read_only=True, title=f"nnstep view · {Path(path).name}")
+    if compare is None:
+        return NnstepApp(session, read_only=True, title=f"nnstep view · {Path(path).name}")
+    second, second_path = compare
+    config_b = build_config(second["config"], str(second_path), name=Path(second_path).name)
+    check_same_network(config, config_b, str(path), str(second_path))
+    other = TraceTimeline(config_b, second["records"])
+    return NnstepApp(session, read_only=True, title=f"nnstep view · {Path(path).name} vs {Path(second_path).name}",
+                     other=(other, Path(second_path).name))

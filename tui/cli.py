@@ -214,21 +214,27 @@ def _command(name: str, args: list[str], real: bool = False) -> int:
     parser.add_argument("trace", metavar="TRACE", help="a trace exported by nnstep (.json, .json.gz or .npz)")
     parser.add_argument("--unverified", action="store_true",
                         help="open it even if its numbers disagree with a replay of its own config")
+    parser.add_argument("--compare", metavar="B", help="a trace of the same network: d shows each op's tensors as Δ against it")
     options = parser.parse_args(args)
     from nnstep.engine.config import build_config
     from nnstep.engine.trace import read_trace, verify_trace
 
-    trace = read_trace(options.trace)
-    if not options.unverified:
-        # A trace is a file anyone can edit: its worked arithmetic must be the engine's, not shown as if true.
-        wrong = verify_trace(build_config(trace["config"], f"{options.trace}: config"), trace["records"])
-        if wrong is not None:
-            raise NnstepError(f"{options.trace}: {wrong} (the trace was edited, or made by another program; "
-                              "--unverified opens it anyway)")
+    paths = [options.trace, *([options.compare] if options.compare else [])]
+    traces = [read_trace(path) for path in paths]
+    for path, trace in zip(paths, traces):
+        if not options.unverified:
+            # A trace is a file anyone can edit: its worked arithmetic must be the engine's, not shown as if true.
+            wrong = verify_trace(build_config(trace["config"], f"{path}: config"), trace["records"])
+            if wrong is not None:
+                raise NnstepError(f"{path}: {wrong} (the trace was edited, or made by another program; "
+                                  "--unverified opens it anyway)")
     _need_terminal(real, "jq or `nnstep diff` read a trace without one")
     from nnstep.tui.app import make_viewer
 
-    app = make_viewer(trace, options.trace)
+    if options.compare:
+        app = make_viewer(traces[0], options.trace, compare=(traces[1], options.compare))
+    else:
+        app = make_viewer(traces[0], options.trace)
     app.run()
     return app.return_code or 0
 

@@ -23,7 +23,8 @@ from pathlib import Path
 
 import numpy as np
 from nnstep.engine import Config, NnstepError, StepRecord
-from nnstep.engine.breakpoints import Breakpoint, parse_breakpoint
+from nnstep.engine.breakpoint_set import BreakpointSet
+from nnstep.engine.breakpoints import parse_breakpoint
 from nnstep.engine.gradcheck import LayerCheck, check_gradients
 from nnstep.engine.network import batch_rows
 from nnstep.engine.run import RunResult, run
@@ -32,6 +33,7 @@ from nnstep.engine.timeline import Timeline, batch_of
 from nnstep.engine.trace import write_trace
 from nnstep.tui.render import fmt, sup, symbol
 from nnstep.tui.serve import trace_bytes
+from nnstep.tui.watches import Watches
 
 MAX_ITERATIONS = 10**9  # as `nnstep run --iterations`: the loss history alone would need 8 GB past this
 FOREVER = MAX_ITERATIONS  # continue: a run that only a breakpoint, a NaN or esc ends
@@ -122,12 +124,17 @@ class Controller:
     `far(move)` says when a move should run as a job instead (`jump_job`).
     """
 
-    def __init__(self, timeline: Timeline, *, read_only: bool = False) -> None:
+    def __init__(self, timeline: Timeline, *, read_only: bool = False, other: Timeline | None = None,
+                 other_name: str = "") -> None:
+        """`other`: a second run of the same network to compare with (`nnstep view A --compare B`)."""
         self.timeline = timeline
+        self.other = other
+        self.other_name = other_name
         self.config = timeline.config
         self.schedule = timeline.schedule
         self.read_only = read_only or timeline.read_only
-        self.breakpoints: list[str] = []
+        self.breakpoints = BreakpointSet(self.config.activations)
+        self.watches = Watches(timeline)
         self.running = ""  # what the running job is called ("" when none)
         self.stop_event = threading.Event()
         self._carried = carried(self.config)
@@ -296,18 +303,20 @@ class Controller:
 
     def add_breakpoint(self, text: str) -> Outcome:
         """Add a breakpoint (already checked)."""
-        self.breakpoints.append(text)
-        return Outcome(f"breakpoint {len(self.breakpoints)}: {text} (c continues to it)")
+        self.breakpoints.add(text)
+        return Outcome(f"breakpoint {len(self.breakpoints)}: {text} (c continues to it, C runs back to it)")
 
     def set_breakpoints(self, texts: Sequence[str]) -> Outcome:
-        """Keep only these breakpoints."""
-        self.breakpoints = list(texts)
-        count = len(self.breakpoints)
-        return Outcome(f"{count} breakpoint{'s' if count != 1 else ''}")
+        """Keep only these breakpoints (new ones on, with no hits)."""
+        self.breakpoints.clear()
+        for text in texts:
+            self.breakpoints.add(text)
+        return self.counted()
 
-    def parsed(self) -> list[Breakpoint]:
-        """The breakpoints, parsed."""
-        return [parse_breakpoint(text, self.config.activations) for text in self.breakpoints]
+    def counted(self) -> Outcome:
+        """`3 breakpoints (1 off)`."""
+        count, off = len(self.breakpoints), len(self.breakpoints) - self.breakpoints.enabled()
+        return Outcome(f"{count} breakpoint{'s' if count != 1 else ''}" + (f" ({off} off)" if off else ""))
 
     # -- jobs -------------------------------------------------------------------------
 
@@ -330,7 +339,7 @@ class Controller:
 
     def run_job(self, iterations: int, stop: Stop, progress: Progress | None = None) -> Outcome:
         """Run `iterations` whole iterations (FOREVER: continue), stopping at a breakpoint or a NaN loss."""
-        breakpoints = self.parsed()
+        breakpoints = self.breakpoints.active()
         try:
             # Fast-path chunks of about CHUNK_SECONDS, then a short sleep: the UI
             # thread gets the GIL at once instead of waiting out Python's switch

@@ -238,7 +238,7 @@ async def test_continue_stops_at_a_breakpoint() -> None:
         app.screen.query_one("Input").value = "iteration == 3 and stage == loss"
         await pilot.press("enter")
         await pilot.pause()
-        assert app.main.controller.breakpoints == ["iteration == 3 and stage == loss"]
+        assert app.main.controller.breakpoints.texts == ["iteration == 3 and stage == loss"]
         await pilot.press("c")
         await settle(app, pilot)
         record = app.main.controller.timeline.record
@@ -256,7 +256,7 @@ async def test_the_cli_and_the_app_number_a_breakpoint_op_alike(screen_text, cap
     step = int(found.group(1))
     app = make_app(load_demo("mazur"))
     async with app.run_test(size=(120, 40)) as pilot:
-        app.main.controller.breakpoints.append(text)
+        app.main.controller.breakpoints.add(text)
         await pilot.press("c")
         await settle(app, pilot)
         status = app.main.query_one(StatusLine).status
@@ -276,7 +276,7 @@ async def test_bad_breakpoint_is_refused_in_the_dialog() -> None:
         await pilot.pause()
         assert isinstance(app.screen, InputDialog)
         await pilot.press("escape")
-        assert app.main.controller.breakpoints == []
+        assert app.main.controller.breakpoints.texts == []
 
 
 async def test_run_n_iterations_uses_the_fast_path() -> None:

@@ -250,7 +250,7 @@ async def test_quitting_during_continue_ends_the_run(how: str, breakpoint: str |
     async with app.run_test(size=(120, 40)) as pilot:
         main = app.main
         if breakpoint:
-            main.controller.breakpoints.append(breakpoint)  # never true: the stepping path runs forever
+            main.controller.breakpoints.add(breakpoint)  # never true: the stepping path runs forever
         await pilot.press("c")
         await pilot.pause(0.3)
         assert main.controller.running == "continue"

@@ -70,3 +70,28 @@ async def test_adam_dropout_main_screen(size: tuple[int, int], steps: int, scree
         assert app.main.controller.timeline.record.op == ("dropout" if steps == 3 else "update")
         shown = screen_text(app)
     compare(shown, f"adam_dropout-{size[0]}x{size[1]}-step{steps:02d}.txt")
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+async def test_watch_pane_and_followed_sample(size: tuple[int, int], screen_text) -> None:
+    """Three watches with their sparklines over 30 iterations, sample 3 followed, as a user sees them."""
+    app = make_app(load_demo("tutorial"))
+    async with app.run_test(size=size) as pilot:
+        for text in ("norm(dW1)", "loss", "max(z2)"):
+            app.main.controller.watches.add(text)
+        await pilot.press("G")
+        await pilot.pause()
+        app.screen.query_one("Input").value = "30"
+        await pilot.press("enter", "s", "f")
+        await pilot.pause()
+        app.screen.query_one("Input").value = "3"
+        await pilot.press("enter")
+        for _ in range(100):  # the sparklines fill from a timer
+            await pilot.pause(0.05)
+            if app.main.controller.watches.fill(app.main.controller.record, 0.0):
+                break
+        app.main.show()
+        await pilot.pause()
+        shown = screen_text(app)
+    assert "computing" not in shown
+    compare(shown, f"watches-tutorial-{size[0]}x{size[1]}.txt")

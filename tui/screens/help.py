@@ -34,6 +34,17 @@ explain    tab (or a click) focuses a pane: arrows or h j k l move a cell cursor
            it was computed from are underlined with a • in the other panes, and the cursor stays
            on the same weight or unit as you step (W⁽¹⁾₂₃ → ∂L/∂W⁽¹⁾₂₃ → W⁽¹⁾₂₃ :=); esc clears.
            z zooms the focused pane to the whole screen (all of a tensor that fits).
+find       C runs back to the latest earlier op where a breakpoint holds (`nan`, or from a NaN: to the
+           op that wrote the first NaN/inf); P back to the end of the previous stage; / finds nan,
+           max or a number in the focused pane, then in the iteration's other ops; B switches
+           breakpoints on/off (space), counts their hits, lets the next N pass (i)
+watches    a adds a value (norm(dW1), max(z2), loss, dead(1)): its value at this op (dim: still the
+           previous iteration's) and a sparkline of it at this op of the last 100 iterations,
+           between the smallest and largest value shown after it (· not computed yet, ! NaN/inf)
+follow     f on a batch row (or f and a number): that sample's row lit in every pane with batch
+           rows (x, z, a, ŷ, δ) and its numbers worked out in the equation pane; f again stops
+Δ view     d: every tensor minus the same op of the previous iteration (or of the run given by
+           `nnstep view A --compare B`); the title says against what; d again: the values
 loss       every loss computed so far (the mean per column when there are more iterations than
            columns, the span dimmed), the current iteration marked, later ones dimmed; log scale
            over two decades

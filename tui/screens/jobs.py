@@ -71,7 +71,7 @@ class Jobs(Widget):
 
     # -- the worker ------------------------------------------------------------
 
-    def _launch(self, label: str, job: Callable[[Callable[[], bool], Callable[[Timeline], None]], Outcome],
+    def launch(self, label: str, job: Callable[[Callable[[], bool], Callable[[Timeline], None]], Outcome],
                 total: int = 0) -> None:
         """Run `job(stop, progress)` in a worker thread; `total` iterations make the progress a percentage."""
         controller = self.controller
@@ -120,9 +120,10 @@ class Jobs(Widget):
     def continue_(self) -> None:
         """Run op by op until a breakpoint hits; without breakpoints until a NaN loss or esc."""
         controller = self.controller
-        self._launch("continue", lambda stop, progress: controller.run_job(FOREVER, stop, progress))
-        if not controller.breakpoints and controller.timeline.can_train:
-            self.say(Outcome("no breakpoints (b adds one): training until esc or a NaN/inf loss"))
+        self.launch("continue", lambda stop, progress: controller.run_job(FOREVER, stop, progress))
+        if not controller.breakpoints.enabled() and controller.timeline.can_train:
+            off = " on (B switches them on)" if len(controller.breakpoints) else " (b adds one)"
+            self.say(Outcome(f"no breakpoints{off}: training until esc or a NaN/inf loss"))
 
     def run_iterations(self) -> None:
         """Ask for N, then run N whole iterations (stopping at a breakpoint)."""
@@ -136,7 +137,7 @@ class Jobs(Widget):
                 return
             count = parse_count(text, "")
             assert isinstance(count, int)
-            self._launch(f"run {count:,}", lambda stop, progress: self.controller.run_job(count, stop, progress), count)
+            self.launch(f"run {count:,}", lambda stop, progress: self.controller.run_job(count, stop, progress), count)
 
         self.app.push_screen(InputDialog("Run N iterations", "Iterations to run:", "100", check), start)
 
@@ -159,7 +160,7 @@ class Jobs(Widget):
             position = controller.schedule.index(iteration - 1, 0)
             total = iteration - 1 - controller.timeline.iterations_done
             what = f"the first op of iteration {iteration:,}"
-            self._launch(f"go to iteration {iteration:,}",
+            self.launch(f"go to iteration {iteration:,}",
                          lambda stop, progress: controller.jump_job(position, stop, progress, what=what), total)
 
         record = controller.record if not controller.running else None
@@ -173,7 +174,7 @@ class Jobs(Widget):
         position = controller.target(move)
         total = controller.schedule.locate(position)[0] - controller.timeline.iterations_done
         what = f"the end of the {move}"
-        self._launch(f"to the end of the {move}",
+        self.launch(f"to the end of the {move}",
                      lambda stop, progress: controller.jump_job(position, stop, progress, what=what), total)
 
     # -- breakpoints -----------------------------------------------------------
@@ -193,13 +194,9 @@ class Jobs(Widget):
         )
 
     def list_breakpoints(self) -> None:
-        """List the breakpoints; remove some."""
-
-        def keep(texts: list[str] | None) -> None:
-            if texts is not None:
-                self.say(self.controller.set_breakpoints(texts))
-
-        self.app.push_screen(BreakpointList(self.controller.breakpoints), keep)
+        """List the breakpoints: switch on/off, set ignore counts, remove (changes apply at once)."""
+        self.app.push_screen(BreakpointList(self.controller.breakpoints),
+                             lambda _: self.say(self.controller.counted()))
 
     # -- export ----------------------------------------------------------------
 
@@ -222,9 +219,9 @@ class Jobs(Widget):
 
         def write(path: str | None) -> None:
             if path and web:
-                self._launch("export", lambda stop, progress: self._download(download_name(path, default), stop))
+                self.launch("export", lambda stop, progress: self._download(download_name(path, default), stop))
             elif path:
-                self._launch("export", lambda stop, progress: controller.export_job(path, stop))
+                self.launch("export", lambda stop, progress: controller.export_job(path, stop))
 
         self.app.push_screen(InputDialog("Export trace", prompt, default), write)
 
@@ -246,7 +243,7 @@ class Jobs(Widget):
             self.say(found)
             return
         iteration, batch = found
-        self._launch("gradient check", lambda stop, progress: controller.check_job(iteration, batch))
+        self.launch("gradient check", lambda stop, progress: controller.check_job(iteration, batch))
 
     def health(self) -> None:
         """Per-layer gradient health of the current iteration, with its history over recent iterations."""

@@ -13,9 +13,13 @@ import time
 
 import numpy as np
 from nnstep.engine import StepRecord
-from nnstep.tui.controller import Controller, Outcome, Tensor
+from nnstep.tui.controller import Controller, Outcome
+from nnstep.tui.screens.find import Finder
 from nnstep.tui.screens.help import HelpScreen
 from nnstep.tui.screens.jobs import JobDone, JobProgress, Jobs
+from nnstep.tui.screens.keys import BINDINGS, MOVES
+from nnstep.tui.search import fits as fits_shape
+from nnstep.tui.search import matrix_cell, tensor_index
 from nnstep.tui.widgets.data_plot import DataPlot, plots
 from nnstep.tui.widgets.equation_pane import EquationPane
 from nnstep.tui.widgets.iteration_log import IterationLog
@@ -24,9 +28,9 @@ from nnstep.tui.widgets.network_pane import NetworkPane
 from nnstep.tui.widgets.status_line import Status, StatusLine
 from nnstep.tui.widgets.tensor_grid import TensorGrid
 from nnstep.tui.widgets.tensor_pane import MODES, TensorPane
+from nnstep.tui.widgets.watch_pane import WatchPane
 from nnstep.tui.worked import quantity, sources
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widget import Widget
@@ -37,37 +41,6 @@ MIN_SIZE = (40, 10)  # columns, rows: the equation, one tensor pane, status and 
 LOG_LEAST = 3  # rows: the iteration log's border and one op
 TOP_LEAST = 6  # rows: the network pane's layers, shapes, stages and ops, and its border
 TENSORS_EVERY = 0.5  # seconds between tensor panes redrawn while a job runs
-
-# Keys follow pudb/gdb where they fit (n next, c continue, b break); none is a ctrl key.
-BINDINGS: list[BindingType] = [
-    Binding("n", "next_op", "Next", tooltip="Compute the next op (forward, loss, backward or update)"),
-    Binding("p", "previous_op", "Back", tooltip="Step back one op (time travel; recomputed, bit-identical)"),
-    Binding("s", "next_stage", "Stage", tooltip="Run to the end of this stage (step over), or of the next"),
-    Binding("i", "finish_iteration", "Iter", tooltip="Run to the last op of this iteration, or of the next"),
-    Binding("e", "finish_epoch", "Epoch", show=False, tooltip="Run to the last op of this epoch, or of the next"),
-    Binding("c", "continue", "Continue", tooltip="Run until a breakpoint hits (or a NaN loss, or esc)"),
-    Binding("r", "run_iterations", "Run N", show=False, tooltip="Run N whole iterations (stops early at a breakpoint)"),
-    Binding("escape", "stop", "Stop/clear", key_display="esc",
-            tooltip="Stop a running continue / run N / jump; else clear the selected number"),
-    Binding("b", "add_breakpoint", "Break", tooltip="Add a breakpoint, e.g. `loss < 0.01`, `nan`, `norm(dW1) > 100`"),
-    Binding("B", "list_breakpoints", "Breakpoints", key_display="B", show=False, tooltip="List and remove breakpoints"),
-    Binding("g", "grad_check", "Grad check", show=False, tooltip="Check dW, db of this batch against finite differences"),
-    Binding("w", "health", "Health", show=False, tooltip="Gradient health per layer: norms, update ratio, dead/saturated units"),
-    Binding("x", "export", "Export", tooltip="Export the trace so far to JSON"),
-    Binding("h", "toggle_mode", "Heat/num", show=False, tooltip="Tensor panes: heatmap+numbers, numbers, heat blocks"),
-    Binding("full_stop", "precision", "Digits", key_display=".", show=False,
-            tooltip="Tensor panes: 4, 6 or 2 significant digits (fewer when a pane is narrow)"),
-    Binding("z", "zoom", "Zoom", show=False, tooltip="Zoom the focused tensor pane to the whole screen (tab focuses; z again)"),
-    Binding("G", "goto_iteration", "Go to", key_display="G", show=False,
-            tooltip="Jump to the first op of any iteration, earlier or later (time travel; esc stops a long one)"),
-    Binding("0", "reset", "Reset", show=False, tooltip="Back to before the first op (history is kept)"),
-    Binding("question_mark", "help", "Help", key_display="?", tooltip="Keys and what each pane shows"),
-    Binding("q", "quit", "Quit", tooltip="Quit nnstep"),
-]
-# Off while a job runs (they would move the timeline the job owns).
-MOVES = {"next_op", "previous_op", "goto_iteration", "next_stage", "finish_iteration", "finish_epoch", "reset", "continue",
-         "run_iterations", "grad_check", "health", "export", "add_breakpoint", "list_breakpoints"}
-
 
 class MainScreen(Screen[None]):
     """Step through training: every pane shows the op at the controller's position."""
@@ -103,12 +76,14 @@ class MainScreen(Screen[None]):
             if plots(config):
                 yield DataPlot(config, id="data")
         yield EquationPane(config, id="equation")
+        yield WatchPane(id="watches")
         yield TensorGrid(id="tensors")
         yield IterationLog(config, id="log")
         yield StatusLine(id="status")
         yield Footer(compact=True)
         yield Static(id="too-small")
         yield Jobs(self.controller, self.say)
+        yield Finder(self.controller, lambda: self.jobs, self.say, self.show, self.on_resize, self.select)
 
     @property
     def jobs(self) -> Jobs:
@@ -155,7 +130,12 @@ class MainScreen(Screen[None]):
         for plot in self.query(DataPlot):
             plot.display = width >= 100
             plot.styles.max_width = max(40, width // 4)  # the data pane grows with the terminal
-        self.query_one(TensorGrid).room = max(height - top - equation - 2, 1)
+        watches = len(self.controller.watches)
+        shown = 0 if tiny or not watches else min(watches, 2 if height < 30 else 4 if height < 50 else 8)
+        pane = self.query_one(WatchPane)
+        pane.display = bool(shown)
+        self._set_height(pane, shown + 2)
+        self.query_one(TensorGrid).room = max(height - top - equation - (shown + 2 if shown else 0) - 2, 1)
         palette = width >= 100
         for footer in self.query(Footer):
             if footer.show_command_palette != palette:
@@ -218,17 +198,22 @@ class MainScreen(Screen[None]):
             self.query_one(TensorGrid).tensors = self._tensors(record)
             self._heights()
         if not running:
+            self.query_one(Finder).watch_values(record)
             self.query_one(IterationLog).records = controller.so_far(record)
             params = controller.state_params()
             self.query_one(NetworkPane).weights = params[0]
             for plot in self.query(DataPlot):
                 plot.params = params
         self.update_status(record, losses)
-        if self.selection is not None and not running:
-            self._explain()
+        if not running:
+            finder = self.query_one(Finder)
+            finder.mark_sample(record)
+            if self.selection is not None or finder.sample is not None:
+                self._explain()
 
     def _tensors(self, record: StepRecord | None, compare: bool = True) -> tuple:
-        return self.controller.tensors(record, short=self.size.height < 40, compare=compare)
+        tensors = self.controller.tensors(record, short=self.size.height < 40, compare=compare)
+        return self.query_one(Finder).as_shown(record, tensors) if compare else tensors
 
     def _profile(self, record: StepRecord | None) -> None:
         """Once per iteration: tell the tensor grid what every op of it will show."""
@@ -257,12 +242,13 @@ class MainScreen(Screen[None]):
             iteration=record.iteration if record else 0,
             index=record.index if record else -1,
             loss=finite_loss,
-            breakpoints=len(controller.breakpoints),
+            breakpoints=controller.breakpoints.enabled(),  # the ones a run stops at
             running=running,
             message=self.message.text,
             error=self.message.error,
             read_only=self.read_only,
-            note=getattr(self.config, "parity_text", ""),
+            note=getattr(self.config, "parity_text", "") or (f"vs {controller.other_name}: d shows Δ"
+                                                             if controller.other is not None else ""),
             below=tuple(self.query_one(TensorGrid).below),
         )
 
@@ -284,7 +270,7 @@ class MainScreen(Screen[None]):
             return
         record = self.controller.record if not self.controller.running else None
         layer = tensor.layer if tensor.kind == "start" else (record.layer if record else None)
-        self.selection = (quantity(tensor.name, layer, self.config.depth), _index(tensor, message.cell))
+        self.selection = (quantity(tensor.name, layer, self.config.depth), tensor_index(tensor.values.ndim, message.cell))
         self._explain(message.pane)
 
     def _explain(self, prefer: TensorPane | None = None) -> None:
@@ -298,7 +284,7 @@ class MainScreen(Screen[None]):
             wanted, index = self.selection
             layer = record.layer if record is not None else None
             shown = [(p, p.tensor) for p in panes if p.tensor is not None]
-            fits = [(p, t) for p, t in shown if _fits(t, index)
+            fits = [(p, t) for p, t in shown if fits_shape(t.values.shape, index)
                     and quantity(t.name, t.layer if t.kind == "start" else layer, self.config.depth) == wanted]
             # The op's own result first: W⁽ˡ⁾ after (not ΔW) in an update, then the last thing it
             # writes, then the first thing it reads.
@@ -312,20 +298,33 @@ class MainScreen(Screen[None]):
                 target = fits[0][0]
         marks: dict[str, np.ndarray] = {}
         if target is not None and target.tensor is not None and self.selection is not None:
+            equation.following = None
             index = self.selection[1]
             tensor = target.tensor
-            target.set_cursor(_matrix_cell(tensor, index))
+            target.set_cursor(matrix_cell(index))
             if record is not None and tensor.kind != "start":
                 equation.cell = (tensor.name, index, tensor.symbol, tensor.written)
                 marks = sources(record, (tensor.name, index))
             else:
                 equation.cell = None
-        else:
-            equation.cell = None
+        else:  # unit 1 of sample 1, or of the followed sample
+            equation.following = self.query_one(Finder).sample
+            equation.cell = self.query_one(Finder).sample_cell(record)
         for pane in panes:
             if pane is not target:
                 pane.set_cursor(None)
             pane.set_marks(marks.get(pane.tensor.name) if pane.tensor is not None and pane is not target else None)
+
+    def select(self, name: str, index: tuple[int, ...]) -> bool:
+        """Put the cell cursor on tensor `name` at `index` in this op's panes (a search hit), focus
+        that pane and explain the number; False when no pane shows that tensor."""
+        pane = next((p for p in self.query_one(TensorGrid).panes if p.tensor is not None and p.tensor.name == name), None)
+        if pane is None:
+            return False
+        pane.focus()
+        pane.cursor = None  # announce even when the cursor was already there (another op)
+        pane.set_cursor(matrix_cell(index), announce=True)
+        return True
 
     def clear_selection(self) -> None:
         """No number selected: the equation pane works out unit 1 of sample 1 again."""
@@ -428,6 +427,10 @@ class MainScreen(Screen[None]):
         else:
             self.clear_selection()
 
+    def action_find(self, what: str) -> None:
+        """Reverse-continue, reverse step, watches, find in the tensors, follow a sample, Δ view (screens/find.py)."""
+        self.query_one(Finder).run(what)
+
     def action_add_breakpoint(self) -> None:
         """Ask for a breakpoint expression."""
         self.jobs.add_breakpoint()
@@ -492,22 +495,3 @@ class MainScreen(Screen[None]):
         self.controller.stop()
         self.app.exit()
 
-
-def _index(tensor: Tensor, cell: tuple[int, int]) -> tuple[int, ...]:
-    """The tensor's own index of a pane cell (row, col of the tensor shown as a matrix)."""
-    ndim = tensor.values.ndim
-    return () if ndim == 0 else (cell[1],) if ndim == 1 else cell
-
-
-def _matrix_cell(tensor: Tensor, index: tuple[int, ...]) -> tuple[int, int]:
-    """The pane cell of a tensor index."""
-    return (0, 0) if not index else (0, index[0]) if len(index) == 1 else (index[0], index[1])
-
-
-def _fits(tensor: Tensor, index: tuple[int, ...]) -> bool:
-    """True when `index` is inside `tensor` (a unit of sample 12 is not in a batch of 10)."""
-    shape = tensor.values.shape
-    if len(shape) != len(index):
-        # ŷ's unit j is y's unit j; a 1-D b is W's row: only equal ranks carry a cursor.
-        return False
-    return all(0 <= i < n for i, n in zip(index, shape))

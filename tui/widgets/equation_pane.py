@@ -34,6 +34,7 @@ class EquationPane(Widget):
         """`config`: the run's config (its schedule, optimizer, dropout, penalty and activations)."""
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.config = config
+        self.following: int | None = None  # the sample followed (f), 0-based: `cell` is its number
 
     @property
     def equation(self) -> str:
@@ -56,7 +57,9 @@ class EquationPane(Widget):
         where = "loss" if record.layer is None else f"{record.stage} · layer {record.layer}"
         hint = self.config.schedule.spec(record.index).hint
         title = f"{where} · {record.op} — {hint}"
-        if self.cell is not None:
+        if self.cell is not None and self.following is not None:
+            title = f"{where} · {record.op} — sample {self.following + 1}, followed (f stops)"
+        elif self.cell is not None:
             title = f"{where} · {record.op} — the selected number (esc clears)"
         self.border_title = title
 

@@ -48,6 +48,7 @@ from rich.style import Style
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.geometry import Size
+from textual.markup import escape
 from textual.message import Message
 from textual.reactive import reactive
 from textual.strip import Strip
@@ -66,6 +67,8 @@ _POSITIVE = Style(color="dark_orange")
 _NEGATIVE = Style(color="dodger_blue1")
 _CURSOR = Style(reverse=True, bold=True)
 _MARKED = Style(underline=True, bold=True)
+_SAMPLE_INDEX = Style(color="black", bgcolor="yellow", bold=True)
+_SAMPLE_CELL = Style(bold=True, italic=True)
 
 
 def item_of(tensor: Tensor, significant: int, mode: str) -> Item:
@@ -141,6 +144,7 @@ class TensorPane(Widget, can_focus=True):
         self.summary = ""
         self.marks: np.ndarray | None = None  # bool mask over the tensor as a matrix
         self.cursor: tuple[int, int] | None = None  # (row, col) of the tensor as a matrix
+        self.sample: int | None = None  # the batch row followed through the iteration (f)
         self._matrix = np.zeros((0, 0))
         self._reference: np.ndarray | None = None
         self._origin = (0, 0)  # first display row, first display column in view
@@ -197,6 +201,19 @@ class TensorPane(Widget, can_focus=True):
         if marks is None and self.marks is None:
             return
         self.marks = marks
+        self._strips = None
+        self.refresh()
+
+    def set_sample(self, row: int | None) -> None:
+        """Highlight batch row `row` (a sample followed through forward and backward; None: none)."""
+        if row is not None and not 0 <= row < self._matrix.shape[0]:
+            row = None
+        if row == self.sample:
+            return
+        self.sample = row
+        if row is not None:
+            self._reveal((row, self.cursor[1] if self.cursor is not None else self._origin[1]))
+        self._name_window()
         self._strips = None
         self.refresh()
 
@@ -363,9 +380,12 @@ class TensorPane(Widget, can_focus=True):
                     parts.append(f"rows {first_row + 1}–{last}")
             if view.columns_in_view < view.columns:
                 parts.append(f"cols {first_col + 1}–{first_col + view.columns_in_view} of {view.columns}")
+            if self.sample is not None and not vector:
+                parts.append(f"sample {self.sample + 1}")
             if view.place.significant < self.digits and not self._matrix.dtype.kind in "iub":
                 parts.append(f"{view.place.significant} digits")
         title = self._title + (f"  ({', '.join(parts)})" if parts else "")
+        title = escape(title)  # a symbol may hold a file name (the Δ view against a trace): never markup
         if title != self.border_title:
             self.border_title = title
 
@@ -479,9 +499,14 @@ class TensorPane(Widget, can_focus=True):
             if view.gutter:
                 marked_row = self.marks is not None and not vector and bool(self.marks[display].any())
                 style = _INDEX_CURSOR if display == cursor_row else _INDEX_MARKED if marked_row else _GUTTER
+                if display == self.sample and not vector:
+                    style = _SAMPLE_INDEX
                 segments.append(Segment(f"{label:>{view.gutter - 1}}", style))
                 segments.append(_SPACE)
-            segments.extend(self._cells(view, cells, values, compared))
+            cells_shown = self._cells(view, cells, values, compared)
+            if display == self.sample and not vector:  # the followed sample's row, in every mode
+                cells_shown = [Segment(segment.text, (segment.style or _PLAIN) + _SAMPLE_CELL) for segment in cells_shown]
+            segments.extend(cells_shown)
             strips.append(_strip(segments, width).apply_style(base))
         blank = Strip.blank(width, base)
         strips.extend(blank for _ in range(max(self.size.height - len(strips), 0)))
