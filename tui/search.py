@@ -40,17 +40,13 @@ class Query:
 
 @dataclass(frozen=True)
 class Hit:
-    """Where it is: the timeline position of the op, the tensor's engine name, its index (0-based)."""
+    """Where it is: the timeline position of the op, the tensor's engine name, its index (0-based), the value."""
 
     position: int
     record: StepRecord
     name: str
     index: tuple[int, ...]
-
-    @property
-    def value(self) -> float:
-        """The value found."""
-        return float(self.record.tensors[self.name][self.index])
+    value: float  # as searched (in the Δ view, the difference)
 
 
 def parse_query(text: str) -> Query | str:
@@ -101,29 +97,43 @@ def _index(values: np.ndarray, flat: int) -> tuple[int, ...]:
     return tuple(int(i) for i in np.unravel_index(flat, values.shape)) if values.ndim else ()
 
 
+Values = Callable[[StepRecord, str], np.ndarray]
+
+
+def _recorded(record: StepRecord, name: str) -> np.ndarray:
+    return np.asarray(record.tensors[name])
+
+
+def _hit(position: int, record: StepRecord, name: str, values: np.ndarray, flat: int) -> Hit:
+    index = _index(values, flat)
+    return Hit(position, record, name, index, float(values[index]) if index else float(values))
+
+
 def search(timeline: Timeline, query: Query, names: Callable[[StepRecord], Sequence[str]],
-           focused: str | None = None, cursor: tuple[int, ...] | None = None) -> Hit | None:
+           focused: str | None = None, cursor: tuple[int, ...] | None = None, values: Values | None = None) -> Hit | None:
     """The next match from the current op: in tensor `focused` after `cursor`, then the iteration's ops.
 
-    `names(record)` lists the tensors the screen shows for an op, in pane order.
+    `names(record)` lists the tensors the screen shows for an op, in pane order; `values(record, name)`
+    gives what a pane shows of one (default: the recorded tensor; the Δ view: its difference).
     """
+    values = values or _recorded
     record = timeline.record
     if record is None:
         return None
     position = timeline.position
     if focused is not None and focused in record.tensors:
-        values = np.asarray(record.tensors[focused])
+        array = values(record, focused)
         after = -1
         if cursor is not None and query.kind != "max":
-            after = int(np.ravel_multi_index(cursor, values.shape)) if values.ndim else 0
-        flat = _first(values, query, after)
+            after = int(np.ravel_multi_index(cursor, array.shape)) if array.ndim else 0
+        flat = _first(array, query, after)
         if flat is not None:
-            return Hit(position, record, focused, _index(values, flat))
+            return _hit(position, record, focused, array, flat)
     records = timeline.iteration_records(record.iteration - 1)
     first = timeline.first_position(record.iteration - 1)
     here = next(k for k, r in enumerate(records) if r.index == record.index)
     if query.kind == "max":  # the focused tensor holds no finite value, or none is focused
-        return _largest(records, first, query, names)
+        return _largest(records, first, query, names, values)
     shown = list(names(record))
     cut = shown.index(focused) + 1 if focused in shown else 0
     # This op's tensors after the focused one, the later ops, the earlier ones, then this op's first ones
@@ -132,25 +142,25 @@ def search(timeline: Timeline, query: Query, names: Callable[[StepRecord], Seque
     order += [(k, name) for k in [*range(here + 1, len(records)), *range(here)] for name in names(records[k])]
     order += [(here, name) for name in shown[:cut]]
     for k, name in order:
-        values = np.asarray(records[k].tensors[name])
-        flat = _first(values, query)
+        array = values(records[k], name)
+        flat = _first(array, query)
         if flat is not None:
-            return Hit(first + k, records[k], name, _index(values, flat))
+            return _hit(first + k, records[k], name, array, flat)
     return None
 
 
 def _largest(records: Sequence[StepRecord], first: int, query: Query,
-             names: Callable[[StepRecord], Sequence[str]]) -> Hit | None:
+             names: Callable[[StepRecord], Sequence[str]], values: Values) -> Hit | None:
     """The largest finite |value| among every shown tensor of the iteration's ops (the first of equals)."""
     best: Hit | None = None
     size = -math.inf
     for k, record in enumerate(records):
         for name in names(record):
-            values = np.asarray(record.tensors[name])
-            flat = _first(values, query)
-            if flat is not None and abs(float(values.flat[flat])) > size:
-                size = abs(float(values.flat[flat]))
-                best = Hit(first + k, record, name, _index(values, flat))
+            array = values(record, name)
+            flat = _first(array, query)
+            if flat is not None and abs(float(array.flat[flat])) > size:
+                size = abs(float(array.flat[flat]))
+                best = _hit(first + k, record, name, array, flat)
     return best
 
 

@@ -100,3 +100,29 @@ def test_compare_refuses_another_network(tmp_path: Path, capsys: pytest.CaptureF
                     "mse vs 2→3→2 sigmoid/sigmoid, mse): nothing to compare op by op")
     with pytest.raises(NnstepError):
         make_viewer(read_trace(a), a, (read_trace(c), c))
+
+
+async def test_find_in_the_delta_view_searches_the_differences() -> None:
+    """/ max with d on: the largest |Δ| against the previous iteration over the iteration's ops, by brute force."""
+    from nnstep.tui.controller import Controller
+
+    config = load_demo("tutorial")
+    app = make_app(config)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.press("i", "i", "n", "d", "slash")
+        await pilot.pause()
+        app.screen.query_one("Input").value = "max"
+        await pilot.press("enter")
+        await pilot.pause()
+        reference = Controller(Session(config))
+        largest = 0.0
+        for record in reference.timeline.iteration_records(2):
+            previous = reference.timeline.record_at(record.index - len(config.schedule))
+            for tensor in reference.tensors(record, compare=False):
+                if tensor.name in previous.tensors and previous.tensors[tensor.name].shape == tensor.values.shape:
+                    largest = max(largest, float(np.max(np.abs(tensor.values - previous.tensors[tensor.name]))))
+        message = app.main.query_one(StatusLine).status.message
+        assert message.startswith("find largest |Δ|: ") and f"= {largest:.6g} at op" in message.replace("= -", "= "), message
+        focused = app.focused
+        cell = focused.tensor.values[focused.cursor] if focused.tensor.values.ndim == 2 else focused.tensor.values[focused.cursor[1]]
+        assert abs(float(cell)) == largest  # the pane shows Δ and the cursor is on the largest

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 from nnstep.engine import StepRecord
 from nnstep.engine.timeline import Timeline
-from nnstep.tui.compare import as_delta, counterpart
+from nnstep.tui.compare import as_delta, counterpart, difference
 from nnstep.tui.controller import Controller, Outcome, Tensor, parse_count
 from nnstep.tui.find import previous_stage_end, reverse_continue
 from nnstep.tui.screens.dialogs import InputDialog, WatchList
@@ -193,9 +194,12 @@ class Finder(Widget):
             return [t.name for t in controller.tensors(record, short=short, compare=False)]
 
         self._last = query.text
-        hit = search(controller.timeline, query, names, name, cursor)
+        shown = self._delta_values() if self.delta else None
+        hit = search(controller.timeline, query, names, name, cursor, shown)
         record = controller.record
-        what = {"nan": "NaN or ±inf", "max": "largest |value|"}.get(query.kind, query.text)
+        what = {"nan": "NaN or ±inf", "max": "largest |Δ|" if shown else "largest |value|"}.get(query.kind, query.text)
+        if shown and query.kind == "value":
+            what = f"Δ = {query.text}"
         if hit is None or record is None:
             where = f"iteration {record.iteration}" if record is not None else "this iteration"
             self.say(Outcome(f"find: no {what} in {where}"))
@@ -305,3 +309,24 @@ class Finder(Widget):
         previous = controller.timeline.previous_record(record)
         return as_delta(tensors, previous, f"iteration {record.iteration - 1}" if record.iteration > 1
                         else "a previous iteration")
+
+    def _delta_values(self) -> Callable[[StepRecord, str], np.ndarray] | None:
+        """What the Δ view shows of a tensor (for search), or None when it has nothing to compare with."""
+        controller = self.controller
+        if controller.running and not controller.read_only:
+            return None
+        references: dict[int, StepRecord | None] = {}
+
+        def values(record: StepRecord, name: str) -> np.ndarray:
+            if record.index not in references:
+                other = controller.other
+                references[record.index] = (counterpart(other, record) if other is not None
+                                            else controller.timeline.previous_record(record))
+            reference = references[record.index]
+            actual = np.asarray(record.tensors[name])
+            other_values = reference.tensors.get(name) if reference is not None else None
+            if other_values is None or np.shape(other_values) != actual.shape:
+                return actual  # shown as it is (its title says so)
+            return difference(actual, other_values)
+
+        return values
