@@ -16,7 +16,9 @@ from .schedule import STAGES  # noqa: F401 - re-exported: records are grouped by
 
 
 
-@dataclass(frozen=True, slots=True)
+# eq=False: two records are the same record only when they are one object. Field-wise equality
+# would compare dicts of arrays, which raises (a widget's reactive compares old and new values).
+@dataclass(frozen=True, slots=True, eq=False)
 class StepRecord:
     """One op of one iteration.
 

@@ -9,9 +9,11 @@ forward scan of the records. Batch rows: z has shape (B, n_l); W has shape
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
-from nnstep.engine import Session, TraceTimeline, load_demo
+from nnstep.engine import Session, TraceTimeline, load_config, load_demo
 from nnstep.engine.breakpoint_set import BreakpointSet
 from nnstep.engine.breakpoints import parse_breakpoint
 from nnstep.engine.diagnose import first_non_finite
@@ -208,6 +210,28 @@ async def test_keys_C_and_P_in_the_app(screen_text) -> None:
         await pilot.press("P")
         await pilot.pause()
         assert main.controller.timeline.position == expected < first.index
+
+
+async def test_C_where_the_loss_itself_overflowed_first_stays_put_and_says_so() -> None:
+    """A `nan` breakpoint that holds first on the loss op c stopped at: nothing earlier holds. The job hands
+    back the record it stands on, recomputed (another object holding equal arrays): the panes must take
+    it, not fail comparing the two records field by field."""
+    config = load_config(Path(__file__).parent / "configs" / "overflow.toml")
+    app = make_app(config)
+    async with app.run_test(size=(120, 40)) as pilot:
+        main = app.main
+        main.controller.breakpoints.add("nan")
+        await pilot.press("c")
+        await settle(app, pilot)
+        position = main.controller.timeline.position
+        with np.errstate(all="ignore"):
+            first = first_non_finite(Session(config).iter_records(0, position + 1))
+        assert first is not None and first.index == position and first.op == "loss"
+        await pilot.press("C")
+        await settle(app, pilot)
+        assert main.controller.timeline.position == position
+        assert main.query_one(StatusLine).status.message == "reverse: no earlier op where a breakpoint holds"
+        assert app.reported == []
 
 
 async def test_the_breakpoint_list_toggles_ignores_and_removes() -> None:
