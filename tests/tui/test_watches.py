@@ -113,6 +113,18 @@ def test_sparkline_scales_from_min_to_max() -> None:
     assert (text.plain, low, high) == ("▁·█!▅", 1.0, 3.0)
 
 
+def test_sparkline_of_a_geometric_growth_follows_the_logarithm() -> None:
+    """×10 per iteration over 9 decades: on a linear scale all but the last bar would be the lowest."""
+    series = tuple(10.0 ** k for k in range(9))
+    text, low, high = sparkline(series, 20)
+    levels = ["▁▂▃▄▅▆▇█".index(c) for c in text.plain]
+    assert levels == sorted(levels) and levels[0] == 0 and levels[-1] == 7 and len(set(levels)) >= 7
+    assert (low, high) == (1.0, 1e8)
+    # Signs are kept: the order of the bars is the order of the values.
+    text, _, _ = sparkline((-1e6, -1.0, 0.0, 1.0, 1e6), 10)
+    assert text.plain[0] == "▁" and text.plain[-1] == "█" and text.plain[2] in "▄▅"
+
+
 async def test_add_and_remove_watches_in_the_app_at_three_sizes(screen_text) -> None:
     """a adds (a bad one and one holding markup are refused in the dialog), the pane shows each watch
     between the equation and the tensors at every size, A removes; the status line keeps its place."""

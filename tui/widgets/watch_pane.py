@@ -3,7 +3,10 @@
 One line per watch: the expression, its value now, then a sparkline of its
 value at the same op of each of the last iterations (the current one at the
 right end), scaled from the smallest to the largest finite value in view,
-both printed after it. A value the watch does not have at the op yet comes
+both printed after it. Values spanning more than LOG_SPAN (a gradient
+growing geometrically towards an overflow) are scaled by their logarithm,
+sign kept, and the range says `log`: on a linear scale every bar but the
+last would be the lowest. A value the watch does not have at the op yet comes
 from the previous iteration's ops and is dimmed; NaN/±inf are a magenta `!`;
 points not computed yet are `·`. The screen assigns `view` (tui/watches.py
 computes it); the pane never fetches.
@@ -22,6 +25,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 BARS = "▁▂▃▄▅▆▇█"
+LOG_SPAN = 1e3  # largest |value| over the smallest nonzero one, past which the bars follow the logarithm
 
 
 @dataclass(frozen=True)
@@ -35,11 +39,29 @@ class WatchView:
     start: int = 0  # run index of the first op of the current op's iteration
 
 
+def log_scale(finite: list[float]) -> float | None:
+    """The unit of a signed log scale for these values (their smallest nonzero |value|), or None when they
+    span less than LOG_SPAN and a linear scale shows them."""
+    sizes = [abs(v) for v in finite if v]
+    if not sizes or max(sizes) / min(sizes) <= LOG_SPAN:
+        return None
+    return min(sizes)
+
+
 def sparkline(series: tuple[float | None, ...], width: int) -> tuple[Text, float | None, float | None]:
-    """The last `width` points as bars from the smallest to the largest finite one; that min and max."""
+    """The last `width` points as bars from the smallest to the largest finite one; that min and max.
+
+    Over more than LOG_SPAN the bars follow sign(v)·log10(1 + |v|/u), u the smallest nonzero |v|
+    (monotonic, so the order of the bars is the order of the values).
+    """
     shown = series[-width:] if width > 0 else ()
     finite = [v for v in shown if v is not None and math.isfinite(v)]
     low, high = (min(finite), max(finite)) if finite else (None, None)
+    unit = log_scale(finite)
+
+    def scaled(value: float) -> float:
+        return value if unit is None else math.copysign(math.log10(1.0 + abs(value) / unit), value)
+
     text = Text()
     for value in shown:
         if value is None:
@@ -48,7 +70,8 @@ def sparkline(series: tuple[float | None, ...], width: int) -> tuple[Text, float
             text.append("!", style=NON_FINITE_STYLE)
         else:
             assert low is not None and high is not None
-            level = 0 if high == low else round((value - low) / (high - low) * (len(BARS) - 1))
+            bottom, top = scaled(low), scaled(high)
+            level = 0 if top == bottom else round((scaled(value) - bottom) / (top - bottom) * (len(BARS) - 1))
             text.append(BARS[level], style="cyan")
     return text, low, high
 
@@ -102,7 +125,9 @@ class WatchPane(Widget):
             spark, low, high = sparkline(row.series, points)
             line.append_text(spark)
             if low is not None and high is not None:
-                line.append(f"  {fmt(low)}…{fmt(high)}", style="dim")
+                finite = [v for v in row.series[-points:] if v is not None and math.isfinite(v)] if points else []
+                scale = " log" if log_scale(finite) is not None else ""
+                line.append(f"  {fmt(low)}…{fmt(high)}{scale}", style="dim")
             lines.append(line)
         more = f"+{len(rows) - room} more (A lists them)" if len(rows) > room else ""
         if self.border_subtitle != more:
