@@ -22,6 +22,7 @@ Not thread-safe (one session, one thread), like the session that owns it.
 
 from __future__ import annotations
 
+from sys import getrefcount
 from types import MappingProxyType
 from typing import Any
 
@@ -90,6 +91,8 @@ class FastPath:
         self.updates = tuple(tuple((i, keys) for i, _, _, keys, _ in layer) for layer in config.schedule.updates)
         self.no_state = (_NO_STATE,) * config.depth
         self._buffers: dict[int, _Buffers] = {}
+        # Large W⁽ˡ⁾ of plain SGD: arrays this path made that nothing holds any more, written again (_recycled).
+        self._pools: list[list[np.ndarray] | None] = [[] if W.nbytes >= _POOLED else None for W, _ in config.layers]
         self._made_state: tuple[Any, ...] | None = None
         self._owns: list[list[Any]] = []
         self._one_batch = config.batches_per_epoch == 1 or not config.shuffle
@@ -212,10 +215,11 @@ class FastPath:
         """New parameters and optimizer state from dW and db: new read-only arrays, as iterate makes them."""
         W, b, dW, db = params.W, params.b, buffers.dW, buffers.db
         if self.plain_sgd:  # p − η·g written into the array holding η·g, as SGD.kernel does
-            lr = self.lr
+            lr, pools = self.lr, self._pools
             new_W, new_b = [], []
             for l in self.layers:
-                W_l = mul(dW[l], lr)
+                pool = pools[l]
+                W_l = mul(dW[l], lr, out=_recycled(pool, dW[l]) if pool is not None else None)
                 sub(W[l], W_l, out=W_l)
                 W_l.setflags(write=False)
                 new_W.append(W_l)
@@ -252,6 +256,33 @@ class FastPath:
             new_owns.append(layer_owns)
         self._made_state, self._owns = tuple(new_state), new_owns
         return _make((tuple(new[0]), tuple(new[1]), self._made_state, t))
+
+
+_POOLED = 64 * 2**10  # bytes: smaller arrays come quickly from NumPy's cache of small blocks
+_POOL = 4  # arrays remembered per parameter
+
+
+def _recycled(pool: list[np.ndarray], like: np.ndarray) -> np.ndarray:
+    """A writable array shaped like `like`: one of `pool` that only the pool still references, else a new one.
+
+    A new W of 784→128→10 is 800 KB: the allocator hands such blocks back to
+    the system and takes them again, page faults included (tens per
+    iteration, a tenth of its time). The session drops the parameters of
+    most iterations two iterations later; those arrays are written again
+    instead. Only an array no one else can see is reused — a checkpoint, a
+    remembered iteration, a record or a view holds a reference — so
+    immutability holds for everything outside. CPython's reference count
+    says so: the pool's list, the loop's name and getrefcount's argument.
+    """
+    for array in pool:
+        if getrefcount(array) == 3:
+            array.setflags(write=True)
+            return array
+    array = np.empty_like(like)
+    if len(pool) >= _POOL:  # those held elsewhere (checkpoints) make way
+        del pool[0]
+    pool.append(array)
+    return array
 
 
 def applies(config: Config) -> bool:
