@@ -22,6 +22,7 @@ Not thread-safe (one session, one thread), like the session that owns it.
 
 from __future__ import annotations
 
+from sys import getrefcount
 from types import MappingProxyType
 from typing import Any
 
@@ -31,6 +32,7 @@ from .config import Config
 from .functions import loss_and_grad
 from .network import _NO_STATE, Params, batch_rows, iterate
 
+_make = Params._make  # a named tuple from a tuple, without __new__'s keyword handling
 _BCE_EPSILON = float(np.float32(1e-12))  # torch clamps BCE's p(1 − p) at 1e-12 stored as a float32
 _ACTIVATIONS = frozenset({"identity", "relu", "leaky_relu", "tanh", "sigmoid"})
 dot, add, sub, mul, div = np.dot, np.add, np.subtract, np.multiply, np.divide
@@ -85,9 +87,14 @@ class FastPath:
         self.lr = optimizer.lr
         self.plain_sgd = optimizer.kind == "sgd" and not (optimizer.momentum or optimizer.weight_decay)  # type: ignore[attr-defined]
         self.kernel = optimizer.kernel
-        self.updates = config.schedule.updates
+        # Per layer: (0 for W / 1 for b, ((state name, key), …)) of each parameter the optimizer moves.
+        self.updates = tuple(tuple((i, keys) for i, _, _, keys, _ in layer) for layer in config.schedule.updates)
         self.no_state = (_NO_STATE,) * config.depth
         self._buffers: dict[int, _Buffers] = {}
+        # Large W⁽ˡ⁾ of plain SGD: arrays this path made that nothing holds any more, written again (_recycled).
+        self._pools: list[list[np.ndarray] | None] = [[] if W.nbytes >= _POOLED else None for W, _ in config.layers]
+        self._made_state: tuple[Any, ...] | None = None
+        self._owns: list[list[Any]] = []
         self._one_batch = config.batches_per_epoch == 1 or not config.shuffle
         # Every iteration on all rows, in file order: the data itself, as Session._batch gives it.
         self._whole = (config.x, config.y) if config.batches_per_epoch == 1 else None
@@ -118,7 +125,9 @@ class FastPath:
             self._epoch = epoch
         rows = self._order[j * config.batch_size:(j + 1) * config.batch_size]
         buffers = self._buffers_for(len(rows))
-        return (np.take(config.x, rows, axis=0, out=buffers.x), np.take(config.y, rows, axis=0, out=buffers.y))
+        # mode="clip": rows of a permutation are in range, and "raise" would copy through a buffer of its own.
+        return (np.take(config.x, rows, axis=0, out=buffers.x, mode="clip"),
+                np.take(config.y, rows, axis=0, out=buffers.y, mode="clip"))
 
     def __call__(self, params: Params, x: np.ndarray, y: np.ndarray, iteration: int = 0) -> tuple[Params, float]:
         """Train on one batch (x: (B, n_0), y: (B, n_L)); return the new parameters and the loss."""
@@ -206,10 +215,11 @@ class FastPath:
         """New parameters and optimizer state from dW and db: new read-only arrays, as iterate makes them."""
         W, b, dW, db = params.W, params.b, buffers.dW, buffers.db
         if self.plain_sgd:  # p − η·g written into the array holding η·g, as SGD.kernel does
-            lr = self.lr
+            lr, pools = self.lr, self._pools
             new_W, new_b = [], []
             for l in self.layers:
-                W_l = mul(dW[l], lr)
+                pool = pools[l]
+                W_l = mul(dW[l], lr, out=_recycled(pool, dW[l]) if pool is not None else None)
                 sub(W[l], W_l, out=W_l)
                 W_l.setflags(write=False)
                 new_W.append(W_l)
@@ -217,24 +227,62 @@ class FastPath:
                 sub(b[l], b_l, out=b_l)
                 b_l.setflags(write=False)
                 new_b.append(b_l)
-            return Params(tuple(new_W), tuple(new_b), self.no_state, params.t + 1)
+            return _make((tuple(new_W), tuple(new_b), self.no_state, params.t + 1))
         kernel, t = self.kernel, params.t + 1
         new: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
-        grads = (dW, db)
-        new_state = []
+        values, grads = (W, b), (dW, db)
+        states = params.state or self.no_state
+        # The kernel's own state dicts from the call that made `params.state` (held,
+        # so the identity cannot be another tuple's): the next call's, as they are.
+        owns = self._owns if params.state is self._made_state else None
+        new_state, new_owns = [], []
         for l, layer_plan in enumerate(self.updates):
-            layer_state = params.state[l] if params.state else _NO_STATE
+            layer_state = states[l]
             state: dict[str, np.ndarray] = {}
-            for i, _, _, keys, _ in layer_plan:
-                own = {name: layer_state[key] for name, key in keys if key in layer_state}
-                value, kept = kernel((W, b)[i][l], grads[i][l], own, t)
+            layer_owns = []
+            for i, keys in layer_plan:
+                if owns is not None:
+                    own = owns[l][i]
+                else:
+                    own = {name: layer_state[key] for name, key in keys if key in layer_state}
+                value, kept = kernel(values[i][l], grads[i][l], own, t)
                 value.setflags(write=False)
                 new[i].append(value)
                 for name, key in keys:
                     array = state[key] = kept[name]
                     array.setflags(write=False)
+                layer_owns.append(kept)
             new_state.append(MappingProxyType(state) if state else _NO_STATE)
-        return Params(tuple(new[0]), tuple(new[1]), tuple(new_state), t)
+            new_owns.append(layer_owns)
+        self._made_state, self._owns = tuple(new_state), new_owns
+        return _make((tuple(new[0]), tuple(new[1]), self._made_state, t))
+
+
+_POOLED = 64 * 2**10  # bytes: smaller arrays come quickly from NumPy's cache of small blocks
+_POOL = 4  # arrays remembered per parameter
+
+
+def _recycled(pool: list[np.ndarray], like: np.ndarray) -> np.ndarray:
+    """A writable array shaped like `like`: one of `pool` that only the pool still references, else a new one.
+
+    A new W of 784→128→10 is 800 KB: the allocator hands such blocks back to
+    the system and takes them again, page faults included (tens per
+    iteration, a tenth of its time). The session drops the parameters of
+    most iterations two iterations later; those arrays are written again
+    instead. Only an array no one else can see is reused — a checkpoint, a
+    remembered iteration, a record or a view holds a reference — so
+    immutability holds for everything outside. CPython's reference count
+    says so: the pool's list, the loop's name and getrefcount's argument.
+    """
+    for array in pool:
+        if getrefcount(array) == 3:
+            array.setflags(write=True)
+            return array
+    array = np.empty_like(like)
+    if len(pool) >= _POOL:  # those held elsewhere (checkpoints) make way
+        del pool[0]
+    pool.append(array)
+    return array
 
 
 def applies(config: Config) -> bool:

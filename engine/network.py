@@ -1,10 +1,13 @@
 """One training iteration — forward, loss, backward, update — as NumPy math.
 
 Batch rows: z⁽ˡ⁾ = a⁽ˡ⁻¹⁾ W⁽ˡ⁾ᵀ + b⁽ˡ⁾ has shape (B, n_l); W⁽ˡ⁾ has shape
-(n_l, n_{l-1}). The same function serves the stepping path (with `emit`,
-one call per op of the config's schedule) and the fast path (without), so
-both give bit-identical parameters by construction. Parameter and state
-arrays are never changed in place: each update makes new arrays, so earlier
+(n_l, n_{l-1}). `iterate` defines an iteration: the stepping path calls it
+with `emit` (one call per op of the config's schedule), and without `emit`
+it is the fast path for configs fastpath.FastPath does not cover. FastPath
+runs the same operations in the same order into reused buffers; that both
+give the same bits is tested (tests/engine/test_fast_path.py), not implied.
+Parameter and state arrays are never changed in place once returned: each
+update makes new arrays (or reuses one nothing holds any more), so earlier
 records and checkpoints can share them without copies.
 """
 

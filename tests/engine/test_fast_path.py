@@ -9,6 +9,7 @@ of the fast path's was reused under it.
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import numpy as np
@@ -118,3 +119,49 @@ def test_configs_the_buffers_do_not_cover_train_through_iterate() -> None:
     assert not isinstance(fast_path(build_config(raw, "dropout")), FastPath)
     session = Session(config_for("sigmoid → tanh, mse", "adam"))
     assert isinstance(session._fast, FastPath)
+
+
+@pytest.mark.parametrize("optimizer", ["adam_amsgrad_decay", "sgd_nesterov", "rmsprop_centered_momentum"])
+def test_replaying_from_older_parameters_gives_iterates_bits(optimizer: str) -> None:
+    # Time travel replays from checkpoints, not from the iteration just made: the
+    # optimizer state the fast path remembers from its last call must not leak in.
+    config = config_for("tanh → identity, cross-entropy on probability rows", optimizer)
+    path = fast_path(config)
+    made = [Params.initial(config)]
+    for i in range(4):
+        made.append(path(made[-1], *path.batch(i), i)[0])
+    for i in (1, 3, 0, 2, 2):
+        rows = batch_rows(config, i)
+        ours, _ = path(made[i], *path.batch(i), i)
+        theirs, _ = iterate(config, made[i], config.x[rows], config.y[rows], iteration=i)
+        assert_same_bits(ours, theirs, f"iteration {i} again")
+        assert_same_bits(ours, made[i + 1], f"iteration {i} again, against the first time")
+
+
+def test_large_parameters_are_written_again_only_when_nothing_holds_them() -> None:
+    # A W of 64 KiB or more (here 128×64) is recycled once only the fast path's pool
+    # references it. If this fails, a kept iteration's W would change under a
+    # checkpoint, or the pool would never reuse anything.
+    raw = raw_config("cross_entropy", ("relu", "identity"), sizes=(64, 128, 3), optimizer={"kind": "sgd", "lr": 0.1},
+                     n=8)
+    config = build_config(raw, "large W")
+    path = fast_path(config)
+    assert isinstance(path, FastPath)
+    kept, copies = [], []
+    params = theirs = Params.initial(config)
+    seen: list = []  # weak references to every W⁽¹⁾ returned: a reused one is the same object again
+    reused = 0
+    for i in range(12):
+        x, y = path.batch(i)
+        params, _ = path(params, x, y, i)
+        theirs, _ = iterate(config, theirs, config.x, config.y, iteration=i)
+        assert_same_bits(params, theirs, f"iteration {i}")
+        reused += any(ref() is params.W[0] for ref in seen)
+        seen.append(weakref.ref(params.W[0]))
+        if i % 3 == 0:  # held, as a checkpoint holds parameters
+            kept.append(params)
+            copies.append(params.W[0].copy())
+    assert all(not p.W[0].flags.writeable for p in kept)
+    for i, (p, copy) in enumerate(zip(kept, copies, strict=True)):
+        assert p.W[0].tobytes() == copy.tobytes(), f"kept parameters {i} were written again"
+    assert reused, "no W⁽¹⁾ was ever written again"
