@@ -15,6 +15,8 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import subprocess
+import sys
 import stat
 import threading
 import zlib
@@ -501,13 +503,17 @@ def test_the_v1_fixture_verifies() -> None:
 
 
 def test_a_changed_number_is_named_with_its_place_and_size(tmp_path: Path) -> None:
-    """Worked arithmetic that does not add up: the first disagreement, exactly (float64)."""
+    """Worked arithmetic that does not add up: the first disagreement, named with its size (float64).
+
+    A difference in the last bits, as another machine's BLAS makes, is no edit: accepted."""
     trace = _export(tmp_path, "mazur", 44)
     config = build_config(trace["config"], "t")
     index = next(i for i, r in enumerate(trace["records"]) if r.op == "delta" and r.layer == 2 and r.iteration == 3)
-    message = verify_trace(config, _tampered(trace, index, "delta", 1e-12)) or ""
+    scale = float(np.abs(trace["records"][index].tensors["delta"]).max())
+    assert verify_trace(config, _tampered(trace, index, "delta", 4e-16 * scale)) is None
+    message = verify_trace(config, _tampered(trace, index, "delta", 1e-6)) or ""
     place = f"steps[{index}] (index {index}, iteration 3, delta layer 2): delta differs from the replay of the config by "
-    assert message.startswith(place + "max |Δ| = ") and float(message.split("= ")[1]) == pytest.approx(1e-12, rel=1e-3)
+    assert message.startswith(place + "max |Δ| = ") and float(message.split("= ")[1]) == pytest.approx(1e-6, rel=1e-3)
     update = next(i for i, r in enumerate(trace["records"]) if r.op == "update" and r.iteration == 4)
     message = verify_trace(config, _tampered(trace, update, "W", float("nan")))
     assert message is not None and message.startswith(f"steps[{update}] (index {update}, iteration 4, update layer ")
@@ -552,3 +558,23 @@ def test_a_header_with_an_odd_quote_reads_like_the_csv_module(tmp_path: Path) ->
                            "loss": {"kind": "mse"}, "data": {"csv": "t.csv", "target": ["t1", "t2"]}},
                           "net.toml", base=tmp_path)
     assert config.x.tolist() == [[0.05, 0.10], [0.20, 0.30]]
+
+
+def test_a_trace_verifies_under_another_number_of_blas_threads(tmp_path: Path) -> None:
+    """A 784→128→10 product sums in another order with 1 and 2 BLAS threads (the last bits differ):
+    a trace exported with one must open with the other, as it must on another machine."""
+    config = tmp_path / "big.toml"
+    config.write_text('seed = 0\n[model]\nsizes = [784, 128, 10]\nactivations = ["relu", "identity"]\ninit = "he"\n'
+                      '[loss]\nkind = "cross_entropy"\n[optimizer]\nkind = "sgd"\nlr = 0.01\n'
+                      '[data]\ndataset = "random"\nn = 64\n', encoding="utf-8")
+    trace = tmp_path / "t.json"
+
+    def python(threads: int, code: str) -> str:
+        env = {**os.environ, **{k: str(threads) for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}}
+        return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+
+    python(1, f"from nnstep.tui.cli import main; main(['run', '--config', {str(config)!r}, '-n', '2', '--export', "
+              f"{str(trace)!r}, '-q'])")
+    verdict = python(2, "from nnstep.engine.trace import read_trace, verify_trace; from nnstep.engine import build_config; "
+                        f"t = read_trace({str(trace)!r}); print(verify_trace(build_config(t['config'], 't'), t['records']))")
+    assert verdict.strip() == "None"
