@@ -149,7 +149,8 @@ def read_data(
                     f"(model.sizes[-1] = {sizes[-1]} classes)",
                 )
             labels = y.astype(np.int64)
-            y = np.eye(sizes[-1])[labels]
+            y = np.zeros((len(labels), sizes[-1]))  # one-hot rows; np.eye(k) would be k×k (75 GiB for 100,000 classes)
+            y[np.arange(len(labels)), labels] = 1.0
         else:
             labels = y.astype(np.int64)
             y = labels.astype(np.float64)[:, None]

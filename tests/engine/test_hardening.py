@@ -578,3 +578,20 @@ def test_a_trace_verifies_under_another_number_of_blas_threads(tmp_path: Path) -
     verdict = python(2, "from nnstep.engine.trace import read_trace, verify_trace; from nnstep.engine import build_config; "
                         f"t = read_trace({str(trace)!r}); print(verify_trace(build_config(t['config'], 't'), t['records']))")
     assert verdict.strip() == "None"
+
+
+def test_many_classes_make_one_hot_rows_without_a_square_identity() -> None:
+    """The fuzzer's find: 100,000 outputs on random labels asked np.eye for 74.5 GiB."""
+    import tracemalloc
+
+    raw = {"seed": 0, "model": {"sizes": [2, 2, 100_000], "activations": ["sigmoid", "sigmoid"]},
+           "loss": {"kind": "mse"}, "optimizer": {"kind": "sgd", "lr": 0.5}, "data": {"dataset": "random", "n": 10}}
+    tracemalloc.start()
+    try:
+        config = build_config(raw, "net.toml")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 200 * 2**20
+    assert config.y.shape == (10, 100_000) and (config.y.sum(axis=1) == 1).all()
+    assert (np.argmax(config.y, axis=1) == config.labels.ravel()).all()
