@@ -84,6 +84,13 @@ def test_bad_config_is_one_line_and_nothing_served(tmp_path: Path, capsys: pytes
     assert out == "" and err.startswith("nnstep: ") and err.count("\n") == 1 and str(bad) in err
 
 
+def test_a_host_that_does_not_resolve_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("textual_serve", reason="the serve extra is not installed")
+    assert serve.main(["--demo", "mazur", "--host", "[/]", "--port", "0"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith("nnstep: cannot listen on [/]:0 (no such host: ") and err.count("\n") == 1
+
+
 def test_visitors_run_the_app_on_the_checked_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     assert serve.app_command(None, "net.toml") == [sys.executable, "-m", "nnstep.tui.cli", f"--config={tmp_path / 'net.toml'}"]

@@ -31,6 +31,7 @@ import os
 import re
 import shlex
 import signal
+import socket
 import sys
 from asyncio.subprocess import PIPE, Process
 from collections.abc import Awaitable, Callable
@@ -43,6 +44,7 @@ from textual_serve.app_service import AppService
 from textual_serve.server import Server, to_int
 
 from nnstep.engine import NnstepError
+from nnstep.engine.errors import one_line
 from nnstep.tui.serve import is_loopback
 
 KILL_AFTER = 1.0  # seconds between SIGTERM and SIGKILL for an app that has not ended
@@ -214,8 +216,12 @@ async def _serve(argv: list[str], host: str, port: int, title: str, warning: str
         try:
             await site.start()
         except OSError as error:
-            why = os.strerror(error.errno) if error.errno else str(error)
-            raise NnstepError(f"cannot listen on {host}:{port} ({why})") from None
+            # A host that does not resolve is a socket.gaierror, whose negative errno os.strerror does not know.
+            if isinstance(error, socket.gaierror):
+                why = f"no such host: {error.strerror or error}"
+            else:
+                why = os.strerror(error.errno) if error.errno else str(error)
+            raise NnstepError(f"cannot listen on {one_line(host)}:{port} ({why})") from None
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for number in (signal.SIGINT, signal.SIGTERM):
