@@ -52,7 +52,7 @@ async def fuzz(app, pilot, seed: int) -> None:
             screen.query_one("Input").value = rng.choice(TEXTS)
             await pilot.press(rng.choice(["enter", "enter", "enter", "escape"]))
         elif isinstance(screen, BreakpointList):
-            await pilot.press(rng.choice(["d", "a", "down", "escape", "escape"]))
+            await pilot.press(rng.choice(["d", "D", "a", "down", "escape", "escape"]))
         elif isinstance(screen, (Report, HelpScreen)):
             await pilot.press(rng.choice(["down", "escape", "escape", "q"]))
         else:

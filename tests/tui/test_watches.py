@@ -170,6 +170,9 @@ async def test_add_and_remove_watches_in_the_app_at_three_sizes(screen_text) -> 
             await pilot.press("d", "d", "escape")
             await pilot.pause()
             assert main.controller.watches.texts == ["max(z2)"]
-            await pilot.press("A", "a", "escape")
+            await pilot.press("A", "a")  # a adds in the main screen, never clears here
+            await pilot.pause()
+            assert main.controller.watches.texts == ["max(z2)"]
+            await pilot.press("D", "escape")
             await pilot.pause()
             assert not main.controller.watches.texts and not pane.display

@@ -66,7 +66,7 @@ class BreakpointList(ModalScreen[None]):
         Binding("space", "switch", "On/off"),
         Binding("i", "ignore", "Ignore N"),
         Binding("d,delete", "remove", "Remove"),
-        Binding("a", "clear", "Remove all"),
+        Binding("D", "clear", "Remove all", key_display="D"),  # not a: the main screen's a adds a watch
     ]
 
     def __init__(self, breakpoints: BreakpointSet) -> None:
@@ -78,7 +78,7 @@ class BreakpointList(ModalScreen[None]):
             box.border_title = "Breakpoints"
             yield OptionList(*self._options())
             yield Label("", classes="error")
-            yield Label("space on/off · i ignore next N · d remove · a all · esc close", classes="hint")
+            yield Label("space on/off · i ignore N · d remove · D all · esc close", classes="hint")
 
     def _options(self) -> list[Option]:
         if not self.breakpoints.entries:
@@ -156,7 +156,7 @@ class WatchList(ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Close"),
         Binding("d,delete", "remove", "Remove"),
-        Binding("a", "clear", "Remove all"),
+        Binding("D", "clear", "Remove all", key_display="D"),  # not a: the main screen's a adds a watch
     ]
 
     def __init__(self, watches: Watches) -> None:
@@ -167,7 +167,7 @@ class WatchList(ModalScreen[None]):
         with Vertical(classes="dialog") as box:
             box.border_title = "Watches"
             yield OptionList(*self._options())
-            yield Label("d remove · a remove all · esc close · a in the main screen adds", classes="hint")
+            yield Label("d remove · D remove all · esc close · a in the main screen adds", classes="hint")
 
     def _options(self) -> list[Option]:
         if not self.watches.items:
