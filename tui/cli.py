@@ -30,6 +30,16 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
+def _whole(text: str) -> int:
+    """A whole number written with the digits 0-9 (as every dialog and the breakpoint grammar read them):
+    int() alone takes '٣' as 3 and '1_000' as 1000."""
+    plain = text.strip()
+    digits = plain[1:] if plain[:1] in "+-" else plain
+    if not digits or not all("0" <= c <= "9" for c in digits) or len(digits) > 30:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number written with the digits 0-9")
+    return int(plain)
+
+
 def _source_options(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--demo", metavar="NAME", help="a demo from `nnstep demos` (default: tutorial)")
@@ -50,9 +60,9 @@ def _parser() -> _Parser:
 def _run_parser() -> _Parser:
     parser = _Parser(prog="nnstep run", description="Train headless; print the loss; optionally export a trace.")
     _source_options(parser)
-    parser.add_argument("--iterations", "-n", type=int, default=100, metavar="N", help="iterations to run (default 100)")
+    parser.add_argument("--iterations", "-n", type=_whole, default=100, metavar="N", help="iterations to run (default 100)")
     parser.add_argument("--export", metavar="PATH", help="write the trace as JSON (gzip if PATH ends in .gz)")
-    parser.add_argument("--every", type=int, default=1, metavar="K", help="trace every K-th iteration only")
+    parser.add_argument("--every", type=_whole, default=1, metavar="K", help="trace every K-th iteration only")
     parser.add_argument(
         "--stages", metavar="LIST", help="trace only these stages, comma-separated (forward,loss,backward,update)"
     )
@@ -278,7 +288,7 @@ def _explain(args: list[str]) -> int:
     """`nnstep explain`: a handout of one iteration (Markdown, LaTeX or a notebook), atomically written."""
     parser = _Parser(prog="nnstep explain", description="Write a worked example of one iteration, op by op.")
     _source_options(parser)
-    parser.add_argument("--iteration", type=int, default=1, metavar="K", help="the iteration to work out (default 1)")
+    parser.add_argument("--iteration", type=_whole, default=1, metavar="K", help="the iteration to work out (default 1)")
     parser.add_argument("--format", choices=("md", "tex", "ipynb"), default=None,
                         help="md (Markdown with LaTeX math), tex (a LaTeX document) or ipynb (a notebook that "
                              "recomputes every number); default: from -o's extension, else md")
@@ -288,8 +298,12 @@ def _explain(args: list[str]) -> int:
         raise NnstepError(f"--iteration must be from 1 to {EXPLAIN_LIMIT:,}, got {options.iteration}")
     fmt = options.format
     if fmt is None:
-        suffix = (options.output or "").rsplit(".", 1)[-1].lower()
-        fmt = suffix if suffix in ("md", "tex", "ipynb") else "md"
+        suffix = os.path.splitext(options.output or "")[1].lower().lstrip(".")
+        formats = {"": "md", "md": "md", "markdown": "md", "txt": "md", "tex": "tex", "ipynb": "ipynb"}
+        if suffix not in formats:  # Markdown written into out.docx would open as a broken file
+            raise NnstepError(f"-o {options.output}: no handout format ends in .{suffix} "
+                              "(.md, .tex or .ipynb; or say which with --format)")
+        fmt = formats[suffix]
     config = load_source(options.demo, options.config)
     from nnstep.tui.explain import handout
 
