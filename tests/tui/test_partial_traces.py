@@ -155,3 +155,21 @@ def test_health_of_a_forward_only_iteration_says_missing_not_non_finite() -> Non
         assert {"norm_dW", "norm_delta", "update_ratio"} <= set(h.missing) and h.known("norm_W")
     whole = layer_health(session.iteration_records(0), session.config.activations)
     assert all(h.missing == () for h in whole)
+
+
+def test_health_of_a_trace_that_ends_during_an_iteration_says_so() -> None:
+    """Exported from the app at the first op of iteration 5: iteration 5 holds one op because the trace
+    ends there, not because stages were left out."""
+    from nnstep.tui.screens.reports import health_report
+    from rich.console import Console
+
+    session = Session(load_demo("tutorial"))
+    ops = session.ops_per_iteration
+    records = list(session.iter_records(0, 4 * ops + 1))  # iterations 1-4 whole, then op 1 of iteration 5
+    history: dict[int, list] = {}
+    for record in records:
+        history.setdefault(record.iteration - 1, []).append(record)
+    console = Console(width=400, record=True)
+    console.print(health_report(history, session.config.activations))
+    text = " ".join(console.export_text().split())
+    assert f"the trace ends during this iteration, after op {4 * ops + 1}" in text and "--stages" not in text

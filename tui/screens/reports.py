@@ -57,6 +57,18 @@ def gradcheck_report(checks: list[LayerCheck], iteration: int, batch: int) -> Re
     )
 
 
+def _why_partial(history: dict[int, Sequence[StepRecord]], current: int) -> str:
+    """Why iteration `current` of a trace lacks ops: the trace ends during it (an earlier iteration holds
+    more ops), or some stages were left out of the whole trace (--stages)."""
+    records = history[current]
+    earlier = [len(r) for i, r in history.items() if i != current]
+    if records and earlier and max(earlier) > len(records):
+        return f"the trace ends during this iteration, after op {records[-1].index + 1}"
+    if records and not earlier:
+        return f"the trace ends during this iteration after op {records[-1].index + 1}, or was exported with --stages"
+    return "a trace exported with --stages"
+
+
 def health_report(history: dict[int, Sequence[StepRecord]], activations: tuple[str, ...]) -> RenderableType:
     """This iteration's health per layer, and ‖∂L/∂W‖ and ‖ΔW‖/‖W‖ over the iterations in `history`.
 
@@ -65,9 +77,10 @@ def health_report(history: dict[int, Sequence[StepRecord]], activations: tuple[s
     per_iteration = {i: layer_health(records, activations) for i, records in sorted(history.items())}
     current = max(per_iteration)
     held = recorded_stages(history[current])
+    why = _why_partial(history, current)
     if not per_iteration[current]:
         return Text(f"Iteration {current + 1} of this trace holds only its {held}: gradient health needs the "
-                    "forward, backward or update ops (a trace exported with --stages).", style="yellow")
+                    f"forward, backward or update ops ({why}).", style="yellow")
     table = Table()
     for column in ("layer", "‖W‖", "‖dW‖", "‖δ‖", "‖ΔW‖/‖W‖", "dead", "saturated", "warnings"):
         # no_wrap: the dialog scrolls sideways; a squeezed column would cut its numbers to "0.0…".
@@ -90,7 +103,7 @@ def health_report(history: dict[int, Sequence[StepRecord]], activations: tuple[s
     ]
     if missing:
         parts.append(Text(f"{NOT_RECORDED} not recorded: iteration {current + 1} of this trace holds only its {held} "
-                          "(a trace exported with --stages)", style="yellow"))
+                          f"({why})", style="yellow"))
     if len(per_iteration) > 1:
         first = min(per_iteration)
         trend = Table(title=f"iterations {first + 1}–{current + 1} (log scale, ✗ non-finite, · not recorded)",
