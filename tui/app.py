@@ -70,6 +70,20 @@ class NnstepApp(BoundaryApp):
         """The main screen (under any dialog)."""
         return next(s for s in self.screen_stack if isinstance(s, MainScreen))
 
+    def deliver_screenshot(self, filename: str | None = None, path: str | None = None,
+                           time_format: str | None = None) -> str | None:
+        """The palette's Screenshot: an SVG in the working directory (Textual's default, ~/Downloads, may
+        not exist: it failed without a reason), its path said; in a browser, a download as before."""
+        if self.is_web:
+            return super().deliver_screenshot(filename, path, time_format)
+        try:
+            saved = self.save_screenshot(filename, path or str(Path.cwd()), time_format)
+        except OSError as error:
+            self.main.say(Outcome(f"screenshot not saved: {error.strerror or error}", error=True))
+            return None
+        self.main.say(Outcome(f"screenshot saved to {saved}"))
+        return saved
+
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         """Every key of the main screen is also a command in the palette."""
         yield from super().get_system_commands(screen)

@@ -526,3 +526,16 @@ async def test_a_click_selects_a_cell_and_the_unit_follows_into_the_next_op() ->
         await pilot.pause()
         a = next(p for p in app.main.query_one("#tensors").panes if p.tensor.name == "a")
         assert a.cursor == (2, 3) and "a⁽¹⁾₄ = ReLU(" in str(app.main.query_one(EquationPane).render())
+
+
+async def test_the_palette_screenshot_lands_in_the_working_directory(tmp_path, monkeypatch) -> None:
+    """Textual's default folder (~/Downloads) may not exist; the screenshot goes where exports go."""
+    monkeypatch.chdir(tmp_path)
+    app = make_app(load_demo("mazur"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("n")
+        saved = app.deliver_screenshot()
+        await pilot.pause()
+        assert saved is not None and Path(saved).parent == tmp_path and Path(saved).suffix == ".svg"
+        assert "<svg" in Path(saved).read_text(encoding="utf-8")
+        assert app.main.message.text == f"screenshot saved to {saved}"
