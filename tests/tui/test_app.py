@@ -326,7 +326,7 @@ async def test_help_and_command_palette_list_every_action() -> None:
     assert app.return_code in (0, None)
 
 
-async def test_viewer_replays_a_trace_like_the_session(tmp_path: Path) -> None:
+async def test_viewer_replays_a_trace_like_the_session(tmp_path: Path, screen_text) -> None:
     """`nnstep view` shows the same tensors as the live session at the same index, forward and back."""
     from nnstep.engine.trace import write_trace
 
@@ -343,6 +343,15 @@ async def test_viewer_replays_a_trace_like_the_session(tmp_path: Path) -> None:
         assert "end of the trace" in app.main.query_one(StatusLine).status.message
         await pilot.press("x")
         assert not isinstance(app.screen, InputDialog)
+        # Go to asks only for the iterations the trace holds.
+        await pilot.press("G")
+        await pilot.pause()
+        assert "Iteration (its first op), 1 to 2:" in screen_text(app)
+        app.screen.query_one("Input").value = "3"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, InputDialog) and "3 is out of range: type an iteration from 1 to 2" in screen_text(app)
+        await pilot.press("escape")
 
 
 async def test_viewer_of_a_partial_trace_jumps_runs_and_reports(tmp_path: Path) -> None:

@@ -144,15 +144,18 @@ class Jobs(Widget):
     def goto_iteration(self) -> None:
         """Ask for an iteration, then jump to its first op (in the background when it is far)."""
         controller = self.controller
+        timeline = controller.timeline
+        # A trace ends: ask only for the iterations it holds (a live session goes on to MAX_ITERATIONS).
+        last = timeline.record_at(len(timeline) - 1).iteration if timeline.read_only and len(timeline) else MAX_ITERATIONS
 
         def check(text: str) -> str | None:
-            value = parse_count(text, "an iteration")
+            value = parse_count(text, "an iteration", high=last)
             return value if isinstance(value, str) else None
 
         def go(text: str | None) -> None:
             if not text:
                 return
-            iteration = parse_count(text, "")
+            iteration = parse_count(text, "", high=last)
             assert isinstance(iteration, int)
             if not controller.goto_far(iteration):
                 self.say(controller.goto(iteration))
@@ -165,7 +168,7 @@ class Jobs(Widget):
 
         record = controller.record if not controller.running else None
         current = str(record.iteration) if record else "1"
-        self.app.push_screen(InputDialog("Go to iteration", f"Iteration (its first op), 1 to {MAX_ITERATIONS:,}:",
+        self.app.push_screen(InputDialog("Go to iteration", f"Iteration (its first op), 1 to {last:,}:",
                                          current, check), go)
 
     def far_move(self, move: str) -> None:
