@@ -29,6 +29,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .errors import NnstepError
+from .functions import l2_norm, safe_mean
 from .records import StepRecord
 from .schedule import OPS, STAGES
 
@@ -240,7 +241,7 @@ class _Parser:
         else:
             raise self.fail(arg.column, f"{func.text}() takes a tensor such as dW1, delta2, W1, z1, a1, b1, db1, y_hat")
         self.expect(")")
-        reduce = {"norm": np.linalg.norm, "max": np.max, "min": np.min, "mean": np.mean}[func.text]
+        reduce = {"norm": l2_norm, "max": np.max, "min": np.min, "mean": safe_mean}[func.text]
         return lambda ctx: ctx.reduce(tensor, layer, reduce)
 
     def _check_known(self, name: _Token, op: str, other: _Token) -> None:

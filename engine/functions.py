@@ -26,6 +26,39 @@ SYMBOLS = {
 }
 
 
+# Past these magnitudes a sum of squares (or of values) could overflow float64 although its
+# result, the norm or the mean, is finite: those are computed on the array scaled by its largest |value|.
+_SAFE_LARGE = 1e150
+_SAFE_SMALL = 1e-150  # squares of values below this underflow to 0: a norm of 1e-200s must not read 0
+
+
+def l2_norm(array: np.ndarray) -> float:
+    """‖array‖₂, finite whenever it is representable: 1e200 entries overflowed the sum of squares to inf,
+    which reads as an infinity the tensor does not hold. NaN in, NaN out; ±inf in, inf out."""
+    values = np.asarray(array, dtype=np.float64).ravel()
+    if not values.size:
+        return 0.0
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        largest = float(np.max(np.abs(values)))
+        if not np.isfinite(largest) or largest == 0.0:
+            return largest
+        if _SAFE_SMALL < largest < _SAFE_LARGE:
+            return float(np.linalg.norm(values))
+        return float(largest * np.linalg.norm(values / largest))
+
+
+def safe_mean(array: np.ndarray) -> float:
+    """The mean, finite whenever it is representable (a sum of values near 1e308 would overflow)."""
+    values = np.asarray(array, dtype=np.float64).ravel()
+    if not values.size:
+        return float("nan")
+    with np.errstate(over="ignore", invalid="ignore"):
+        largest = float(np.max(np.abs(values)))
+        if not np.isfinite(largest) or largest < _SAFE_LARGE:
+            return float(np.mean(values))
+        return float(largest * np.mean(values / largest))
+
+
 def sigmoid(z: np.ndarray) -> np.ndarray:
     """Logistic sigmoid, evaluated so that exp never overflows."""
     e = np.exp(-np.abs(z))

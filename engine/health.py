@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .breakpoints import saturated_fraction
+from .functions import l2_norm
 from .records import StepRecord
 
 VANISHING = 1e-7  # ‖dW‖ below this: the layer has all but stopped learning
@@ -89,8 +90,7 @@ class LayerHealth:
 
 
 def _norm(array: np.ndarray) -> float:
-    with np.errstate(over="ignore", invalid="ignore"):
-        return float(np.linalg.norm(array))
+    return l2_norm(array)
 
 
 # The figures of a LayerHealth and the ops they are read from.

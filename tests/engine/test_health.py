@@ -6,9 +6,10 @@ net whose lower layers have stopped learning, or cry wolf over a healthy one.
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from nnstep.engine import Session, load_demo
+from nnstep.engine import Session, StepRecord, load_demo
 from nnstep.engine.health import layer_health
 from tests.conftest import make_config
 
@@ -64,3 +65,29 @@ def test_exploding_judged_against_the_output_layer() -> None:
 def test_a_solved_net_has_no_gradient_and_that_is_fine() -> None:
     health = _health(Session(load_demo("xor-relu")), 1)
     assert all(h.norm_dW == 0.0 and not h.warnings for h in health)
+
+
+def test_norms_and_means_of_huge_and_tiny_tensors_are_what_they_are() -> None:
+    """1e200 entries: the sum of squares overflows, the norm does not (it is 1e200·√n); 1e-200 entries:
+    the squares underflow to 0, the norm does not. Health, breakpoints and watches read these."""
+    import math
+
+    from nnstep.engine.breakpoints import parse_breakpoint
+    from nnstep.engine.functions import l2_norm, safe_mean
+    from nnstep.engine.health import _norm
+
+    for scale in (1e200, 1e-200, 1.0, 1e307):
+        values = np.array([3.0, -4.0, 0.0]) * scale
+        assert math.isclose(l2_norm(values), 5.0 * scale, rel_tol=1e-15) and _norm(values) == l2_norm(values)
+        assert math.isclose(safe_mean(values), -scale / 3, rel_tol=1e-15)
+    plain = np.random.default_rng(0).normal(size=(7, 5))
+    assert l2_norm(plain) == float(np.linalg.norm(plain)) and safe_mean(plain) == float(np.mean(plain))
+    assert math.isnan(l2_norm(np.array([1.0, np.nan]))) and l2_norm(np.array([1.0, -np.inf])) == math.inf
+    assert l2_norm(np.zeros(0)) == 0.0 and l2_norm(np.zeros(3)) == 0.0
+    # A breakpoint on a norm past 1e300 holds only where the norm is that large, not where squares overflow.
+    record = Session(make_config()).step()
+    assert record is not None
+    big = StepRecord(record.index, record.iteration, record.epoch, record.stage, 1, "grad", "",
+                     {"dW": np.full((3, 2), 1e200), "db": np.zeros(3)}, frozenset({"dW", "db"}))
+    assert not parse_breakpoint("norm(dW1) > 1e300", ("sigmoid", "sigmoid")).hits(big)
+    assert parse_breakpoint("norm(dW1) > 1e200", ("sigmoid", "sigmoid")).hits(big)
