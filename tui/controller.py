@@ -100,7 +100,7 @@ def parse_count(text: str, what: str, low: int = 1, high: int = MAX_ITERATIONS) 
         name = unicodedata.name(odd, "").lower()
         shown = f"'{odd}'" + (f" ({name})" if name and not odd.isascii() else "")
         return f"{shown} is not a digit 0-9: type {limits}"
-    if len(plain.lstrip("0")) > len(str(high)):
+    if len(plain.lstrip("0")) > max(len(str(high)), 12):  # a paste of many digits; "99" of 5 is only out of range
         return f"{len(plain):,} digits is too many: type {limits}"
     value = int(plain)
     if not low <= value <= high:

@@ -367,14 +367,24 @@ async def test_viewer_of_a_partial_trace_jumps_runs_and_reports(tmp_path: Path) 
     app = make_viewer(read_trace(path), path)
     async with app.run_test(size=(120, 40)) as pilot:
         main = app.main
-        for target, expected in (("2", 3), ("99", 3)):
-            await pilot.press("G")
-            await pilot.pause()
-            app.screen.query_one("Input").value = target
-            await pilot.press("enter")
-            await pilot.pause()
-            assert main.controller.timeline.record.iteration == expected and main.controller.timeline.record.op == "linear"
-        assert "the trace has no iteration 99" in main.query_one(StatusLine).status.message
+        await pilot.press("G")
+        await pilot.pause()
+        app.screen.query_one("Input").value = "2"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert main.controller.timeline.record.iteration == 3 and main.controller.timeline.record.op == "linear"
+        assert main.query_one(StatusLine).status.message == "the trace has no iteration 2: at iteration 3, the next it holds"
+        # Past the end: the dialog says how far the trace goes, and the position stays.
+        await pilot.press("G")
+        await pilot.pause()
+        app.screen.query_one("Input").value = "99"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, InputDialog)
+        assert "99 is out of range: type an iteration from 1 to 5" in str(app.screen.query_one(".error").render())
+        await pilot.press("escape")
+        await pilot.pause()
+        assert main.controller.timeline.record.iteration == 3
         same_record(main.controller.timeline.record, live.record_at(main.controller.timeline.record.index))
         await pilot.press("w")
         await pilot.pause()
