@@ -21,18 +21,7 @@ from typing import ClassVar
 
 import numpy as np
 from nnstep.tui.controller import Tensor
-from nnstep.tui.render import (
-    CHANGED_DOWN,
-    CHANGED_UP,
-    NON_FINITE_STYLE,
-    NumberFormat,
-    as_matrix,
-    heat_style,
-    number_format,
-    shape_text,
-    stats,
-    summary,
-)
+from nnstep.tui.render import NumberFormat, as_matrix, number_format, shape_text, stats, summary
 from nnstep.tui.widgets.arrange import (
     MIN_SIGNIFICANT,
     Item,
@@ -42,8 +31,8 @@ from nnstep.tui.widgets.arrange import (
     header,
     place,
 )
+from nnstep.tui.widgets.tensor_lines import Window, lines, window_stats
 from rich.cells import cell_len
-from rich.segment import Segment
 from rich.style import Style
 from textual import events
 from textual.binding import Binding, BindingType
@@ -59,16 +48,6 @@ __all__ = ["MODES", "Tensor", "TensorPane", "item_of"]
 MODES = ("heat", "numbers", "blocks")
 SCALAR_SIGNIFICANT = 9  # digits of a scalar such as the loss
 ROLES = {"read": "read", "written": "written", "start": "initial"}  # the bottom border says which
-_GUTTER = Style(dim=True)
-_INDEX = Style(dim=True, italic=True)
-_INDEX_CURSOR = Style(reverse=True, bold=True)
-_INDEX_MARKED = Style(bold=True, underline=True)
-_POSITIVE = Style(color="dark_orange")
-_NEGATIVE = Style(color="dodger_blue1")
-_CURSOR = Style(reverse=True, bold=True)
-_MARKED = Style(underline=True, bold=True)
-_SAMPLE_INDEX = Style(color="black", bgcolor="yellow", bold=True)
-_SAMPLE_CELL = Style(bold=True, italic=True)
 
 
 def item_of(tensor: Tensor, significant: int, mode: str) -> Item:
@@ -151,6 +130,7 @@ class TensorPane(Widget, can_focus=True):
         self._view: View | None = None
         self._given: tuple[int, int] = (0, 0)
         self._strips: list[Strip] | None = None  # the lines in view, until something changes
+        self._strips_base = Style()
         self._title = ""
 
     # -- what to show -------------------------------------------------------------
@@ -462,127 +442,23 @@ class TensorPane(Widget, can_focus=True):
         """Line y of the content: the header of column indices, then rows of values with their row index."""
         if (self.outer_size.width, self.outer_size.height) != self._given:  # zoomed without a Resize event
             self._fit(self.outer_size.width, self.outer_size.height)
+        base = self.rich_style
         strips = self._strips
-        if strips is None:
-            strips = self._strips = self._window()
-        return strips[y] if y < len(strips) else Strip.blank(self.size.width, self.rich_style)
+        if strips is None or base != self._strips_base:  # focus changes the pane's background
+            strips = self._strips = self._window(base)
+            self._strips_base = base
+        return strips[y] if y < len(strips) else Strip.blank(self.size.width, base)
 
-    def _window(self) -> list[Strip]:
-        """Every line in view, built at once: the visible block formatted, levelled and compared in one pass."""
-        width = self.size.width
-        view = self._view
-        if view is None or self.tensor is None or width <= 0:
+    def _window(self, base: Style) -> list[Strip]:
+        """Every line in view (kept by `tensor_lines` while the same arrays are shown the same way)."""
+        view, tensor = self._view, self.tensor
+        if view is None or tensor is None:
             return []
-        first_row, first_col = self._origin
-        last_row = min(view.lines, first_row + view.rows_in_view)
-        last_col = min(view.columns, first_col + view.columns_in_view)
-        matrix, reference = self._matrix, self._reference
-        vector = self.tensor.values.ndim == 1 and view.lines > 1
-        if vector:  # a wrapped vector: display row r holds values r·k … r·k + k − 1
-            flat = matrix[0]
-            rows = []
-            for r in range(first_row, last_row):
-                start, stop = r * view.columns + first_col, min(r * view.columns + last_col, flat.size)
-                rows.append(([(0, c) for c in range(start, stop)], flat[start:stop],
-                             None if reference is None else reference[0, start:stop], r * view.columns + 1))
-        else:
-            rows = [([(r, c) for c in range(first_col, last_col)], matrix[r, first_col:last_col],
-                     None if reference is None else reference[r, first_col:last_col], r + 1)
-                    for r in range(first_row, last_row)]
+        scale, finite = window_stats(tensor.values)
         # Segments carry the pane's own colours underneath theirs: a Line-API widget draws its
         # background itself, and without it the cells showed the terminal's, not the theme's.
-        base = self.rich_style
-        strips = [self._header(view, width).apply_style(base)] if view.header else []
-        cursor_row = self._display(self.cursor)[0] if self.cursor is not None else -1
-        for display, (cells, values, compared, label) in enumerate(rows, start=first_row):
-            segments = []
-            if view.gutter:
-                marked_row = self.marks is not None and not vector and bool(self.marks[display].any())
-                style = _INDEX_CURSOR if display == cursor_row else _INDEX_MARKED if marked_row else _GUTTER
-                if display == self.sample and not vector:
-                    style = _SAMPLE_INDEX
-                segments.append(Segment(f"{label:>{view.gutter - 1}}", style))
-                segments.append(_SPACE)
-            cells_shown = self._cells(view, cells, values, compared)
-            if display == self.sample and not vector:  # the followed sample's row, in every mode
-                cells_shown = [Segment(segment.text, (segment.style or _PLAIN) + _SAMPLE_CELL) for segment in cells_shown]
-            segments.extend(cells_shown)
-            strips.append(_strip(segments, width).apply_style(base))
-        blank = Strip.blank(width, base)
-        strips.extend(blank for _ in range(max(self.size.height - len(strips), 0)))
-        return strips
-
-    def _header(self, view: View, width: int) -> Strip:
-        segments = [Segment(" " * view.gutter)] if view.gutter else []
-        vector = self.tensor is not None and self.tensor.values.ndim == 1 and view.lines > 1
-        number = view.cell - 1
-        cursor_col = self._display(self.cursor)[1] if self.cursor is not None else -1
-        marked = np.asarray(self.marks.any(axis=0)) if self.marks is not None and not vector else None
-        for col in range(self._origin[1], min(view.columns, self._origin[1] + view.columns_in_view)):
-            label = f"+{col}" if vector else str(col + 1)
-            style = _INDEX_CURSOR if col == cursor_col else _INDEX_MARKED if marked is not None and marked[col] else _INDEX
-            segments.append(Segment(f"{label:>{number}}", style))
-            segments.append(_SPACE)
-        return _strip(segments, width)
-
-    def _cells(self, view: View, cells: list[tuple[int, int]], values: np.ndarray,
-               reference: np.ndarray | None) -> list[Segment]:
-        """The cells of one line, styled per cell (a plain line without marks in one comprehension)."""
-        mode = self.mode
-        listed = values.tolist()
-        texts = view.form.write(listed) if mode != "blocks" else [" "] * len(listed)
-        s = stats(self.tensor.values) if self.tensor is not None else None
-        scale = s.max_abs if s is not None else 0.0
-        with np.errstate(all="ignore"):
-            if scale and mode != "numbers":
-                levels = np.rint(np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0) * (8 / scale)).astype(int).tolist()
-            else:
-                levels = [0] * len(listed)
-            changes = None
-            if reference is not None:
-                same = (values == reference) | (np.isnan(values) & np.isnan(reference))
-                if not same.all():
-                    changes = np.where(same, 0, np.where(values >= reference, 1, -1)).tolist()
-        cursor = self.cursor
-        marks = self.marks
-        finite = s is None or not (s.nan or s.inf)
-        if changes is None and marks is None and cursor is None and finite and mode == "heat":
-            return [Segment(text + " ", _HEAT[level]) for text, level in zip(texts, levels)]
-        out = []
-        for k, (text, value, level) in enumerate(zip(texts, listed, levels)):
-            change = changes[k] if changes is not None else 0
-            marker = CHANGED_UP if change > 0 else CHANGED_DOWN if change < 0 else " "
-            if value - value != 0:  # NaN or ±inf
-                style = NON_FINITE_STYLE
-                text = text if mode != "blocks" else "!"
-            elif mode == "numbers":
-                style = _POSITIVE if value > 0 else _NEGATIVE if value < 0 else _PLAIN
-                if change:
-                    style = style + _BOLD
-            else:
-                style = heat_style(level, bool(change))
-            if marks is not None or cursor is not None:
-                cell = cells[k]
-                if marks is not None and marks[cell]:  # an operand of the selected number: underlined, with a •
-                    style = style + _MARKED
-                    marker = "•"
-                if cell == cursor:
-                    style = style + _CURSOR
-            out.append(Segment(text + marker, style))
-        return out
-
-
-_HEAT = {level: heat_style(level) for level in range(-8, 9)}
-_SPACE = Segment(" ")
-_PLAIN = Style()
-_BOLD = Style(bold=True)
-
-
-def _strip(segments: list[Segment], width: int) -> Strip:
-    """Segments as a line of exactly `width` cells (cells are never cut: the view fits whole ones)."""
-    used = sum(len(segment.text) for segment in segments)
-    if used < width:
-        segments.append(Segment(" " * (width - used)))
-    elif used > width:
-        return Strip(segments).crop(0, width)
-    return Strip(segments, width)
+        return lines(Window(
+            self._matrix, self._reference, self.marks, tensor.values.ndim == 1 and view.lines > 1, view.form, view.cell,
+            view.gutter, view.header, view.lines, view.columns, view.rows_in_view, view.columns_in_view, self._origin,
+            self.mode, self.size.width, self.size.height, base, self.cursor, self.sample, scale, finite,
+        ))
