@@ -10,7 +10,7 @@ from collections.abc import Callable
 import numpy as np
 from nnstep.engine import STAGES, Config, StepRecord
 from nnstep.engine.functions import SYMBOLS
-from nnstep.tui.render import sup
+from nnstep.tui.symbols import sup
 from rich.text import Text
 from textual.geometry import Size
 from textual.reactive import reactive

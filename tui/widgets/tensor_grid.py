@@ -9,9 +9,10 @@ changed. Batch rows: z has shape (B, n_l); W has shape (n_l, n_{l-1}).
 
 from __future__ import annotations
 
-from nnstep.tui.controller import Tensor
+from nnstep.tui.shown import Tensor
 from nnstep.tui.widgets.arrange import Arrangement, arrange
-from nnstep.tui.widgets.tensor_pane import TensorPane, item_of
+from nnstep.tui.widgets.tensor_pane import TensorPane
+from nnstep.tui.widgets.tensor_view import item_of
 from textual.containers import Horizontal, VerticalScroll
 from textual.geometry import Size
 from textual.reactive import reactive

@@ -17,7 +17,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
-from nnstep.tui.render import CHANGED_DOWN, CHANGED_UP, NON_FINITE_STYLE, NumberFormat, heat_style, stats
+from nnstep.tui.colours import CHANGED_DOWN, CHANGED_UP, NON_FINITE_STYLE, heat_style
+from nnstep.tui.numbers import NumberFormat, stats
 from rich.segment import Segment
 from rich.style import Style
 from textual.strip import Strip

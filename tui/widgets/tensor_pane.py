@@ -1,11 +1,12 @@
 """One tensor of the current op in a bordered pane: title, values with their indices, summary, a cell cursor.
 
-Drawn with the Line API: only the rows and columns in view become text,
-formatted in one pass per line, so a 784×128 matrix costs no more per frame
-than a 2×2 one; statistics (summary, heat scale, number format) come from
-`render.stats`, cached by array identity. The pane picks its number format
-for its own width (`arrange.place`): all columns with the most significant
-digits that fit, never a cut number. It scrolls by whole rows and columns.
+The widget keeps the state — the tensor, the window in view, the cursor, the
+marks — and answers keys and the mouse. How the tensor fits the pane's size
+(number format, cells, rows and columns in view) is `tensor_view`; the lines
+themselves are `tensor_lines`, which formats only the block in view in one
+vectorised pass, so a 784×128 matrix costs no more per frame than a 2×2 one.
+Statistics (summary, heat scale, number format) come from `numbers.stats`,
+cached by array identity. It scrolls by whole rows and columns.
 
 Keys once focused (tab or a click): arrows or h j k l move the cell
 cursor, Home/End to the first/last column, PageUp/PageDown by a screen;
@@ -16,23 +17,21 @@ shows B rows; W has shape (n_l, n_{l-1}); a vector wraps.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
-from nnstep.tui.controller import Tensor
-from nnstep.tui.render import NumberFormat, as_matrix, number_format, shape_text, stats, summary
-from nnstep.tui.widgets.arrange import (
-    MIN_SIGNIFICANT,
-    Item,
-    Place,
-    cell_width,
-    gutter,
-    header,
-    place,
-)
+from nnstep.tui.shown import Tensor
+from nnstep.tui.numbers import as_matrix, stats, summary
+from nnstep.tui.symbols import shape_text
 from nnstep.tui.widgets.tensor_lines import Window, lines, window_stats
-from rich.cells import cell_len
+from nnstep.tui.widgets.tensor_view import (
+    MODES,
+    View,
+    item_of,
+    role_line,
+    view_of,
+    window_parts,
+)
 from rich.style import Style
 from textual import events
 from textual.binding import Binding, BindingType
@@ -44,41 +43,6 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 __all__ = ["MODES", "Tensor", "TensorPane", "item_of"]
-
-MODES = ("heat", "numbers", "blocks")
-SCALAR_SIGNIFICANT = 9  # digits of a scalar such as the loss
-ROLES = {"read": "read", "written": "written", "start": "initial"}  # the bottom border says which
-
-
-def item_of(tensor: Tensor, significant: int, mode: str) -> Item:
-    """What the layout needs of `tensor`: its shape as shown and its number widths up to `significant` digits."""
-    values = tensor.values
-    rows, cols = as_matrix(values).shape
-    s = stats(values)
-    if values.size == 1:  # a scalar (the loss) is worth its full precision: it has a pane to itself
-        significant = max(significant, SCALAR_SIGNIFICANT)
-    widths = tuple((d, number_format(s, d).width) for d in range(MIN_SIGNIFICANT, max(significant, MIN_SIGNIFICANT) + 1))
-    title = cell_len(f"{tensor.symbol}  {shape_text(values)}")
-    # The NaN/inf count in the bottom border must never be cut: the pane is at least that wide.
-    must = cell_len(f"{ROLES.get(tensor.kind, tensor.kind)} · ⚠ {s.nan} NaN {s.inf} inf") + 6 if s.nan or s.inf else 0
-    return Item(rows, cols, values.ndim == 1 and values.size > 1, tensor.kind == "written", widths, title,
-                2 if mode == "blocks" else 0, must)
-
-
-@dataclass(frozen=True, slots=True)
-class View:
-    """How the pane shows its tensor at its size: format, cells, and how many rows and columns fit."""
-
-    place: Place
-    form: NumberFormat
-    cell: int
-    gutter: int
-    header: int
-    lines: int  # display rows in all
-    columns: int  # display columns in all (a vector's values per line)
-    rows_in_view: int
-    columns_in_view: int
-
 
 class TensorPane(Widget, can_focus=True):
     """A bordered tensor: title `symbol  shape  (what is in view)`, bottom border `role · summary`.
@@ -264,29 +228,9 @@ class TensorPane(Widget, can_focus=True):
             self._view = None
             self._name_window()
             return
-        item = item_of(tensor, self.digits, self.mode)
-        where = place(item, width)
-        if item.scalar:
-            where = Place(where.width, where.height, item.most, 1, 1)
-        s = stats(tensor.values)
-        form = number_format(s, where.significant)
-        if item.cell:
-            form = NumberFormat(0, False, 1)
-        per_line = where.per_line
-        if item.vector or item.scalar:
-            columns = per_line if where.lines > 1 else item.cols
-            cell = cell_width(item, form.width, per_line if where.lines > 1 else None)
-            gap = gutter(item) if where.lines > 1 else 0
-        else:
-            columns = item.cols
-            cell = cell_width(item, form.width)
-            gap = gutter(item)
-        top = header(item)
-        in_rows = max(height - 2 - top, 0)
-        in_cols = max(1, min(columns, (width - 2 - gap) // max(cell, 1)))
-        self._view = View(where, form, cell, gap, top, where.lines, columns, in_rows, in_cols)
-        first_row = min(self._origin[0], max(where.lines - in_rows, 0))
-        first_col = min(self._origin[1], max(columns - in_cols, 0))
+        view = self._view = view_of(tensor, width, height, self.digits, self.mode)
+        first_row = min(self._origin[0], max(view.lines - view.rows_in_view, 0))
+        first_col = min(self._origin[1], max(view.columns - view.columns_in_view, 0))
         self._origin = (first_row, first_col)
         if self.cursor is not None:
             self._reveal(self.cursor)
@@ -299,15 +243,8 @@ class TensorPane(Widget, can_focus=True):
         tensor = self.tensor
         if tensor is None:
             return ""
-        role = ROLES.get(tensor.kind, tensor.kind)
-        if tensor.kind == "start" and tensor.name in ("x", "y"):
-            role = "first batch"
-        if tensor.values.size == 1:  # its value is the pane's content
-            self.summary = summary(tensor.values)
-            return role
-        text = summary(tensor.values, max(width - len(role) - 9, 0))
         self.summary = summary(tensor.values)
-        return f"{role} · {text}" if text else role
+        return role_line(tensor, width)
 
     def _display(self, cell: tuple[int, int]) -> tuple[int, int]:
         """Display (row, col) of a tensor cell (a vector wraps)."""
@@ -348,22 +285,8 @@ class TensorPane(Widget, can_focus=True):
         view = self._view
         parts = []
         if view is not None and self.tensor is not None:
-            first_row, first_col = self._origin
-            vector = self.tensor.values.ndim == 1
-            if view.rows_in_view < view.lines:
-                last = min(view.lines, first_row + view.rows_in_view)
-                if vector:
-                    parts.append(f"values {first_row * view.columns + 1}–{min(last * view.columns, self._matrix.size)}")
-                elif last == first_row + 1:
-                    parts.append(f"row {last}")
-                elif last > first_row:
-                    parts.append(f"rows {first_row + 1}–{last}")
-            if view.columns_in_view < view.columns:
-                parts.append(f"cols {first_col + 1}–{first_col + view.columns_in_view} of {view.columns}")
-            if self.sample is not None and not vector:
-                parts.append(f"sample {self.sample + 1}")
-            if view.place.significant < self.digits and not self._matrix.dtype.kind in "iub":
-                parts.append(f"{view.place.significant} digits")
+            parts = window_parts(view, self._origin, self.tensor.values.ndim == 1, self._matrix.size, self.sample,
+                                 self.digits, self._matrix.dtype.kind in "iub")
         title = self._title + (f"  ({', '.join(parts)})" if parts else "")
         title = escape(title)  # a symbol may hold a file name (the Δ view against a trace): never markup
         if title != self.border_title:
