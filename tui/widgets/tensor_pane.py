@@ -20,8 +20,8 @@ from __future__ import annotations
 from typing import ClassVar
 
 import numpy as np
-from nnstep.tui.shown import Tensor
 from nnstep.tui.numbers import as_matrix, stats, summary
+from nnstep.tui.shown import Tensor
 from nnstep.tui.symbols import shape_text
 from nnstep.tui.widgets.tensor_lines import Window, lines, window_stats
 from nnstep.tui.widgets.tensor_view import (
@@ -99,10 +99,12 @@ class TensorPane(Widget, can_focus=True):
 
     # -- what to show -------------------------------------------------------------
 
-    def show(self, tensor: Tensor | None, size: tuple[int, int] | None = None) -> None:
+    def show(self, tensor: Tensor | None, size: tuple[int, int] | None = None, *, restyle: bool = True) -> bool:
         """A new tensor (or none), in a pane about to be `size` (outer width, height) if given.
 
-        Nothing is redrawn when it is the very same arrays at the same size.
+        Nothing is redrawn when it is the very same arrays at the same size. With `restyle`
+        False a change of role (written, non-finite: the border's colour) only sets the CSS
+        classes, and True is returned: the caller updates the styles of all such panes at once.
         """
         old = self.tensor
         if (old is not None and tensor is not None and old.values is tensor.values and old.reference is tensor.reference
@@ -111,7 +113,7 @@ class TensorPane(Widget, can_focus=True):
             if size is not None and size != self._given:
                 self._fit(*size)
                 self.refresh()
-            return
+            return False
         if size is not None:
             self._given = size
         self.tensor = tensor
@@ -121,20 +123,23 @@ class TensorPane(Widget, can_focus=True):
             self._reference = None
             self.border_title = self.border_subtitle = ""
             self._view = None
-            return
+            return False
         self._matrix = as_matrix(tensor.values)
         reference = tensor.reference
         self._reference = as_matrix(reference) if reference is not None and reference.shape == tensor.values.shape else None
         if self.cursor is not None and not (self.cursor[0] < self._matrix.shape[0] and self.cursor[1] < self._matrix.shape[1]):
             self.cursor = None
         self.marks = None
-        self.set_class(tensor.kind == "written", "written")
         s = stats(tensor.values)
-        self.set_class(bool(s.nan or s.inf) or not s.finite and s.size > 0, "non-finite")
+        written, non_finite = tensor.kind == "written", bool(s.nan or s.inf) or not s.finite and s.size > 0
+        stale = self.has_class("written") != written or self.has_class("non-finite") != non_finite
+        self.set_class(written, "written", update=restyle)
+        self.set_class(non_finite, "non-finite", update=restyle)
         self._title = f"{tensor.symbol}  {shape_text(tensor.values)}"
         self._view = None
         self._fit(*self._given)
         self.refresh()
+        return stale and not restyle
 
     def expect(self, width: int, height: int) -> None:
         """The grid is about to give the pane this outer size: fit title and view to it now (not a frame later)."""

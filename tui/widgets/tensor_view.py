@@ -17,8 +17,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
-from nnstep.tui.shown import Tensor
 from nnstep.tui.numbers import NumberFormat, as_matrix, number_format, stats, summary
+from nnstep.tui.shown import Tensor
 from nnstep.tui.symbols import shape_text
 from nnstep.tui.widgets.arrange import (
     MIN_SIGNIFICANT,
