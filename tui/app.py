@@ -16,7 +16,8 @@ from nnstep.engine.config import build_config
 from nnstep.engine.diff import check_same_network
 from nnstep.engine.timeline import Timeline, TraceTimeline
 from nnstep.tui.boundary import BoundaryApp
-from nnstep.tui.controller import Controller, Outcome
+from nnstep.tui.controller import Controller
+from nnstep.tui.outcome import Outcome
 from nnstep.tui.screens.main import MainScreen
 from textual.app import SystemCommand
 from textual.binding import Binding

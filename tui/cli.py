@@ -165,7 +165,8 @@ def _need_terminal(real: bool, instead: str) -> None:
     """Refuse to open the app where it cannot be seen: it would write escape codes into a file forever.
 
     Only for the real command (`real`); tests and `nnstep serve` (TEXTUAL_DRIVER) drive it without one."""
-    if real and not os.environ.get("TEXTUAL_DRIVER") and not (sys.__stdout__.isatty() and sys.stdin.isatty()):
+    stdout = sys.__stdout__
+    if real and not os.environ.get("TEXTUAL_DRIVER") and not (stdout is not None and stdout.isatty() and sys.stdin.isatty()):
         raise NnstepError(f"the app needs a terminal (standard input and output are not one here); {instead}")
 
 

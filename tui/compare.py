@@ -17,7 +17,7 @@ from dataclasses import replace
 import numpy as np
 from nnstep.engine import StepRecord
 from nnstep.engine.timeline import Timeline, TraceTimeline
-from nnstep.tui.controller import Tensor
+from nnstep.tui.shown import Tensor
 
 
 def counterpart(other: Timeline, record: StepRecord) -> StepRecord | None:

@@ -16,27 +16,30 @@ without a screen. Batch rows: z⁽ˡ⁾ has shape (B, n_l); W⁽ˡ⁾ has shape
 from __future__ import annotations
 
 import threading
-import unicodedata
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from nnstep.engine import Config, NnstepError, StepRecord
+from nnstep.engine import NnstepError, StepRecord
 from nnstep.engine.breakpoint_set import BreakpointSet
 from nnstep.engine.breakpoints import parse_breakpoint
-from nnstep.engine.gradcheck import LayerCheck, check_gradients
-from nnstep.engine.network import batch_rows
-from nnstep.engine.run import RunResult, run
-from nnstep.engine.schedule import PARAMETERS, STAGES, state_key
+from nnstep.engine.gradcheck import check_gradients
+from nnstep.engine.run import run
+from nnstep.engine.schedule import STAGES
 from nnstep.engine.timeline import Timeline, batch_of
 from nnstep.engine.trace import write_trace
-from nnstep.tui.render import fmt, sup, symbol
+from nnstep.tui.outcome import (
+    FOREVER,
+    MAX_ITERATIONS,
+    Cancelled,
+    Outcome,
+    parse_count,
+    said,
+)
 from nnstep.tui.serve import trace_bytes
+from nnstep.tui.shown import Tensor, carried, op_tensors, start_tensors
 from nnstep.tui.watches import Watches
 
-MAX_ITERATIONS = 10**9  # as `nnstep run --iterations`: the loss history alone would need 8 GB past this
-FOREVER = MAX_ITERATIONS  # continue: a run that only a breakpoint, a NaN or esc ends
 FAR = 20  # iterations: a move computing more than this runs as a job (esc stops it)
 CHECK_LIMIT = 20_000  # parameters: above this an in-app finite-difference check takes too long
 CHUNK_SECONDS = 0.01  # fast-path training between two pauses for the UI thread
@@ -45,76 +48,6 @@ MOVES = ("next", "back", "stage", "iteration", "epoch")
 
 Stop = Callable[[], bool]
 Progress = Callable[[Timeline], None]
-
-
-@dataclass(frozen=True, eq=False)
-class Tensor:
-    """A tensor as a pane shows it: engine name, tutorial symbol, values, role, what it is compared with.
-
-    `role` is "read" (an input of the op), "written" (computed by the op) or
-    "start" (before the first op: the initial parameters and the first batch).
-    """
-
-    name: str
-    symbol: str
-    values: np.ndarray
-    written: bool
-    reference: np.ndarray | None = None
-    role: str = ""
-    layer: int | None = None  # a start tensor's layer (a record's tensors have the record's)
-
-    @property
-    def kind(self) -> str:
-        """The role, defaulting to what `written` says."""
-        return self.role or ("written" if self.written else "read")
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """How a move or a job ended, in the words of the status line; `checks` for a gradient check."""
-
-    text: str
-    error: bool = False
-    checks: tuple[LayerCheck, ...] = ()
-    iteration: int = 0  # 0-based: the iteration a gradient check was about
-    batch: int = 0
-
-
-class Cancelled(Exception):
-    """The user stopped an export; write_trace removes its temporary file."""
-
-
-def parse_count(text: str, what: str, low: int = 1, high: int = MAX_ITERATIONS) -> int | str:
-    """`text` as a whole number from `low` to `high`, or the message saying why it is not one.
-
-    Only the ASCII digits 0-9 (and `,` or `_` between groups): `'²'.isdigit()`
-    is True and `int('١٢')` is 12, so neither test alone keeps such text out;
-    a 10,000-digit paste is refused before `int` spends time on it.
-    """
-    plain = text.strip().replace(",", "").replace("_", "")
-    limits = f"{what} from {low:,} to {high:,}"
-    if not plain:
-        return f"type {limits}"
-    odd = next((c for c in plain if not "0" <= c <= "9"), None)
-    if odd is not None:
-        name = unicodedata.name(odd, "").lower()
-        shown = f"'{odd}'" + (f" ({name})" if name and not odd.isascii() else "")
-        return f"{shown} is not a digit 0-9: type {limits}"
-    if len(plain.lstrip("0")) > max(len(str(high)), 12):  # a paste of many digits; "99" of 5 is only out of range
-        return f"{len(plain):,} digits is too many: type {limits}"
-    value = int(plain)
-    if not low <= value <= high:
-        return f"{value:,} is out of range: type {limits}"
-    return value
-
-
-def carried(config: Config) -> frozenset[str]:
-    """Tensors that carry over from batch to batch: W, b (before, after, the next layer's) and the optimizer's state.
-
-    Compared with the previous iteration even when its batch held other samples.
-    """
-    state = {state_key(name, P) for name in config.optimizer.state_names() for P in PARAMETERS}
-    return frozenset({*PARAMETERS, "W_next", "W_before", "b_before", *state})
 
 
 class Controller:
@@ -140,7 +73,7 @@ class Controller:
         self._carried = carried(self.config)
         self._known: np.ndarray = np.zeros(0)  # the longest run of losses seen (see `curve`)
 
-    # -- what there is to show ---------------------------------------------------
+    # -- what there is to show (tui/shown.py words a record's tensors) ---------------------------------------------------
 
     @property
     def record(self) -> StepRecord | None:
@@ -180,40 +113,12 @@ class Controller:
         """
         if record is None:
             return self.start_tensors() if not self.running else ()
-        config = self.config
         previous = self._previous(record) if compare else None
-        same_batch = config.batches_per_epoch == 1
-        plain_sgd = not (config.optimizer.state_names() or config.optimizer.weight_decay)
-        skip = ("step_W", "step_b") if plain_sgd and short else ()
-        result = []
-        for name, values in record.tensors.items():
-            if name in skip or name == "rows":  # the batch's row numbers: data, not a tensor to study
-                continue
-            if record.op == "update" and name in PARAMETERS:
-                reference = record.tensors.get(f"{name}_before")
-            elif previous is not None and (same_batch or name in self._carried):
-                reference = previous.tensors.get(name)
-            else:
-                reference = None  # another batch: its rows are other samples, changes would mean nothing
-            written = name in record.writes
-            result.append(Tensor(name, symbol(name, record, config.depth, config.schedule), values, written, reference,
-                                 "written" if written else "read"))
-        if record.op == "update":
-            # W's story on one row, b's on the next: before, gradient, state, step, after.
-            result.sort(key=lambda t: t.name == "b" or t.name.endswith("_b") or t.name == "db")
-        return tuple(result)
+        return op_tensors(record, self.config, previous, short=short, kept=self._carried)
 
     def start_tensors(self) -> tuple[Tensor, ...]:
         """Before the first op: the first batch x, y and the initial W⁽ˡ⁾, b⁽ˡ⁾ of every layer."""
-        config = self.config
-        rows = batch_rows(config, 0)
-        x, y = config.x[rows], config.y[rows]
-        tensors = [Tensor("x", "x", x, False, role="start", layer=0), Tensor("y", "y", y, False, role="start")]
-        state = self.timeline.state
-        for layer, (W, b) in enumerate(zip(state.W, state.b), start=1):
-            tensors.append(Tensor("W", f"W{sup(layer)}", W, False, role="start", layer=layer))
-            tensors.append(Tensor("b", f"b{sup(layer)}", b, False, role="start", layer=layer))
-        return tuple(tensors)
+        return start_tensors(self.config, self.timeline.state)
 
     def _previous(self, record: StepRecord) -> StepRecord | None:
         """The same op of the previous iteration, if known (for the ▴/▾ change marks).
@@ -455,17 +360,4 @@ class Controller:
         return streamed
 
 
-def said(result: RunResult, iterations: int, breakpoints: bool) -> str:
-    """The status line's words for how a run of `iterations` ended (ops counted from 1, as `nnstep run` does)."""
-    record = result.record
-    if result.reason == "breakpoint" and result.breakpoint is not None and record is not None:
-        return f"breakpoint `{result.breakpoint.text}` hit at op {record.index + 1} (iteration {record.iteration})"
-    if result.reason == "non-finite" and record is not None and result.loss is not None:
-        return f"stopped: the loss is {fmt(result.loss)} at iteration {record.iteration} (its loss op)"
-    if result.reason == "stopped":
-        return f"stopped after {result.iterations:,} iteration{'s' * (result.iterations != 1)}"
-    if result.reason == "end":
-        return "end of the trace" + (", no breakpoint hit" if breakpoints else "")
-    if iterations >= FOREVER:
-        return "stopped"
-    return f"ran {iterations:,} iterations" + (", no breakpoint hit" if breakpoints else "")
+__all__ = ["FOREVER", "MAX_ITERATIONS", "Cancelled", "Controller", "Outcome", "Tensor", "carried", "parse_count", "said"]

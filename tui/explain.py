@@ -19,7 +19,7 @@ import numpy as np
 
 from nnstep.engine import Config, Session, StepRecord
 from nnstep.engine.schedule import OpSpec
-from nnstep.tui.render import sup, symbol
+from nnstep.tui.symbols import sup, symbol
 from nnstep.tui.worked import worked_example
 
 FORMATS = ("md", "tex", "ipynb")

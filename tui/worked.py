@@ -11,118 +11,37 @@ by a note in parentheses after two spaces. An op gives a list of such
 parts, most telling first; a pane shows as many whole parts as fit. Where a
 value changes by little (an update, a small penalty), both sides get the
 digits that make the change visible: −0.97 − 0.01·0.0003828 = −0.9700038.
+One function per op; how the numbers are written and fitted to a width is
+worked_text.py, and which cells a number was computed from is operands.py.
 """
 
 from __future__ import annotations
 
-import math
 import re
 
 import numpy as np
 from nnstep.engine import Config, StepRecord
 from nnstep.engine.functions import SYMBOLS, activate, activation_backward
 from nnstep.engine.schedule import PARAMETERS
-from nnstep.tui.render import dropped, sup
-from rich.cells import cell_len
+from nnstep.tui.operands import Cell, family_of
+from nnstep.tui.symbols import dropped, sup
+from nnstep.tui.worked_text import (
+    SEPARATOR,
+    TERMS,
+    _f,
+    _n,
+    _plus,
+    _sub,
+    _sum,
+    change_digits,
+)
 
-TERMS = 4  # sums with more terms are summarised, not spelled out
-DIGITS = 4  # significant digits of a number that is not a before/after pair
-SEPARATOR = ";  "
-_SUB = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
-# A negative factor after · or / gets parentheses: 0.01·(−0.5), not 0.01·−0.5.
 _NEGATIVE_FACTOR = re.compile(r"([·/])(−[0-9.]+(?:e[+-][0-9]+)?)")
-_NOTE = re.compile(r"  \(.*\)$")  # a note after two spaces: (sample 1), (t = 3)
-_EQUALS = re.compile(r" :?= ")
-
-
-def _n(value: float, digits: int = DIGITS) -> str:
-    """A number to `digits` significant digits, with a true minus sign."""
-    value = float(value) + 0.0  # −0.0 (a dropped negative unit) prints as 0
-    if not math.isfinite(value):
-        return "NaN" if math.isnan(value) else ("inf" if value > 0 else "−inf")
-    text = f"{value:.{digits}g}"
-    return "−" + text[1:] if text.startswith("-") else text  # the exponent keeps "-", as in 1e-08
-
-
-def _f(value: float, digits: int = DIGITS) -> str:
-    """A factor: negative numbers in parentheses, so 0.01·(−0.5) reads right."""
-    text = _n(value, digits)
-    return f"({text})" if text.startswith("−") else text
-
-
-def change_digits(before: float, after: float) -> int:
-    """Significant digits that show the change from `before` to `after`.
-
-    Enough that the change itself keeps about two digits (0.4 → 0.399 needs 4,
-    −0.97 → −0.9700038 needs 7), and never fewer than DIGITS; at most 17.
-    """
-    before, after = float(before), float(after)
-    change = abs(after - before)
-    if not (math.isfinite(change) and change):
-        return DIGITS
-    size = max(abs(before), abs(after))
-    digits = max(DIGITS, math.floor(math.log10(size)) - math.floor(math.log10(change)) + 2)
-    while digits < 17 and _n(before, digits) == _n(after, digits):
-        digits += 1
-    return min(digits, 17)
-
-
-def _sub(*indices: int) -> str:
-    """1-based subscripts: W₁₂ is row 1, column 2; past 9 a comma keeps them apart (W₁₂,₃)."""
-    glue = "," if len(indices) > 1 and max(indices) >= 9 else ""
-    return glue.join(str(int(i) + 1).translate(_SUB) for i in indices)
-
-
-def _plus(terms: list[str]) -> str:
-    """Terms joined with + and −: ["0.1·2", "−0.3·4"] → "0.1·2 − 0.3·4"."""
-    text = terms[0] if terms else ""
-    for term in terms[1:]:
-        text += f" − {term[1:]}" if term.startswith("−") else f" + {term}"
-    return text
-
-
-def _sum(products: list[str], count: int) -> str:
-    if count <= TERMS:
-        return _plus(products)
-    return _plus(products[:2]) + f" + … ({count} terms)"
-
-
-def fit(parts: list[str], width: int) -> str:
-    """As many whole parts as fit in `width` cells; the first one always, shortened if it must be."""
-    if not parts:
-        return ""
-    text = shorten(parts[0], width)
-    for part in parts[1:]:
-        if cell_len(text) + len(SEPARATOR) + cell_len(part) > width:
-            break
-        text += SEPARATOR + part
-    return text
-
-
-def shorten(part: str, width: int) -> str:
-    """`part` in at most `width` cells if it can be, never cut inside a number.
-
-    Tries, in turn: without its note; head = arithmetic = result; head =
-    symbolic form = result; head = … = result.
-    """
-    plain = _NOTE.sub("", part)
-    steps = _EQUALS.split(plain)
-    glue = _EQUALS.findall(plain)
-    candidates = [part, plain]
-    if len(steps) > 3:
-        candidates.append(steps[0] + glue[0] + steps[-2] + glue[-1] + steps[-1])
-        candidates.append(steps[0] + glue[0] + steps[1] + glue[-1] + steps[-1])
-    if len(steps) >= 3:
-        candidates.append(f"{steps[0]}{glue[0]}…{glue[-1]}{steps[-1]}")
-    return next((text for text in candidates if cell_len(text) <= width), candidates[-1])
 
 
 def worked_example(record: StepRecord, config: Config) -> str:
     """Every part of the op's worked number on one line ('' if there is none)."""
     return SEPARATOR.join(worked_parts(record, config))
-
-
-Cell = tuple[str, tuple[int, ...]]  # a tensor of a record and an index into it
 
 
 def worked_parts(record: StepRecord, config: Config, cell: Cell | None = None) -> list[str]:
@@ -338,7 +257,7 @@ def _update(record: StepRecord, config: Config, cell: Cell | None) -> list[str]:
     t, layer = record.tensors, record.layer or 0
     s = sup(layer)
     parts, frozen = [], []
-    chosen = _family(cell[0]) if cell is not None else None
+    chosen = family_of(cell[0]) if cell is not None else None
     for P in sorted(PARAMETERS, key=lambda P: P != chosen):
         if chosen == P and cell is not None:
             index = tuple(int(v) for v in cell[1])
@@ -365,15 +284,6 @@ def _update(record: StepRecord, config: Config, cell: Cell | None) -> list[str]:
     return parts + frozen
 
 
-def _family(name: str) -> str | None:
-    """W or b: the parameter an update op's tensor belongs to."""
-    if name in ("W", "dW", "W_before", "step_W") or name.endswith("_W"):
-        return "W"
-    if name in ("b", "db", "b_before", "step_b") or name.endswith("_b"):
-        return "b"
-    return None
-
-
 _PARTS = {"linear": _linear, "activation": _activation, "dropout": _dropout, "loss": _loss, "delta": _delta,
           "grad": _grad, "update": _update}
 
@@ -388,113 +298,3 @@ def read_part(record: StepRecord, symbol: str, cell: Cell) -> str:
     where = _sub(*index) if np.ndim(record.tensors[name]) else ""
     head, _, tail = symbol.partition(" ")  # W⁽¹⁾ before → W⁽¹⁾₂₃ before
     return f"{head}{where}{' ' + tail if tail else ''} = {_n(float(value), 9)}  (read by this op; what it goes into is marked)"
-
-
-
-def sources(record: StepRecord, cell: Cell) -> dict[str, np.ndarray]:
-    """The cells the op computed `cell` from, per tensor of the record, as boolean masks (as 2-D).
-
-    For a cell the op reads, the cells it helps compute. Batch rows: the row of
-    W and the sample's a⁽ˡ⁻¹⁾ for z; a column of W⁺ and the sample's δ⁺ for δ;
-    a column of δ and of a⁽ˡ⁻¹⁾ for ∂L/∂W.
-    """
-    name, index = cell
-    t = record.tensors
-    masks: dict[str, np.ndarray] = {}
-
-    def mark(tensor: str, rows: slice | int, cols: slice | int) -> None:
-        if tensor in t and tensor != name:
-            shape = _matrix_shape(t[tensor])
-            mask = masks.setdefault(tensor, np.zeros(shape, dtype=bool))
-            mask[rows, cols] = True
-
-    op = record.op
-    i, j = (int(index[0]), int(index[1])) if len(index) == 2 else (0, int(index[-1]))
-    everything = slice(None)
-    if op == "linear":
-        if name == "z":
-            mark("a_prev", i, everything)
-            mark("W", j, everything)
-            mark("b", 0, j)
-        elif name == "a_prev":
-            mark("z", i, everything)
-            mark("W", everything, j)
-        elif name == "W":
-            mark("z", everything, i)
-            mark("a_prev", everything, j)
-        elif name == "b":
-            mark("z", everything, j)
-    elif op in ("activation", "dropout"):
-        wide = op == "activation" and "softmax" in record.equation
-        for other in ("z", "a", "mask", "a_drop"):
-            mark(other, i, everything if wide else j)
-    elif op == "loss":
-        if name in ("dL_dy_hat", "p"):
-            mark("y_hat", i, everything)
-            mark("y", i, everything)
-            mark("p", i, everything)
-            mark("dL_dy_hat", i, j)
-        else:
-            for other in ("y_hat", "y", "p"):
-                mark(other, everything, everything)
-    elif op == "delta":
-        if name == "delta":
-            mark("z", i, j)
-            mark("mask", i, j)
-            mark("delta_next", i, everything)
-            mark("W_next", everything, j)
-            mark("dL_dy_hat", i, everything if "softmax" in record.equation else j)
-        elif name == "W_next":
-            mark("delta", everything, j)
-        elif name in ("delta_next", "dL_dy_hat"):
-            mark("delta", i, everything)
-        else:
-            mark("delta", i, j)
-    elif op == "grad":
-        if name == "dW":
-            mark("delta", everything, i)
-            mark("a_prev", everything, j)
-            mark("W", i, j)
-        elif name == "db":
-            mark("delta", everything, j)
-        elif name == "delta":
-            mark("dW", j, everything)
-            mark("db", 0, j)
-        elif name == "a_prev":
-            mark("dW", everything, j)
-    elif op == "update":
-        family = _family(name)
-        for other in t:
-            if _family(other) == family:
-                mark(other, i, j)
-    return masks
-
-
-def _matrix_shape(values: np.ndarray) -> tuple[int, int]:
-    if values.ndim == 0:
-        return (1, 1)
-    if values.ndim == 1:
-        return (1, values.shape[0])
-    return (int(np.prod(values.shape[:-1])), values.shape[-1])
-
-
-def quantity(name: str, layer: int | None, depth: int) -> tuple[str, int]:
-    """What a tensor of an op is, across ops: ("W", l), ("b", l), ("unit", l) — layer 0 the input x — ("y", 0)
-    or ("loss", 0). A cursor on W⁽²⁾₁₃ in the forward pass stays on it through ∂L/∂W⁽²⁾ and the update."""
-    if layer is None:  # the loss op: ŷ is the last layer's a
-        return {"y": ("y", 0), "loss": ("loss", 0), "data_loss": ("loss", 0), "penalty": ("loss", 0)}.get(
-            name, ("unit", depth))
-    if name == "W_next":
-        return ("W", layer + 1)
-    if name == "a_prev":
-        return ("unit", layer - 1)
-    if name == "delta_next":
-        return ("unit", layer + 1)
-    family = _family(name)
-    if family is not None:
-        return (family, layer)
-    if name in ("x",):
-        return ("unit", 0)
-    if name == "y":
-        return ("y", 0)
-    return ("unit", layer)

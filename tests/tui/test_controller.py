@@ -11,7 +11,8 @@ import time
 import numpy as np
 import pytest
 from nnstep.engine import Session, TraceTimeline, load_demo
-from nnstep.tui.controller import FAR, MAX_ITERATIONS, Controller, parse_count
+from nnstep.tui.controller import FAR, Controller
+from nnstep.tui.outcome import MAX_ITERATIONS, parse_count
 
 
 @pytest.mark.parametrize("text, expected", [

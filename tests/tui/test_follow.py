@@ -15,7 +15,7 @@ from nnstep.tui.app import make_app
 from nnstep.tui.screens.dialogs import InputDialog
 from nnstep.tui.screens.find import Finder
 from nnstep.tui.widgets.equation_pane import EquationPane
-from nnstep.tui.worked import _n
+from nnstep.tui.worked_text import _n
 
 
 def lit(app) -> dict[str, int | None]:

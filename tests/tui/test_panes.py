@@ -12,7 +12,8 @@ import pytest
 from nnstep.engine import Session, build_config, load_config, load_demo
 from nnstep.engine.timeline import TraceTimeline, batch_of
 from nnstep.tui.app import make_app
-from nnstep.tui.render import finite_summary, fmt, number_width, sup, symbol
+from nnstep.tui.numbers import finite_summary, fmt, number_width
+from nnstep.tui.symbols import sup, symbol
 from nnstep.tui.widgets.data_plot import CURVE, DataPlot, predict
 from nnstep.tui.widgets.equation_pane import EquationPane
 from nnstep.tui.widgets.loss_plot import LossPlot, braille_plot
@@ -74,7 +75,7 @@ def test_predict_thresholds_one_output_and_argmaxes_many() -> None:
 
 async def test_a_784_128_10_network_renders_only_what_is_visible(monkeypatch: pytest.MonkeyPatch) -> None:
     """A 128×784 weight matrix must draw in a pane without formatting 100,000 numbers per frame."""
-    from nnstep.tui.render import NumberFormat
+    from nnstep.tui.numbers import NumberFormat
 
     raw = {"seed": 0, "model": {"sizes": [784, 128, 10], "activations": ["relu", "identity"], "init": "he"},
            "loss": {"kind": "cross_entropy"}, "optimizer": {"kind": "sgd", "lr": 0.01},

@@ -18,7 +18,8 @@ import numpy as np
 import pytest
 from nnstep.engine import Session, StepRecord, build_config, load_config, load_demo
 from nnstep.tui.render import wrap_clauses
-from nnstep.tui.worked import change_digits, fit, shorten, worked_parts
+from nnstep.tui.worked import worked_parts
+from nnstep.tui.worked_text import change_digits, fit, shorten
 
 CONFIG = Path(__file__).parent / "configs" / "adam_dropout.toml"
 NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?:e[+-]?\d+)?")
@@ -256,7 +257,7 @@ def test_narrow_panes_shorten_whole_steps_never_a_number() -> None:
 def test_any_cell_a_student_selects_is_worked_out_and_adds_up(case: str) -> None:
     """The cursor may sit on any number the op writes: its worked number must add up and end in
     exactly that cell's value (not unit 1 of sample 1), and its sources must include the operands."""
-    from nnstep.tui.worked import sources
+    from nnstep.tui.operands import sources
 
     raw = CASES[case]
     config = load_demo(case) if raw is None else build_config(raw, f"{case}.toml", name=case)

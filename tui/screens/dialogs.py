@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import ClassVar
 
 from nnstep.engine.breakpoint_set import BreakpointSet
-from nnstep.tui.controller import parse_count
+from nnstep.tui.outcome import parse_count
 from nnstep.tui.watches import Watches
 from rich.console import RenderableType
 from rich.measure import Measurement

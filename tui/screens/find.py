@@ -18,15 +18,17 @@ import numpy as np
 from nnstep.engine import StepRecord
 from nnstep.engine.timeline import Timeline
 from nnstep.tui.compare import as_delta, counterpart, difference
-from nnstep.tui.controller import Controller, Outcome, Tensor, parse_count
+from nnstep.tui.controller import Controller
 from nnstep.tui.find import previous_stage_end, reverse_continue
+from nnstep.tui.operands import quantity
+from nnstep.tui.outcome import Outcome, parse_count
 from nnstep.tui.screens.dialogs import InputDialog, WatchList
 from nnstep.tui.screens.jobs import Jobs
 from nnstep.tui.search import Query, parse_query, search, tensor_index
+from nnstep.tui.shown import Tensor
 from nnstep.tui.widgets.tensor_grid import TensorGrid
 from nnstep.tui.widgets.tensor_pane import TensorPane
 from nnstep.tui.widgets.watch_pane import WatchPane, WatchView
-from nnstep.tui.worked import quantity
 from textual.timer import Timer
 from textual.widget import Widget
 

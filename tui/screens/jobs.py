@@ -19,13 +19,8 @@ import numpy as np
 from nnstep.engine import StepRecord
 from nnstep.engine.timeline import Timeline
 from nnstep.tui.boundary import failure_line
-from nnstep.tui.controller import (
-    FOREVER,
-    MAX_ITERATIONS,
-    Controller,
-    Outcome,
-    parse_count,
-)
+from nnstep.tui.controller import Controller
+from nnstep.tui.outcome import FOREVER, MAX_ITERATIONS, Outcome, parse_count
 from nnstep.tui.screens.dialogs import BreakpointList, InputDialog, Report
 from nnstep.tui.screens.reports import HISTORY, gradcheck_report, health_report
 from nnstep.tui.serve import download_name, download_type

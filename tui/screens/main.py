@@ -13,23 +13,24 @@ import time
 
 import numpy as np
 from nnstep.engine import StepRecord
-from nnstep.tui.controller import Controller, Outcome
+from nnstep.tui.controller import Controller
+from nnstep.tui.outcome import Outcome
 from nnstep.tui.screens.find import Finder
 from nnstep.tui.screens.help import HelpScreen
 from nnstep.tui.screens.jobs import JobDone, JobProgress, Jobs
 from nnstep.tui.screens.keys import BINDINGS, MOVES
-from nnstep.tui.search import fits as fits_shape
-from nnstep.tui.search import matrix_cell, tensor_index
+from nnstep.tui.screens.rows import LOG_LEAST, MIN_SIZE, share, top_rows
+from nnstep.tui.screens.selection import Selection
+from nnstep.tui.search import matrix_cell
 from nnstep.tui.widgets.data_plot import DataPlot, plots
 from nnstep.tui.widgets.equation_pane import EquationPane
 from nnstep.tui.widgets.iteration_log import IterationLog
 from nnstep.tui.widgets.loss_plot import LossPlot
 from nnstep.tui.widgets.network_pane import NetworkPane
-from nnstep.tui.widgets.status_line import Status, StatusLine
+from nnstep.tui.widgets.status_line import StatusLine, status_of
 from nnstep.tui.widgets.tensor_grid import TensorGrid
 from nnstep.tui.widgets.tensor_pane import MODES, TensorPane
 from nnstep.tui.widgets.watch_pane import WatchPane
-from nnstep.tui.worked import quantity, sources
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.screen import Screen
@@ -37,9 +38,6 @@ from textual.widget import Widget
 from textual.widgets import Footer, Static
 
 PRECISIONS = (4, 6, 2)
-MIN_SIZE = (40, 10)  # columns, rows: the equation, one tensor pane, status and footer (the `tiny` layout)
-LOG_LEAST = 3  # rows: the iteration log's border and one op
-TOP_LEAST = 6  # rows: the network pane's layers, shapes, stages and ops, and its border
 TENSORS_EVERY = 0.5  # seconds between tensor panes redrawn while a job runs
 
 class MainScreen(Screen[None]):
@@ -61,7 +59,7 @@ class MainScreen(Screen[None]):
         self._profiled: tuple[int, object] | None = None
         self._top = 0
         self._tensors_shown = 0.0  # when a job's frame last showed the tensor panes
-        self.selection: tuple[tuple[str, int], tuple[int, ...]] | None = None  # what, and where in it
+        self._selection = Selection(self.config.depth)  # the number under the cell cursor, across ops
 
     @property
     def read_only(self) -> bool:
@@ -110,36 +108,28 @@ class MainScreen(Screen[None]):
     def fit(self) -> None:
         """Rows for the top panes and the equation, the rest for the tensors; tiny and too-small layouts."""
         width, height = self.app.size  # under a dialog this screen's own size lags behind
-        tiny = height < 20
-        self.set_class(height >= 40, "tall")
-        self.set_class(tiny, "tiny")
-        # Below the tiny layout's size the panes would be cut mid-border: say so instead.
-        too_small = width < MIN_SIZE[0] or height < MIN_SIZE[1]
-        self.set_class(too_small, "too-small")
-        self.app.set_class(too_small, "too-small")  # dialogs and toasts hide too (nnstep.tcss)
-        if too_small:
+        rows = share(width, height, len(self.controller.watches))
+        self.set_class(rows.tall, "tall")
+        self.set_class(rows.tiny, "tiny")
+        self.set_class(rows.too_small, "too-small")
+        self.app.set_class(rows.too_small, "too-small")  # dialogs and toasts hide too (nnstep.tcss)
+        if rows.too_small:
             self.query_one("#too-small", Static).update(
                 f"terminal too small — need at least {MIN_SIZE[0]}×{MIN_SIZE[1]} (now {width}×{height}) · q quits"
             )
-        top = 0 if tiny else 12 if height >= 56 else 10 if height >= 40 else 6
-        equation = 3 if tiny else 6 if height >= 50 else 5
-        self._top = top  # the top row's rows before it gives way to the tensors (see _heights)
-        self._set_height(self.query_one("#top"), top)
-        self._set_height(self.query_one(EquationPane), equation)
-        # The loss must stay in view: on a narrow terminal the data pane gives way.
+        self._top = rows.top  # the top row's rows before it gives way to the tensors (see _heights)
+        self._set_height(self.query_one("#top"), rows.top)
+        self._set_height(self.query_one(EquationPane), rows.equation)
         for plot in self.query(DataPlot):
-            plot.display = width >= 100
-            plot.styles.max_width = max(40, width // 4)  # the data pane grows with the terminal
-        watches = len(self.controller.watches)
-        shown = 0 if tiny or not watches else min(watches, 2 if height < 30 else 4 if height < 50 else 8)
+            plot.display = rows.data
+            plot.styles.max_width = rows.data_width
         pane = self.query_one(WatchPane)
-        pane.display = bool(shown)
-        self._set_height(pane, shown + 2)
-        self.query_one(TensorGrid).room = max(height - top - equation - (shown + 2 if shown else 0) - 2, 1)
-        palette = width >= 100
+        pane.display = bool(rows.watches)
+        self._set_height(pane, rows.watches + 2)
+        self.query_one(TensorGrid).room = rows.room
         for footer in self.query(Footer):
-            if footer.show_command_palette != palette:
-                footer.show_command_palette = palette
+            if footer.show_command_palette != rows.palette:
+                footer.show_command_palette = rows.palette
                 footer.refresh(recompose=True)  # the reactive alone leaves the old keys in place
 
     @staticmethod
@@ -157,13 +147,11 @@ class MainScreen(Screen[None]):
         log = self.query_one(IterationLog)
         top = self.query_one("#top")
         current = int(top.styles.height.value) if top.styles.height is not None else 0
-        short = grid.need - grid.room
-        if current and (0 < short <= current - TOP_LEAST or (short < 0 and current < self._top)):
-            rows = min(max(current - short, TOP_LEAST), self._top)
-            if rows != current:
-                grid.room += current - rows
-                self._set_height(top, rows)
-                grid.refit()
+        rows = top_rows(current, self._top, grid.need, grid.room)
+        if rows != current:
+            grid.room += current - rows
+            self._set_height(top, rows)
+            grid.refit()
         spare = grid.room - grid.used if grid.snug else 0
         show_log = spare >= LOG_LEAST
         self._set_height(grid, grid.used if show_log else grid.room)
@@ -230,27 +218,8 @@ class MainScreen(Screen[None]):
         controller = self.controller
         if record is None and not controller.running:
             record = controller.record
-        finite_loss = None
-        if losses is not None and len(losses):
-            finite_loss = float(losses[-1])
-        running = controller.running
-        if running and self.progress:
-            running = f"{running}: {self.progress}"
-        self.query_one(StatusLine).status = Status(
-            name=self.config.name,
-            epoch=record.epoch if record else 0,
-            iteration=record.iteration if record else 0,
-            index=record.index if record else -1,
-            loss=finite_loss,
-            breakpoints=controller.breakpoints.enabled(),  # the ones a run stops at
-            running=running,
-            message=self.message.text,
-            error=self.message.error,
-            read_only=self.read_only,
-            note=getattr(self.config, "parity_text", "") or (f"vs {controller.other_name}: d shows Δ"
-                                                             if controller.other is not None else ""),
-            below=tuple(self.query_one(TensorGrid).below),
-        )
+        self.query_one(StatusLine).status = status_of(controller, record, losses, self.progress, self.message,
+                                                      tuple(self.query_one(TensorGrid).below))
 
     def say(self, outcome: Outcome) -> None:
         """Put a message in the status line (and a toast for errors)."""
@@ -268,52 +237,20 @@ class MainScreen(Screen[None]):
         tensor = message.pane.tensor
         if tensor is None:
             return
-        record = self.controller.record if not self.controller.running else None
-        layer = tensor.layer if tensor.kind == "start" else (record.layer if record else None)
-        self.selection = (quantity(tensor.name, layer, self.config.depth), tensor_index(tensor.values.ndim, message.cell))
+        self._selection.choose(tensor, message.cell, self.controller.record if not self.controller.running else None)
         self._explain(message.pane)
+
+    @property
+    def selection(self) -> tuple[tuple[str, int], tuple[int, ...]] | None:
+        """The selected number: what it is across ops, and where in it (None: none)."""
+        return self._selection.chosen
 
     def _explain(self, prefer: TensorPane | None = None) -> None:
         """Put the cursor on the selected number in this op's panes, work it out in the equation
-        pane and mark the cells it came from (or, for a number the op reads, the ones it goes into)."""
-        panes = self.query_one(TensorGrid).panes
-        equation = self.query_one(EquationPane)
-        record = equation.record
-        target = None
-        if self.selection is not None:
-            wanted, index = self.selection
-            layer = record.layer if record is not None else None
-            shown = [(p, p.tensor) for p in panes if p.tensor is not None]
-            fits = [(p, t) for p, t in shown if fits_shape(t.values.shape, index)
-                    and quantity(t.name, t.layer if t.kind == "start" else layer, self.config.depth) == wanted]
-            # The op's own result first: W⁽ˡ⁾ after (not ΔW) in an update, then the last thing it
-            # writes, then the first thing it reads.
-            result = [p for p, t in fits if t.written and t.name in ("W", "b")]
-            written = [p for p, t in fits if t.written]
-            if prefer is not None and any(p is prefer for p, _ in fits):
-                target = prefer
-            elif result or written:
-                target = (result or written[-1:])[0]
-            elif fits:
-                target = fits[0][0]
-        marks: dict[str, np.ndarray] = {}
-        if target is not None and target.tensor is not None and self.selection is not None:
-            equation.following = None
-            index = self.selection[1]
-            tensor = target.tensor
-            target.set_cursor(matrix_cell(index))
-            if record is not None and tensor.kind != "start":
-                equation.cell = (tensor.name, index, tensor.symbol, tensor.written)
-                marks = sources(record, (tensor.name, index))
-            else:
-                equation.cell = None
-        else:  # unit 1 of sample 1, or of the followed sample
-            equation.following = self.query_one(Finder).sample
-            equation.cell = self.query_one(Finder).sample_cell(record)
-        for pane in panes:
-            if pane is not target:
-                pane.set_cursor(None)
-            pane.set_marks(marks.get(pane.tensor.name) if pane.tensor is not None and pane is not target else None)
+        pane and mark the cells it came from (screens/selection.py)."""
+        finder = self.query_one(Finder)
+        self._selection.explain(self.query_one(TensorGrid).panes, self.query_one(EquationPane), finder.sample,
+                                finder.sample_cell, prefer)
 
     def select(self, name: str, index: tuple[int, ...]) -> bool:
         """Put the cell cursor on tensor `name` at `index` in this op's panes (a search hit), focus
@@ -328,7 +265,7 @@ class MainScreen(Screen[None]):
 
     def clear_selection(self) -> None:
         """No number selected: the equation pane works out unit 1 of sample 1 again."""
-        self.selection = None
+        self._selection.chosen = None
         self._explain()
         self.set_focus(None)
 

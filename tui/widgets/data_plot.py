@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 from nnstep.engine import Config
 from nnstep.engine.network import forward
+from nnstep.tui.widgets.network_pane import same_arrays
 from rich.color import Color
 from rich.segment import Segment
 from rich.style import Style
@@ -52,7 +53,10 @@ class DataPlot(Widget):
     DataPlot { width: 34; }
     """
 
-    params: reactive[tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]] | None] = reactive(None, always_update=True)
+    # Assigned on every op, new only after an update: the regions (a forward pass over every pixel)
+    # are worked out again for other arrays alone (compared by identity: arrays are immutable).
+    params: reactive[tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]] | None] = reactive(
+        None, always_update=True, repaint=False)
 
     def __init__(self, config: Config, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
@@ -78,8 +82,11 @@ class DataPlot(Widget):
         self.border_subtitle = "ŷ in eval mode: no dropout"
         self._pixels: np.ndarray | None = None
 
-    def watch_params(self) -> None:
+    def watch_params(self, old: tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]] | None,
+                     new: tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]] | None) -> None:
         """New parameters: recompute the class regions."""
+        if old is not None and new is not None and same_arrays(old[0], new[0]) and same_arrays(old[1], new[1]):
+            return
         self._pixels = None
         self.refresh()
 

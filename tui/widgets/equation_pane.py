@@ -8,8 +8,10 @@ formula, the second the batch-rows form with every operand's shape.
 from __future__ import annotations
 
 from nnstep.engine import Config, StepRecord
-from nnstep.tui.render import clip, operand_shapes, wrap_clauses
-from nnstep.tui.worked import fit, read_part, worked_parts
+from nnstep.tui.render import clip, wrap_clauses
+from nnstep.tui.symbols import operand_shapes
+from nnstep.tui.worked import read_part, worked_parts
+from nnstep.tui.worked_text import fit
 from rich.cells import cell_len
 from rich.text import Text
 from textual.reactive import reactive

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from nnstep.engine import Config, StepRecord
 from nnstep.tui.render import clip
-from nnstep.tui.worked import fit, worked_parts
+from nnstep.tui.worked import worked_parts
+from nnstep.tui.worked_text import fit
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget

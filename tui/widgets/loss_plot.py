@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 from nnstep.engine.schedule import Schedule
-from nnstep.tui.render import fmt
+from nnstep.tui.numbers import fmt
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget

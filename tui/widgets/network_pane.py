@@ -10,7 +10,7 @@ from collections.abc import Callable
 import numpy as np
 from nnstep.engine import STAGES, Config, StepRecord
 from nnstep.engine.functions import SYMBOLS
-from nnstep.tui.render import sup
+from nnstep.tui.symbols import sup
 from rich.text import Text
 from textual.geometry import Size
 from textual.reactive import reactive
@@ -19,6 +19,13 @@ from textual.widget import Widget
 _STAGE_STYLE = {"forward": "green", "loss": "yellow", "backward": "magenta", "update": "cyan"}
 _DOTS = ((0x01, 0x02, 0x04, 0x40), (0x08, 0x10, 0x20, 0x80))  # braille dot bits by (column, row)
 MAX_EDGES = 256  # more weights than this in a W⁽ˡ⁾ would be a blur of lines
+
+
+def same_arrays(old: tuple[np.ndarray, ...] | None, new: tuple[np.ndarray, ...] | None) -> bool:
+    """True when both are None or hold the very same arrays, in order."""
+    if old is None or new is None:
+        return old is new
+    return len(old) == len(new) and all(a is b for a, b in zip(old, new))
 
 
 class NetworkPane(Widget):
@@ -35,7 +42,9 @@ class NetworkPane(Widget):
     """
 
     record: reactive[StepRecord | None] = reactive(None)
-    weights: reactive[tuple[np.ndarray, ...] | None] = reactive(None, always_update=True)  # W⁽ˡ⁾ at the position
+    # W⁽ˡ⁾ at the position. Assigned on every op but new only after an update: compared by identity
+    # (arrays are immutable and shared), the pane redraws for new weights alone.
+    weights: reactive[tuple[np.ndarray, ...] | None] = reactive(None, always_update=True, repaint=False)
 
     def __init__(self, config: Config, **kwargs: object) -> None:
         """`config`: the run's config (sizes, activations, loss, schedule, dropout, frozen parameters)."""
@@ -45,6 +54,11 @@ class NetworkPane(Widget):
         self.sizes, self.activations, self.loss = config.sizes, config.activations, config.loss
         self._edges_key: tuple[object, ...] = ()
         self._edges_drawn: dict[int, dict[int, tuple[str, str]]] = {}
+
+    def watch_weights(self, old: tuple[np.ndarray, ...] | None, new: tuple[np.ndarray, ...] | None) -> None:
+        """Redraw the edges when the weights are other arrays."""
+        if not same_arrays(old, new):
+            self.refresh()
 
     def on_mount(self) -> None:
         """Name the run's parts in the border."""

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+import numpy as np
+from nnstep.engine import StepRecord
 from nnstep.engine.errors import one_line
-from nnstep.tui.render import fmt
+from nnstep.tui.numbers import fmt
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
+
+if TYPE_CHECKING:
+    from nnstep.tui.controller import Controller
+    from nnstep.tui.outcome import Outcome
 
 
 @dataclass(frozen=True)
@@ -27,6 +34,31 @@ class Status:
     read_only: bool = False
     note: str = ""  # e.g. "matches PyTorch to 3e-16" for a model converted by nnstep.from_torch
     below: tuple[str, ...] = ()  # tensors whose panes are below the screen (the wheel or tab reaches them)
+
+
+def status_of(controller: Controller, record: StepRecord | None, losses: np.ndarray | None, progress: str,
+              outcome: Outcome, below: tuple[str, ...]) -> Status:
+    """What the status line says at `record`: position, the last of `losses`, breakpoints, the running job
+    with its `progress`, the last `outcome`, the tensors `below` the screen."""
+    running = controller.running
+    if running and progress:
+        running = f"{running}: {progress}"
+    config = controller.config
+    return Status(
+        name=config.name,
+        epoch=record.epoch if record else 0,
+        iteration=record.iteration if record else 0,
+        index=record.index if record else -1,
+        loss=float(losses[-1]) if losses is not None and len(losses) else None,
+        breakpoints=controller.breakpoints.enabled(),  # the ones a run stops at
+        running=running,
+        message=outcome.text,
+        error=outcome.error,
+        read_only=controller.read_only,
+        note=getattr(config, "parity_text", "") or (f"vs {controller.other_name}: d shows Δ"
+                                                     if controller.other is not None else ""),
+        below=below,
+    )
 
 
 class StatusLine(Widget):

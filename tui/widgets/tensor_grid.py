@@ -9,9 +9,10 @@ changed. Batch rows: z has shape (B, n_l); W has shape (n_l, n_{l-1}).
 
 from __future__ import annotations
 
-from nnstep.tui.controller import Tensor
+from nnstep.tui.shown import Tensor
 from nnstep.tui.widgets.arrange import Arrangement, arrange
-from nnstep.tui.widgets.tensor_pane import TensorPane, item_of
+from nnstep.tui.widgets.tensor_pane import TensorPane
+from nnstep.tui.widgets.tensor_view import item_of
 from textual.containers import Horizontal, VerticalScroll
 from textual.geometry import Size
 from textual.reactive import reactive
@@ -183,6 +184,7 @@ class TensorGrid(VerticalScroll, can_focus=False):
         self.arrangement = arrangement
         rows = self._pool(list(arrangement.rows))
         slot = 0
+        stale: list[TensorPane] = []  # panes whose role changed: their styles, all in one pass below
         for row, count, height in zip(rows, arrangement.rows, arrangement.heights):
             panes = list(row.query_children(TensorPane))
             if row.styles.height is None or row.styles.height.value != height:
@@ -192,7 +194,8 @@ class TensorGrid(VerticalScroll, can_focus=False):
             for k, pane in enumerate(panes):
                 if k < count:
                     where = arrangement.places[slot]
-                    pane.show(tensors[arrangement.order[slot]], (where.width, height))
+                    if pane.show(tensors[arrangement.order[slot]], (where.width, height), restyle=False):
+                        stale.append(pane)
                     if pane.styles.width is None or pane.styles.width.value != where.width:
                         pane.styles.width = where.width
                     if not pane.display:
@@ -211,6 +214,10 @@ class TensorGrid(VerticalScroll, can_focus=False):
                     pane.display = False
                 if pane.tensor is not None:
                     pane.show(None)
+        if stale:
+            # One stylesheet pass for every pane that changed role: panes of one role share the
+            # rules worked out for the first (a pass per pane cost a key milliseconds each).
+            self.app.stylesheet.update_nodes(stale, animate=True)
         used = sum(arrangement.heights)
         snug = budget is not None and used <= budget
         self._report(snug, budget if snug and budget is not None else used)

@@ -1,11 +1,12 @@
 """One tensor of the current op in a bordered pane: title, values with their indices, summary, a cell cursor.
 
-Drawn with the Line API: only the rows and columns in view become text,
-formatted in one pass per line, so a 784×128 matrix costs no more per frame
-than a 2×2 one; statistics (summary, heat scale, number format) come from
-`render.stats`, cached by array identity. The pane picks its number format
-for its own width (`arrange.place`): all columns with the most significant
-digits that fit, never a cut number. It scrolls by whole rows and columns.
+The widget keeps the state — the tensor, the window in view, the cursor, the
+marks — and answers keys and the mouse. How the tensor fits the pane's size
+(number format, cells, rows and columns in view) is `tensor_view`; the lines
+themselves are `tensor_lines`, which formats only the block in view in one
+vectorised pass, so a 784×128 matrix costs no more per frame than a 2×2 one.
+Statistics (summary, heat scale, number format) come from `numbers.stats`,
+cached by array identity. It scrolls by whole rows and columns.
 
 Keys once focused (tab or a click): arrows or h j k l move the cell
 cursor, Home/End to the first/last column, PageUp/PageDown by a screen;
@@ -16,34 +17,21 @@ shows B rows; W has shape (n_l, n_{l-1}); a vector wraps.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
-from nnstep.tui.controller import Tensor
-from nnstep.tui.render import (
-    CHANGED_DOWN,
-    CHANGED_UP,
-    NON_FINITE_STYLE,
-    NumberFormat,
-    as_matrix,
-    heat_style,
-    number_format,
-    shape_text,
-    stats,
-    summary,
+from nnstep.tui.numbers import as_matrix, stats, summary
+from nnstep.tui.shown import Tensor
+from nnstep.tui.symbols import shape_text
+from nnstep.tui.widgets.tensor_lines import Window, lines, window_stats
+from nnstep.tui.widgets.tensor_view import (
+    MODES,
+    View,
+    item_of,
+    role_line,
+    view_of,
+    window_parts,
 )
-from nnstep.tui.widgets.arrange import (
-    MIN_SIGNIFICANT,
-    Item,
-    Place,
-    cell_width,
-    gutter,
-    header,
-    place,
-)
-from rich.cells import cell_len
-from rich.segment import Segment
 from rich.style import Style
 from textual import events
 from textual.binding import Binding, BindingType
@@ -55,51 +43,6 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 __all__ = ["MODES", "Tensor", "TensorPane", "item_of"]
-
-MODES = ("heat", "numbers", "blocks")
-SCALAR_SIGNIFICANT = 9  # digits of a scalar such as the loss
-ROLES = {"read": "read", "written": "written", "start": "initial"}  # the bottom border says which
-_GUTTER = Style(dim=True)
-_INDEX = Style(dim=True, italic=True)
-_INDEX_CURSOR = Style(reverse=True, bold=True)
-_INDEX_MARKED = Style(bold=True, underline=True)
-_POSITIVE = Style(color="dark_orange")
-_NEGATIVE = Style(color="dodger_blue1")
-_CURSOR = Style(reverse=True, bold=True)
-_MARKED = Style(underline=True, bold=True)
-_SAMPLE_INDEX = Style(color="black", bgcolor="yellow", bold=True)
-_SAMPLE_CELL = Style(bold=True, italic=True)
-
-
-def item_of(tensor: Tensor, significant: int, mode: str) -> Item:
-    """What the layout needs of `tensor`: its shape as shown and its number widths up to `significant` digits."""
-    values = tensor.values
-    rows, cols = as_matrix(values).shape
-    s = stats(values)
-    if values.size == 1:  # a scalar (the loss) is worth its full precision: it has a pane to itself
-        significant = max(significant, SCALAR_SIGNIFICANT)
-    widths = tuple((d, number_format(s, d).width) for d in range(MIN_SIGNIFICANT, max(significant, MIN_SIGNIFICANT) + 1))
-    title = cell_len(f"{tensor.symbol}  {shape_text(values)}")
-    # The NaN/inf count in the bottom border must never be cut: the pane is at least that wide.
-    must = cell_len(f"{ROLES.get(tensor.kind, tensor.kind)} · ⚠ {s.nan} NaN {s.inf} inf") + 6 if s.nan or s.inf else 0
-    return Item(rows, cols, values.ndim == 1 and values.size > 1, tensor.kind == "written", widths, title,
-                2 if mode == "blocks" else 0, must)
-
-
-@dataclass(frozen=True, slots=True)
-class View:
-    """How the pane shows its tensor at its size: format, cells, and how many rows and columns fit."""
-
-    place: Place
-    form: NumberFormat
-    cell: int
-    gutter: int
-    header: int
-    lines: int  # display rows in all
-    columns: int  # display columns in all (a vector's values per line)
-    rows_in_view: int
-    columns_in_view: int
-
 
 class TensorPane(Widget, can_focus=True):
     """A bordered tensor: title `symbol  shape  (what is in view)`, bottom border `role · summary`.
@@ -151,14 +94,17 @@ class TensorPane(Widget, can_focus=True):
         self._view: View | None = None
         self._given: tuple[int, int] = (0, 0)
         self._strips: list[Strip] | None = None  # the lines in view, until something changes
+        self._strips_base = Style()
         self._title = ""
 
     # -- what to show -------------------------------------------------------------
 
-    def show(self, tensor: Tensor | None, size: tuple[int, int] | None = None) -> None:
+    def show(self, tensor: Tensor | None, size: tuple[int, int] | None = None, *, restyle: bool = True) -> bool:
         """A new tensor (or none), in a pane about to be `size` (outer width, height) if given.
 
-        Nothing is redrawn when it is the very same arrays at the same size.
+        Nothing is redrawn when it is the very same arrays at the same size. With `restyle`
+        False a change of role (written, non-finite: the border's colour) only sets the CSS
+        classes, and True is returned: the caller updates the styles of all such panes at once.
         """
         old = self.tensor
         if (old is not None and tensor is not None and old.values is tensor.values and old.reference is tensor.reference
@@ -167,7 +113,7 @@ class TensorPane(Widget, can_focus=True):
             if size is not None and size != self._given:
                 self._fit(*size)
                 self.refresh()
-            return
+            return False
         if size is not None:
             self._given = size
         self.tensor = tensor
@@ -177,20 +123,23 @@ class TensorPane(Widget, can_focus=True):
             self._reference = None
             self.border_title = self.border_subtitle = ""
             self._view = None
-            return
+            return False
         self._matrix = as_matrix(tensor.values)
         reference = tensor.reference
         self._reference = as_matrix(reference) if reference is not None and reference.shape == tensor.values.shape else None
         if self.cursor is not None and not (self.cursor[0] < self._matrix.shape[0] and self.cursor[1] < self._matrix.shape[1]):
             self.cursor = None
         self.marks = None
-        self.set_class(tensor.kind == "written", "written")
         s = stats(tensor.values)
-        self.set_class(bool(s.nan or s.inf) or not s.finite and s.size > 0, "non-finite")
+        written, non_finite = tensor.kind == "written", bool(s.nan or s.inf) or not s.finite and s.size > 0
+        stale = self.has_class("written") != written or self.has_class("non-finite") != non_finite
+        self.set_class(written, "written", update=restyle)
+        self.set_class(non_finite, "non-finite", update=restyle)
         self._title = f"{tensor.symbol}  {shape_text(tensor.values)}"
         self._view = None
         self._fit(*self._given)
         self.refresh()
+        return stale and not restyle
 
     def expect(self, width: int, height: int) -> None:
         """The grid is about to give the pane this outer size: fit title and view to it now (not a frame later)."""
@@ -284,29 +233,9 @@ class TensorPane(Widget, can_focus=True):
             self._view = None
             self._name_window()
             return
-        item = item_of(tensor, self.digits, self.mode)
-        where = place(item, width)
-        if item.scalar:
-            where = Place(where.width, where.height, item.most, 1, 1)
-        s = stats(tensor.values)
-        form = number_format(s, where.significant)
-        if item.cell:
-            form = NumberFormat(0, False, 1)
-        per_line = where.per_line
-        if item.vector or item.scalar:
-            columns = per_line if where.lines > 1 else item.cols
-            cell = cell_width(item, form.width, per_line if where.lines > 1 else None)
-            gap = gutter(item) if where.lines > 1 else 0
-        else:
-            columns = item.cols
-            cell = cell_width(item, form.width)
-            gap = gutter(item)
-        top = header(item)
-        in_rows = max(height - 2 - top, 0)
-        in_cols = max(1, min(columns, (width - 2 - gap) // max(cell, 1)))
-        self._view = View(where, form, cell, gap, top, where.lines, columns, in_rows, in_cols)
-        first_row = min(self._origin[0], max(where.lines - in_rows, 0))
-        first_col = min(self._origin[1], max(columns - in_cols, 0))
+        view = self._view = view_of(tensor, width, height, self.digits, self.mode)
+        first_row = min(self._origin[0], max(view.lines - view.rows_in_view, 0))
+        first_col = min(self._origin[1], max(view.columns - view.columns_in_view, 0))
         self._origin = (first_row, first_col)
         if self.cursor is not None:
             self._reveal(self.cursor)
@@ -319,15 +248,8 @@ class TensorPane(Widget, can_focus=True):
         tensor = self.tensor
         if tensor is None:
             return ""
-        role = ROLES.get(tensor.kind, tensor.kind)
-        if tensor.kind == "start" and tensor.name in ("x", "y"):
-            role = "first batch"
-        if tensor.values.size == 1:  # its value is the pane's content
-            self.summary = summary(tensor.values)
-            return role
-        text = summary(tensor.values, max(width - len(role) - 9, 0))
         self.summary = summary(tensor.values)
-        return f"{role} · {text}" if text else role
+        return role_line(tensor, width)
 
     def _display(self, cell: tuple[int, int]) -> tuple[int, int]:
         """Display (row, col) of a tensor cell (a vector wraps)."""
@@ -368,22 +290,8 @@ class TensorPane(Widget, can_focus=True):
         view = self._view
         parts = []
         if view is not None and self.tensor is not None:
-            first_row, first_col = self._origin
-            vector = self.tensor.values.ndim == 1
-            if view.rows_in_view < view.lines:
-                last = min(view.lines, first_row + view.rows_in_view)
-                if vector:
-                    parts.append(f"values {first_row * view.columns + 1}–{min(last * view.columns, self._matrix.size)}")
-                elif last == first_row + 1:
-                    parts.append(f"row {last}")
-                elif last > first_row:
-                    parts.append(f"rows {first_row + 1}–{last}")
-            if view.columns_in_view < view.columns:
-                parts.append(f"cols {first_col + 1}–{first_col + view.columns_in_view} of {view.columns}")
-            if self.sample is not None and not vector:
-                parts.append(f"sample {self.sample + 1}")
-            if view.place.significant < self.digits and not self._matrix.dtype.kind in "iub":
-                parts.append(f"{view.place.significant} digits")
+            parts = window_parts(view, self._origin, self.tensor.values.ndim == 1, self._matrix.size, self.sample,
+                                 self.digits, self._matrix.dtype.kind in "iub")
         title = self._title + (f"  ({', '.join(parts)})" if parts else "")
         title = escape(title)  # a symbol may hold a file name (the Δ view against a trace): never markup
         if title != self.border_title:
@@ -462,127 +370,23 @@ class TensorPane(Widget, can_focus=True):
         """Line y of the content: the header of column indices, then rows of values with their row index."""
         if (self.outer_size.width, self.outer_size.height) != self._given:  # zoomed without a Resize event
             self._fit(self.outer_size.width, self.outer_size.height)
+        base = self.rich_style
         strips = self._strips
-        if strips is None:
-            strips = self._strips = self._window()
-        return strips[y] if y < len(strips) else Strip.blank(self.size.width, self.rich_style)
+        if strips is None or base != self._strips_base:  # focus changes the pane's background
+            strips = self._strips = self._window(base)
+            self._strips_base = base
+        return strips[y] if y < len(strips) else Strip.blank(self.size.width, base)
 
-    def _window(self) -> list[Strip]:
-        """Every line in view, built at once: the visible block formatted, levelled and compared in one pass."""
-        width = self.size.width
-        view = self._view
-        if view is None or self.tensor is None or width <= 0:
+    def _window(self, base: Style) -> list[Strip]:
+        """Every line in view (kept by `tensor_lines` while the same arrays are shown the same way)."""
+        view, tensor = self._view, self.tensor
+        if view is None or tensor is None:
             return []
-        first_row, first_col = self._origin
-        last_row = min(view.lines, first_row + view.rows_in_view)
-        last_col = min(view.columns, first_col + view.columns_in_view)
-        matrix, reference = self._matrix, self._reference
-        vector = self.tensor.values.ndim == 1 and view.lines > 1
-        if vector:  # a wrapped vector: display row r holds values r·k … r·k + k − 1
-            flat = matrix[0]
-            rows = []
-            for r in range(first_row, last_row):
-                start, stop = r * view.columns + first_col, min(r * view.columns + last_col, flat.size)
-                rows.append(([(0, c) for c in range(start, stop)], flat[start:stop],
-                             None if reference is None else reference[0, start:stop], r * view.columns + 1))
-        else:
-            rows = [([(r, c) for c in range(first_col, last_col)], matrix[r, first_col:last_col],
-                     None if reference is None else reference[r, first_col:last_col], r + 1)
-                    for r in range(first_row, last_row)]
+        scale, finite = window_stats(tensor.values)
         # Segments carry the pane's own colours underneath theirs: a Line-API widget draws its
         # background itself, and without it the cells showed the terminal's, not the theme's.
-        base = self.rich_style
-        strips = [self._header(view, width).apply_style(base)] if view.header else []
-        cursor_row = self._display(self.cursor)[0] if self.cursor is not None else -1
-        for display, (cells, values, compared, label) in enumerate(rows, start=first_row):
-            segments = []
-            if view.gutter:
-                marked_row = self.marks is not None and not vector and bool(self.marks[display].any())
-                style = _INDEX_CURSOR if display == cursor_row else _INDEX_MARKED if marked_row else _GUTTER
-                if display == self.sample and not vector:
-                    style = _SAMPLE_INDEX
-                segments.append(Segment(f"{label:>{view.gutter - 1}}", style))
-                segments.append(_SPACE)
-            cells_shown = self._cells(view, cells, values, compared)
-            if display == self.sample and not vector:  # the followed sample's row, in every mode
-                cells_shown = [Segment(segment.text, (segment.style or _PLAIN) + _SAMPLE_CELL) for segment in cells_shown]
-            segments.extend(cells_shown)
-            strips.append(_strip(segments, width).apply_style(base))
-        blank = Strip.blank(width, base)
-        strips.extend(blank for _ in range(max(self.size.height - len(strips), 0)))
-        return strips
-
-    def _header(self, view: View, width: int) -> Strip:
-        segments = [Segment(" " * view.gutter)] if view.gutter else []
-        vector = self.tensor is not None and self.tensor.values.ndim == 1 and view.lines > 1
-        number = view.cell - 1
-        cursor_col = self._display(self.cursor)[1] if self.cursor is not None else -1
-        marked = np.asarray(self.marks.any(axis=0)) if self.marks is not None and not vector else None
-        for col in range(self._origin[1], min(view.columns, self._origin[1] + view.columns_in_view)):
-            label = f"+{col}" if vector else str(col + 1)
-            style = _INDEX_CURSOR if col == cursor_col else _INDEX_MARKED if marked is not None and marked[col] else _INDEX
-            segments.append(Segment(f"{label:>{number}}", style))
-            segments.append(_SPACE)
-        return _strip(segments, width)
-
-    def _cells(self, view: View, cells: list[tuple[int, int]], values: np.ndarray,
-               reference: np.ndarray | None) -> list[Segment]:
-        """The cells of one line, styled per cell (a plain line without marks in one comprehension)."""
-        mode = self.mode
-        listed = values.tolist()
-        texts = view.form.write(listed) if mode != "blocks" else [" "] * len(listed)
-        s = stats(self.tensor.values) if self.tensor is not None else None
-        scale = s.max_abs if s is not None else 0.0
-        with np.errstate(all="ignore"):
-            if scale and mode != "numbers":
-                levels = np.rint(np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0) * (8 / scale)).astype(int).tolist()
-            else:
-                levels = [0] * len(listed)
-            changes = None
-            if reference is not None:
-                same = (values == reference) | (np.isnan(values) & np.isnan(reference))
-                if not same.all():
-                    changes = np.where(same, 0, np.where(values >= reference, 1, -1)).tolist()
-        cursor = self.cursor
-        marks = self.marks
-        finite = s is None or not (s.nan or s.inf)
-        if changes is None and marks is None and cursor is None and finite and mode == "heat":
-            return [Segment(text + " ", _HEAT[level]) for text, level in zip(texts, levels)]
-        out = []
-        for k, (text, value, level) in enumerate(zip(texts, listed, levels)):
-            change = changes[k] if changes is not None else 0
-            marker = CHANGED_UP if change > 0 else CHANGED_DOWN if change < 0 else " "
-            if value - value != 0:  # NaN or ±inf
-                style = NON_FINITE_STYLE
-                text = text if mode != "blocks" else "!"
-            elif mode == "numbers":
-                style = _POSITIVE if value > 0 else _NEGATIVE if value < 0 else _PLAIN
-                if change:
-                    style = style + _BOLD
-            else:
-                style = heat_style(level, bool(change))
-            if marks is not None or cursor is not None:
-                cell = cells[k]
-                if marks is not None and marks[cell]:  # an operand of the selected number: underlined, with a •
-                    style = style + _MARKED
-                    marker = "•"
-                if cell == cursor:
-                    style = style + _CURSOR
-            out.append(Segment(text + marker, style))
-        return out
-
-
-_HEAT = {level: heat_style(level) for level in range(-8, 9)}
-_SPACE = Segment(" ")
-_PLAIN = Style()
-_BOLD = Style(bold=True)
-
-
-def _strip(segments: list[Segment], width: int) -> Strip:
-    """Segments as a line of exactly `width` cells (cells are never cut: the view fits whole ones)."""
-    used = sum(len(segment.text) for segment in segments)
-    if used < width:
-        segments.append(Segment(" " * (width - used)))
-    elif used > width:
-        return Strip(segments).crop(0, width)
-    return Strip(segments, width)
+        return lines(Window(
+            self._matrix, self._reference, self.marks, tensor.values.ndim == 1 and view.lines > 1, view.form, view.cell,
+            view.gutter, view.header, view.lines, view.columns, view.rows_in_view, view.columns_in_view, self._origin,
+            self.mode, self.size.width, self.size.height, base, self.cursor, self.sample, scale, finite,
+        ))

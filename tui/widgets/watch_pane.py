@@ -17,7 +17,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from nnstep.tui.render import NON_FINITE_STYLE, fmt
+from nnstep.tui.colours import NON_FINITE_STYLE
+from nnstep.tui.numbers import fmt
 from nnstep.tui.watches import WatchRow
 from rich.cells import cell_len
 from rich.text import Text
