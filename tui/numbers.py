@@ -16,6 +16,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
+from nnstep.engine.functions import l2_norm, safe_mean
 from rich.cells import cell_len
 
 
@@ -79,8 +80,9 @@ def _stats(array: np.ndarray) -> Stats:
             magnitudes = np.abs(good)
             nonzero = magnitudes[magnitudes > 0]
             low, high = float(good.min()), float(good.max())
-            return Stats(values.size, good.size, nan, bad - nan, neg_inf, low, high, float(good.mean()),
-                         float(np.linalg.norm(good)), float(nonzero.max()) if nonzero.size else 0.0,
+            # l2_norm, safe_mean: 1e200 entries made the border say "norm inf" of a tensor holding no inf.
+            return Stats(values.size, good.size, nan, bad - nan, neg_inf, low, high, safe_mean(good),
+                         l2_norm(good), float(nonzero.max()) if nonzero.size else 0.0,
                          float(nonzero.min()) if nonzero.size else 0.0, low < 0 or neg_inf > 0,
                          bool(np.all(good == np.round(good))))
     return Stats(values.size, 0, nan, bad - nan, neg_inf, math.nan, math.nan, math.nan, math.nan, 0.0, 0.0,

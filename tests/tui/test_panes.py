@@ -254,3 +254,9 @@ async def test_at_80x24_what_an_op_writes_is_on_screen_and_the_loss_too(demo: st
                     assert _in_view(pane)[0] >= 1 and _in_view(pane)[1] >= 1
             loss = app.main.query_one(LossPlot)
             assert loss.size.width >= 20 and loss.size.height >= 3
+
+
+def test_a_border_says_the_norm_of_huge_values_not_inf() -> None:
+    """A tensor of 1e200s holds no infinity: its border must not say `norm inf` (the squares overflow)."""
+    text = finite_summary(np.full((3, 3), 1e200))
+    assert "inf" not in text and "norm 3e+200" in text and "mean 1e+200" in text
