@@ -11,11 +11,11 @@ import os
 import platform
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
-
 from nnstep.engine import Config, build_config, load_demo
 
 
@@ -144,7 +144,7 @@ def machine() -> dict[str, str]:
     except (ImportError, AttributeError):
         textual_version = "unknown"
     return {
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "cpu": f"{cpu} ({os.cpu_count()} logical cores)",
         "python": platform.python_version(),
         "numpy": f"{np.__version__} ({blas})",

@@ -16,10 +16,9 @@ the engine's overhead.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
-
 from nnstep.engine import Config, Session
 
 

@@ -8,7 +8,7 @@ history is `Session.history_bytes` after 10,000 iterations.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from nnstep.engine import Session
 

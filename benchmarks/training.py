@@ -10,7 +10,7 @@ eager, interleaved in one process.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from nnstep.engine import Config, Session
 

@@ -10,10 +10,9 @@ Linear(16, 2), CrossEntropyLoss, SGD with lr 0.01, then the training loop.
 the loop then trains the untouched originals as it always would.
 """
 
+import nnstep
 import torch
 import torch.nn as nn
-
-import nnstep
 
 torch.manual_seed(0)  # for reproducibility
 
@@ -30,7 +29,7 @@ optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
 
 nnstep.debug(model, x, y, loss_fn, optimizer)  # step through it in nnstep; q comes back here
 
-for epoch in range(100):
+for epoch in range(100):  # noqa: B007 - the tutorial's loop, as it is written there
     y_pred = model(x)  # forward
     loss = loss_fn(y_pred, y)  # loss
     loss.backward()  # backpropagate the gradients

@@ -23,8 +23,9 @@ hit on the steps that hold dW⁽¹⁾.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 

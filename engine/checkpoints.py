@@ -16,9 +16,9 @@ import tempfile
 import weakref
 from array import array
 from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import MappingProxyType
-from typing import Callable, Iterator
 
 import numpy as np
 

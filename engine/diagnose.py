@@ -8,8 +8,8 @@ writes. Batch rows: z has shape (B, n_l); W has shape (n_l, n_{l-1}).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable
 
 import numpy as np
 

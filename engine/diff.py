@@ -8,8 +8,8 @@ rows: z has shape (B, n_l); W has shape (n_l, n_{l-1}).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 import numpy as np
 

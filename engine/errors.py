@@ -18,8 +18,9 @@ import os
 import re
 import stat
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, NamedTuple
+from typing import Any, BinaryIO, NamedTuple
 
 # Refuse inputs, networks and data whose arrays would not fit comfortably in memory.
 MEMORY_LIMIT = 4 * 2**30

@@ -67,7 +67,7 @@ def numeric_gradients(
     grads_W: list[np.ndarray] = []
     grads_b: list[np.ndarray] = []
     for group, grads in ((W, grads_W), (b, grads_b)):
-        for l, tensor in enumerate(group):
+        for tensor in group:
             grad = np.zeros_like(tensor)
             for index in np.ndindex(tensor.shape):
                 saved = tensor[index]

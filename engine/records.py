@@ -6,14 +6,14 @@ Batch rows: every tensor is as the engine holds it, e.g. z has shape
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 
 from .schedule import STAGES  # noqa: F401 - re-exported: records are grouped by stage
-
 
 
 # eq=False: two records are the same record only when they are one object. Field-wise equality

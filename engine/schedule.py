@@ -23,9 +23,10 @@ plus the optimizer's state as <state>_W and <state>_b (m_W, v_W, …).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 from . import equations as eq
 

@@ -18,18 +18,18 @@ changed in place, so a checkpoint is a handful of references, not a copy.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import chain
 from math import isqrt
 from types import MappingProxyType
-from typing import Iterator
 
 import numpy as np
 
+from .checkpoints import CheckpointStore, LossHistory
 from .config import Config
 from .fastpath import fast_path
 from .network import Params, batch_rows, iterate, row_indices
-from .checkpoints import CheckpointStore, LossHistory
 from .records import StepRecord, unique_nbytes
 from .schedule import UNITS, OpSpec
 

@@ -345,8 +345,8 @@ def batch_of(timeline: Timeline, iteration: int) -> tuple[Params, np.ndarray, np
     records = timeline.iteration_records(iteration)
     config = timeline.config
     depth = config.depth
-    W: dict[int, np.ndarray] = {}
-    b: dict[int, np.ndarray] = {}
+    W: dict[int, np.ndarray | None] = {}
+    b: dict[int, np.ndarray | None] = {}
     for r in records:
         if r.layer is None or r.layer in W:
             continue
@@ -362,5 +362,8 @@ def batch_of(timeline: Timeline, iteration: int) -> tuple[Params, np.ndarray, np
     rows = batch_rows(config, iteration)
     x = first.tensors["a_prev"] if first is not None else config.x[rows]
     y = loss.tensors["y"] if loss is not None else config.y[rows]
-    params = Params(tuple(W[l] for l in range(1, depth + 1)), tuple(b[l] for l in range(1, depth + 1)))
+    weights = tuple(W[l] for l in range(1, depth + 1))
+    biases = tuple(b[l] for l in range(1, depth + 1))
+    assert all(w is not None for w in weights) and all(v is not None for v in biases)  # checked above
+    params = Params(tuple(w for w in weights if w is not None), tuple(v for v in biases if v is not None))
     return params, x, y

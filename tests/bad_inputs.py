@@ -15,9 +15,9 @@ import io
 import json
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from nnstep.engine import demo_names
 

@@ -18,11 +18,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 import nnstep.engine.trace as trace_module
+import pytest
 from nnstep.engine import NnstepError
 from nnstep.engine.trace import read_trace, write_trace
+
 from tests.bad_inputs import BREAK, CASES, DOC, EXPORT, SIMULATED, VIEW, Case, make_files, markdown
 from tests.engine.test_config_errors import assert_one_line, listing, run_main
 

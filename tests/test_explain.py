@@ -10,10 +10,10 @@ import json
 import re
 
 import pytest
-
 from nnstep.engine import demo_names, load_demo
 from nnstep.engine.optim import OPTIMIZERS
 from nnstep.tui.explain import handout, latex
+
 from tests.conftest import make_config
 
 # Matt Mazur's post, "A Step by Step Backpropagation Example": value → decimals printed.

@@ -15,9 +15,9 @@ import json
 from pathlib import Path
 
 import pytest
-
 from nnstep.engine import NnstepError, load_config
 from nnstep.engine.trace import read_trace
+
 from tests.bad_inputs import MAZUR_MODEL, _trace
 
 ROOT = Path(__file__).resolve().parent.parent

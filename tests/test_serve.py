@@ -33,7 +33,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-
 from nnstep.engine import Session, load_demo
 from nnstep.engine.trace import read_trace, write_trace
 from nnstep.tui import serve

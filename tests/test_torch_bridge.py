@@ -18,8 +18,8 @@ import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,11 +29,11 @@ torch = pytest.importorskip("torch")
 nn = torch.nn
 
 import nnstep
-from nnstep.torch_training import TORCH_STATE
 from nnstep.engine import NnstepError, Session, load_config
 from nnstep.engine.network import dropout_mask
 from nnstep.engine.trace import read_trace
 from nnstep.parity import relative_difference
+from nnstep.torch_training import TORCH_STATE
 from nnstep.tui.cli import main as cli
 
 from .engine.golden.make_golden import engine_values, mismatches
@@ -314,7 +314,9 @@ def test_save_config_round_trips_every_array_and_the_training(tmp_path: Path) ->
     for name in ("sizes", "activations", "loss", "optimizer", "dropout", "freeze", "negative_slope", "batch_size",
                  "shuffle", "seed", "dtype", "t", "description"):
         assert getattr(loaded, name) == getattr(config, name), name
-    arrays = lambda c: [c.x, c.y, *(a for layer in c.layers for a in layer), *(s[k] for s in c.state for k in sorted(s))]
+    def arrays(c: Any) -> list[np.ndarray]:
+        return [c.x, c.y, *(a for layer in c.layers for a in layer), *(s[k] for s in c.state for k in sorted(s))]
+
     for got, want in zip(arrays(loaded), arrays(config), strict=True):
         assert got.dtype == want.dtype and np.array_equal(got, want)
     ours, theirs = Session(config), Session(loaded)

@@ -12,7 +12,8 @@ import argparse
 import os
 import signal
 import sys
-from typing import TYPE_CHECKING, Any, NoReturn, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from nnstep.engine import __version__
 from nnstep.engine.errors import NnstepError

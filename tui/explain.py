@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
-
 from nnstep.engine import Config, Session, StepRecord
 from nnstep.engine.schedule import OpSpec
 from nnstep.tui.symbols import sup, symbol

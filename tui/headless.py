@@ -10,20 +10,19 @@ import argparse
 import math
 import signal
 import sys
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Callable, Iterator, Sequence
 
 import numpy as np
-
 from nnstep.engine import NnstepError, Session, StepRecord
 from nnstep.engine.breakpoints import Breakpoint, Watch, parse_breakpoint, parse_watch
-from nnstep.engine.diagnose import first_non_finite
 from nnstep.engine.config import Config
+from nnstep.engine.diagnose import first_non_finite
 from nnstep.engine.gradcheck import FINE, WRONG, check_gradients
 from nnstep.engine.health import layer_health
 from nnstep.engine.network import batch_rows
-from nnstep.engine.schedule import STAGES
 from nnstep.engine.run import Run
+from nnstep.engine.schedule import STAGES
 from nnstep.engine.trace import select, write_trace
 
 SCAN_ALL = 20_000  # iterations replayed from the start to find the first non-finite op

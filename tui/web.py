@@ -40,12 +40,11 @@ from urllib.parse import urlsplit
 
 import aiohttp_jinja2
 from aiohttp import WSCloseCode, web
-from textual_serve.app_service import AppService
-from textual_serve.server import Server, to_int
-
 from nnstep.engine import NnstepError
 from nnstep.engine.errors import one_line
 from nnstep.tui.serve import is_loopback
+from textual_serve.app_service import AppService
+from textual_serve.server import Server, to_int
 
 KILL_AFTER = 1.0  # seconds between SIGTERM and SIGKILL for an app that has not ended
 QUIT_SECONDS = 3.0  # a visitor's app asked to quit is killed after this

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from nnstep.engine import NnstepError, Session, load_demo
 from nnstep.engine.breakpoints import parse_breakpoint
 from nnstep.engine.run import run

@@ -10,8 +10,9 @@ import gc
 
 import numpy as np
 import pytest
+from nnstep.engine import Session
+from nnstep.engine import session as session_module
 
-from nnstep.engine import Session, session as session_module
 from tests.conftest import make_config
 
 

@@ -10,7 +10,6 @@ import math
 
 import numpy as np
 import pytest
-
 from nnstep.engine import Session, load_demo
 from nnstep.engine.network import forward
 

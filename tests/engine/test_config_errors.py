@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from nnstep.engine import NnstepError, load_config
 from nnstep.tui.cli import main
+
 from tests.bad_inputs import ARGS, CASES, CONFIG, CSV, MAZUR, SIMULATED, Case, make_files, with_csv
 
 CONFIG_CASES = [case for case in CASES if case.section in (CONFIG, CSV, ARGS)]

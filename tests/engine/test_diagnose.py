@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from nnstep.engine import Session
 from nnstep.engine.diagnose import first_non_finite
+
 from tests.conftest import make_config
 
 DIVERGING = {

@@ -10,9 +10,9 @@ import math
 
 import numpy as np
 import pytest
-
 from nnstep.engine import NnstepError, Session
 from nnstep.engine.diff import check_same_network, compare
+
 from tests.conftest import make_config
 
 

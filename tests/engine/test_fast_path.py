@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 import pytest
-
 from nnstep.engine import Session, build_config
 from nnstep.engine.fastpath import FastPath, fast_path
 from nnstep.engine.network import Params, batch_rows, iterate
+
 from tests.engine.test_parts import OPTIMIZERS, raw_config
 
 OPTIMIZERS = {**OPTIMIZERS,

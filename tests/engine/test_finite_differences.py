@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from nnstep.engine import Session, build_config
 from nnstep.engine.functions import activate, loss_value
 

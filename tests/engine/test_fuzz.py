@@ -19,15 +19,16 @@ import json
 import os
 import re
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from nnstep.engine import NnstepError, Session, build_config, load_config, load_demo
 from nnstep.engine.trace import read_trace, verify_trace, write_trace
+
 from tests.bad_inputs import GOOD_CSV, MAZUR, MAZUR_MODEL, mazur_json
 
 FUZZ = settings(

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from nnstep.engine import Session, build_config
 
 from .golden.make_golden import (

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from nnstep.engine import Session, load_demo
-from nnstep.engine import functions, network
+from nnstep.engine import Session, functions, load_demo, network
 from nnstep.engine.gradcheck import check_gradients
 from nnstep.engine.health import layer_health
 

@@ -15,13 +15,14 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import stat
 import subprocess
 import sys
-import stat
 import threading
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import nnstep.engine.data as data_module
 import nnstep.engine.trace as trace_module

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from nnstep.engine import Session, StepRecord, load_demo
 from nnstep.engine.health import layer_health
+
 from tests.conftest import make_config
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from nnstep.engine import Session, load_demo
 
 

@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 import pytest
-
 from nnstep.engine import Session, build_config
 from nnstep.engine.functions import loss_grad, loss_value
 from nnstep.engine.network import dropout_mask
+
 from tests.engine.test_finite_differences import central
 
 OPTIMIZERS: dict[str, dict[str, Any]] = {

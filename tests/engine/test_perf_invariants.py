@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from nnstep.engine import Session
 from nnstep.engine.functions import ACTIVATIONS, loss_and_grad, loss_grad, loss_value
+
 from tests.conftest import make_config
 
 _X = [[0.1, 0.2], [0.3, -0.4], [1.0, 0.5], [-0.7, 0.9], [0.0, -1.2]]

@@ -8,7 +8,6 @@ trace that strict JSON parsers reject.
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,6 @@ from typing import Any
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from nnstep.engine import Session, build_config
 from nnstep.engine.gradcheck import check_gradients, numeric_gradients
 from nnstep.engine.trace import write_trace
@@ -99,5 +97,5 @@ def test_exports_are_always_strict_json(tmp_path: Path, raw: dict[str, Any], lr:
     def refuse(name: str) -> None:
         raise ValueError(f"bare {name}")
 
-    data = json.load(io.open(path, encoding="utf-8"), parse_constant=refuse)
+    data = json.load(open(path, encoding="utf-8"), parse_constant=refuse)
     assert len(data["steps"]) == 6 * session.ops_per_iteration

@@ -7,10 +7,10 @@ breakpoint does not hold, or skip the one that does.
 from __future__ import annotations
 
 import numpy as np
-
 from nnstep.engine import Session, load_demo
 from nnstep.engine.breakpoints import parse_breakpoint
 from nnstep.engine.run import run_backwards
+
 from tests.conftest import make_config
 
 

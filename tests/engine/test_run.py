@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from nnstep.engine import Session, StepRecord, TraceTimeline, build_config, load_demo
 from nnstep.engine.breakpoints import Breakpoint, parse_breakpoint
 from nnstep.engine.run import Run, RunResult, run

@@ -10,9 +10,9 @@ import re
 from pathlib import Path
 
 import pytest
-
 from nnstep.engine import Session, load_demo
 from nnstep.engine.optim import OPTIMIZERS
+
 from tests.conftest import make_config
 
 README = Path(__file__).parents[2] / "README.md"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from nnstep.engine import Session, load_demo
 
 from ..conftest import make_config
@@ -41,7 +40,7 @@ def test_records_cannot_change_the_engine() -> None:
     session = Session(load_demo("mazur"))
     for _ in range(session.ops_per_iteration):
         record = session.step()
-        for name, tensor in record.tensors.items():
+        for tensor in record.tensors.values():
             with pytest.raises(ValueError):
                 tensor[...] = 0
         with pytest.raises(TypeError):

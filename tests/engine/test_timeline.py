@@ -8,13 +8,12 @@ Batch rows: z has shape (B, n_l); W has shape (n_l, n_{l-1}).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pytest
-
 from nnstep.engine import Session, StepRecord, Timeline, TraceTimeline, load_demo
 from nnstep.engine.timeline import batch_of
 from nnstep.engine.trace import read_trace, select, write_trace

@@ -19,7 +19,6 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import numpy as np
-
 from nnstep.engine.config import Config, build_config
 from nnstep.engine.errors import NnstepError
 from nnstep.parity import prove

@@ -19,12 +19,11 @@ import inspect
 from typing import Any
 
 import numpy as np
-
-from nnstep.torch_training import TORCH_STATE
 from nnstep.engine.config import Config
 from nnstep.engine.errors import NnstepError
 from nnstep.engine.network import Params, dropout_mask, iterate
 from nnstep.engine.schedule import OpSpec
+from nnstep.torch_training import TORCH_STATE
 
 # Largest relative difference accepted, per dtype: float64 agrees to rounding, float32 to its own.
 TOLERANCE = {"float64": 1e-10, "float32": 1e-5}

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-
 from nnstep.engine.errors import NnstepError
 from nnstep.engine.optim import OPTIMIZERS
 from nnstep.torch_model import Loss, Network

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import numpy as np
 from nnstep.engine import StepRecord
-from nnstep.engine.timeline import Timeline
+from nnstep.engine.timeline import Timeline, TraceTimeline
 from nnstep.tui.boundary import failure_line
 from nnstep.tui.controller import Controller
 from nnstep.tui.outcome import FOREVER, MAX_ITERATIONS, Outcome, parse_count
@@ -141,7 +141,8 @@ class Jobs(Widget):
         controller = self.controller
         timeline = controller.timeline
         # A trace ends: ask only for the iterations it holds (a live session goes on to MAX_ITERATIONS).
-        last = timeline.record_at(len(timeline) - 1).iteration if timeline.read_only and len(timeline) else MAX_ITERATIONS
+        last = timeline.record_at(len(timeline) - 1).iteration if isinstance(timeline, TraceTimeline) and len(timeline) \
+            else MAX_ITERATIONS
 
         def check(text: str) -> str | None:
             value = parse_count(text, "an iteration", high=last)

@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from nnstep.engine import StepRecord, build_config
 from nnstep.engine.network import dropout_mask, row_indices
 
