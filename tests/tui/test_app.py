@@ -343,6 +343,10 @@ async def test_viewer_replays_a_trace_like_the_session(tmp_path: Path, screen_te
         assert "end of the trace" in app.main.query_one(StatusLine).status.message
         await pilot.press("x")
         assert not isinstance(app.screen, InputDialog)
+        assert app.main.message.text.startswith("a trace is read-only: it is already a file")
+        await pilot.press("r")
+        assert not isinstance(app.screen, InputDialog)
+        assert app.main.message.text.startswith("a trace is read-only: nothing to train")
         # Go to asks only for the iterations the trace holds.
         await pilot.press("G")
         await pilot.pause()

@@ -296,9 +296,7 @@ class MainScreen(Screen[None]):
             return running or self.selection is not None or isinstance(self.focused, TensorPane)
         if running and action in MOVES:
             return None
-        if self.read_only and action in ("export", "run_iterations"):
-            return None
-        return True
+        return True  # in a trace, x and r say why they do nothing (a key that is silently off looks broken)
 
     def _move(self, move: str) -> None:
         controller = self.controller
@@ -354,7 +352,9 @@ class MainScreen(Screen[None]):
 
     def action_run_iterations(self) -> None:
         """Ask for N, then run N whole iterations."""
-        if not self.controller.running:
+        if self.read_only:
+            self.say(Outcome("a trace is read-only: nothing to train (c replays it to a breakpoint or its end)"))
+        elif not self.controller.running:
             self.jobs.run_iterations()
 
     def action_stop(self) -> None:
@@ -378,7 +378,9 @@ class MainScreen(Screen[None]):
 
     def action_export(self) -> None:
         """Ask where, then write the trace so far."""
-        if not (self.controller.running or self.read_only):
+        if self.read_only:
+            self.say(Outcome("a trace is read-only: it is already a file (nnstep run --export writes new ones)"))
+        elif not self.controller.running:
             self.jobs.export()
 
     def action_grad_check(self) -> None:
