@@ -157,7 +157,8 @@ def _header(window: Window) -> Strip:
     marked = np.asarray(marks.any(axis=0)) if marks is not None and not window.vector else None
     first = window.origin[1]
     for col in range(first, min(window.columns, first + window.columns_in_view)):
-        label = f"+{col}" if window.vector else str(col + 1)
+        # A wrapped vector's columns are offsets from the row's first index; one value per line needs none.
+        label = ("" if window.columns == 1 else f"+{col}") if window.vector else str(col + 1)
         style = _INDEX_CURSOR if col == cursor_col else _INDEX_MARKED if marked is not None and marked[col] else _INDEX
         segments.append(Segment(f"{label:>{number}}", base + style))
         segments.append(Segment(" ", base))
