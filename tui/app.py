@@ -6,7 +6,6 @@ path)` opens an exported trace read-only with the same screen and keys.
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -16,9 +15,11 @@ from nnstep.engine.config import build_config
 from nnstep.engine.diff import check_same_network
 from nnstep.engine.timeline import Timeline, TraceTimeline
 from nnstep.tui.boundary import BoundaryApp
+from nnstep.tui.collector import Collector
 from nnstep.tui.controller import Controller
 from nnstep.tui.outcome import Outcome
 from nnstep.tui.screens.main import MainScreen
+from textual import events
 from textual.app import SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
@@ -42,14 +43,29 @@ class NnstepApp(BoundaryApp):
         self.other = other
         self.read_only = read_only
         self.title = title
+        self.collector = Collector()
 
     def on_mount(self) -> None:
         """Open the main screen on the session."""
         other, name = self.other if self.other is not None else (None, "")
         self.push_screen(MainScreen(Controller(self.session, read_only=self.read_only, other=other, other_name=name)))
-        # The widgets live as long as the app: keep them out of the collector's full passes,
-        # which otherwise land on a key press now and then as a 50-100 ms stall.
-        self.call_after_refresh(gc.freeze)
+        # Full garbage collections when nobody waits for a frame (tui/collector.py).
+        self.call_after_refresh(self.collector.start)
+        self.set_interval(0.1, self._collect)
+
+    def _collect(self) -> None:
+        main = next((s for s in self.screen_stack if isinstance(s, MainScreen)), None)
+        self.collector.tick(busy=main is not None and bool(main.controller.running))
+
+    def on_unmount(self) -> None:
+        """Python's own collection schedule again."""
+        self.collector.stop()
+
+    async def on_event(self, event: events.Event) -> None:
+        """Keys and the mouse mark the user as waiting (no collection then)."""
+        if isinstance(event, (events.Key, events.MouseEvent)):
+            self.collector.input()
+        await super().on_event(event)
 
     def on_resize(self) -> None:
         """Under a dialog the main screen gets no resize event: fit it here, so a terminal

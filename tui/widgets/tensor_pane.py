@@ -35,7 +35,7 @@ from nnstep.tui.widgets.tensor_view import (
 from rich.style import Style
 from textual import events
 from textual.binding import Binding, BindingType
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.markup import escape
 from textual.message import Message
 from textual.reactive import reactive
@@ -95,6 +95,7 @@ class TensorPane(Widget, can_focus=True):
         self._given: tuple[int, int] = (0, 0)
         self._strips: list[Strip] | None = None  # the lines in view, until something changes
         self._strips_base = Style()
+        self._base = Style()  # the pane's style for the drawing pass under way (render_lines)
         self._title = ""
 
     # -- what to show -------------------------------------------------------------
@@ -366,11 +367,20 @@ class TensorPane(Widget, can_focus=True):
 
     # -- drawing --------------------------------------------------------------------
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        """The lines Textual asks for: the pane's own style is worked out once for all of them.
+
+        `rich_style` walks every ancestor's styles; read per line it was a fifth of a
+        784→128→10 frame at 250×70.
+        """
+        self._base = self.rich_style
+        return super().render_lines(crop)
+
     def render_line(self, y: int) -> Strip:
         """Line y of the content: the header of column indices, then rows of values with their row index."""
         if (self.outer_size.width, self.outer_size.height) != self._given:  # zoomed without a Resize event
             self._fit(self.outer_size.width, self.outer_size.height)
-        base = self.rich_style
+        base = self._base
         strips = self._strips
         if strips is None or base != self._strips_base:  # focus changes the pane's background
             strips = self._strips = self._window(base)
