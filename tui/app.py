@@ -54,17 +54,24 @@ class NnstepApp(BoundaryApp):
         self.set_interval(0.1, self._collect)
 
     def _collect(self) -> None:
-        main = next((s for s in self.screen_stack if isinstance(s, MainScreen)), None)
+        main = self._main_screen()
         self.collector.tick(busy=main is not None and bool(main.controller.running))
+
+    def _main_screen(self) -> MainScreen | None:
+        return next((s for s in self.screen_stack if isinstance(s, MainScreen)), None)
 
     def on_unmount(self) -> None:
         """Python's own collection schedule again."""
         self.collector.stop()
 
     async def on_event(self, event: events.Event) -> None:
-        """Keys and the mouse mark the user as waiting (no collection then)."""
-        if isinstance(event, (events.Key, events.MouseEvent)):
+        """A key or a click: the user waits for a frame (no collection, and a running job lets the screen go first)."""
+        if isinstance(event, (events.Key, events.MouseDown, events.MouseScrollDown, events.MouseScrollUp)):
             self.collector.input()
+            main = self._main_screen()
+            if main is not None and main.controller.running:
+                main.controller.screen_busy()
+                self.call_after_refresh(main.controller.screen_done)
         await super().on_event(event)
 
     def on_resize(self) -> None:

@@ -42,8 +42,9 @@ from nnstep.tui.watches import Watches
 
 FAR = 20  # iterations: a move computing more than this runs as a job (esc stops it)
 CHECK_LIMIT = 20_000  # parameters: above this an in-app finite-difference check takes too long
-CHUNK_SECONDS = 0.01  # fast-path training between two pauses for the UI thread
+CHUNK_SECONDS = 0.005  # fast-path training between two looks at the screen (a key waits at most this for the job)
 PAUSE_SECONDS = 0.001
+HOLD_SECONDS = 0.25  # the longest a job waits for the screen to finish a frame (it is only ever a wait, never a stop)
 MOVES = ("next", "back", "stage", "iteration", "epoch")
 
 Stop = Callable[[], bool]
@@ -70,6 +71,8 @@ class Controller:
         self.watches = Watches(timeline)
         self.running = ""  # what the running job is called ("" when none)
         self.stop_event = threading.Event()
+        self._screen_free = threading.Event()  # clear while the screen makes a frame someone waits for
+        self._screen_free.set()
         self._carried = carried(self.config)
         self._known: np.ndarray = np.zeros(0)  # the longest run of losses seen (see `curve`)
 
@@ -241,6 +244,24 @@ class Controller:
     def stopped(self) -> bool:
         """True once `stop` was asked."""
         return self.stop_event.is_set()
+
+    # The screen first. Python runs one thread at a time: a job training in its worker thread
+    # took the interpreter back every few milliseconds while the screen made a frame, so a key
+    # pressed during a run waited two or three times the frame's own work. The screen says when
+    # it has a frame to make (a key, a job's progress) and when it is out; the worker, between
+    # two chunks of training, waits for it.
+
+    def screen_busy(self) -> None:
+        """The screen is making a frame someone waits for (a key; a job's progress)."""
+        self._screen_free.clear()
+
+    def screen_done(self) -> None:
+        """The frame is out: the job may go on."""
+        self._screen_free.set()
+
+    def wait_for_screen(self) -> None:
+        """Called by a job's worker between chunks: wait (at most HOLD_SECONDS) while the screen is busy."""
+        self._screen_free.wait(HOLD_SECONDS)
 
     def run_job(self, iterations: int, stop: Stop, progress: Progress | None = None) -> Outcome:
         """Run `iterations` whole iterations (FOREVER: continue), stopping at a breakpoint or a NaN loss."""

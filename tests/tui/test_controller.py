@@ -5,13 +5,15 @@ Batch rows: z has shape (B, n_l); W has shape (n_l, n_{l-1}).
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 
 import numpy as np
 import pytest
 from nnstep.engine import Session, TraceTimeline, load_demo
-from nnstep.tui.controller import FAR, Controller
+from nnstep.tui.app import make_app
+from nnstep.tui.controller import FAR, HOLD_SECONDS, Controller
 from nnstep.tui.outcome import MAX_ITERATIONS, parse_count
 
 
@@ -121,3 +123,52 @@ def test_runs_and_breakpoints_are_worded_with_the_one_op_counter() -> None:
     assert outcome.text == f"breakpoint `iteration == 3 and stage == backward` hit at op {record.index + 1} (iteration 3)"
     controller.set_breakpoints([])
     assert controller.run_job(5, lambda: False).text == "ran 5 iterations"
+
+
+# -- the screen first: a job's worker waits while the screen makes a frame ---------------------------
+
+
+def test_a_job_waits_for_the_screen_until_its_frame_is_out() -> None:
+    controller = Controller(Session(load_demo("tutorial")))
+    started = time.monotonic()
+    controller.wait_for_screen()
+    assert time.monotonic() - started < 0.05  # nothing on screen: no wait
+    controller.screen_busy()
+    threading.Timer(0.05, controller.screen_done).start()
+    started = time.monotonic()
+    controller.wait_for_screen()
+    waited = time.monotonic() - started
+    assert 0.04 <= waited < HOLD_SECONDS
+
+
+def test_a_job_never_waits_for_the_screen_longer_than_the_hold() -> None:
+    controller = Controller(Session(load_demo("tutorial")))
+    controller.screen_busy()  # a frame that never says it is out
+    started = time.monotonic()
+    controller.wait_for_screen()
+    assert HOLD_SECONDS * 0.9 <= time.monotonic() - started < HOLD_SECONDS + 0.5
+
+
+def test_a_continue_in_the_app_leaves_the_job_free_to_run_when_it_ends() -> None:
+    """The screen's progress frames and keys hold the job; when the job is done nothing is held."""
+
+    async def run() -> Controller:
+        app = make_app(load_demo("tutorial"))
+        async with app.run_test() as pilot:
+            await pilot.press("c")
+            await pilot.pause(0.4)
+            await pilot.press("full_stop")  # a key during the run
+            await pilot.pause(0.2)
+            await pilot.press("escape")
+            for _ in range(50):
+                await pilot.pause(0.05)
+                if not app.main.controller.running:
+                    break
+            await pilot.pause(0.1)
+            controller = app.main.controller
+            assert controller.timeline.iterations_done > 10
+            return controller
+
+    controller = asyncio.run(run())
+    assert not controller.running
+    assert controller._screen_free.is_set()

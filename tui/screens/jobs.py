@@ -79,6 +79,8 @@ class Jobs(Widget):
             last = [time.monotonic()]
 
             def stop() -> bool:
+                # Asked between chunks of training: the screen's frame first (Controller.screen_busy).
+                controller.wait_for_screen()
                 # The app cancels its workers when it quits by any way (q, ctrl+q, the palette, a crash):
                 # a thread that kept training would keep the process alive after the screen is gone.
                 return controller.stopped() or worker.is_cancelled
@@ -91,6 +93,7 @@ class Jobs(Widget):
                     if total:
                         done = timeline.iterations_done - start
                         text = f"{done:,} of {total:,} iterations ({done / total:.0%})"
+                    controller.screen_busy()  # the screen's handler says when the frame is out
                     self.post_message(JobProgress(timeline.record, timeline.losses(), text))
 
             try:
@@ -104,6 +107,7 @@ class Jobs(Widget):
     def on_job_done(self, message: JobDone) -> None:
         """The worker finished: moves are back on; a gradient check opens its report (the screen shows the rest)."""
         self.controller.done()
+        self.controller.screen_done()
         outcome = message.outcome
         self.notify(outcome.text, severity="error" if outcome.error else "information", timeout=8 if outcome.error else 4, markup=False)
         if outcome.checks:
