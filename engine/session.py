@@ -35,6 +35,7 @@ from .schedule import UNITS, OpSpec
 
 HISTORY_BUDGET = 64 * 2**20  # bytes of checkpoints, remembered parameters and records kept in memory
 DISK_BUDGET = 2 * 2**30  # bytes of older checkpoints spilled to a temporary folder
+REPLAYED = 4  # parameter sets kept after a replay (the iterations around the position)
 # A diverging run is something to show, not to warn about on stderr (which
 # would also tear the app's screen): overflow becomes inf and NaN silently.
 def _quiet() -> np.errstate:
@@ -100,6 +101,9 @@ class Session:
         self._losses = LossHistory(self._checkpoints)  # loss of every iteration before the frontier
         self._cache: OrderedDict[int, tuple[StepRecord, ...]] = OrderedDict()
         self._cache_bytes: dict[int, int] = {}  # of each cached iteration's records
+        # The last few parameter sets worked out by a replay: `state` and `losses` ask for the start of
+        # the position's iteration and of the next one on every op while stepping back.
+        self._replayed: OrderedDict[int, Params] = OrderedDict()
         self._position = -1
 
     # -- where we are -------------------------------------------------------
@@ -222,7 +226,8 @@ class Session:
     @property
     def history_bytes(self) -> int:
         """Memory held for time travel: checkpoints, cached records and losses."""
-        kept = (*self._checkpoints.in_memory(), self._frontier_params, self._before_frontier, *self._recent.values())
+        kept = (*self._checkpoints.in_memory(), self._frontier_params, self._before_frontier, *self._recent.values(),
+                *self._replayed.values())
         parameters = (a for p in kept if p is not None for a in p.arrays())
         tensors = (a for records in self._cache.values() for r in records for a in r.tensors.values())
         losses = self._losses.nbytes
@@ -358,6 +363,10 @@ class Session:
             return self._frontier_params
         if iteration == self._frontier - 1 and self._before_frontier is not None:
             return self._before_frontier
+        replayed = self._replayed.get(iteration)
+        if replayed is not None:  # a replay is up to √spacing fast iterations: ~6 ms a key for 784→128→10
+            self._replayed.move_to_end(iteration)
+            return replayed
         with _quiet():
             if iteration > self._frontier:
                 self._train_to(iteration)
@@ -375,4 +384,7 @@ class Session:
                 params, _ = fast(params, x, y, i)
                 if (i + 1) % self._stride == 0:
                     self._remember(i + 1, params)
+        self._replayed[iteration] = params
+        if len(self._replayed) > REPLAYED:
+            self._replayed.popitem(last=False)
         return params

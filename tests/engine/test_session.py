@@ -149,3 +149,43 @@ def test_history_memory_stays_within_budget_by_thinning_checkpoints(monkeypatch:
     late = session.record_at(333 * session.ops_per_iteration + 5)
     fresh = Session(load_demo("xor"))
     np.testing.assert_array_equal(late.tensors["delta"], fresh.record_at(late.index).tensors["delta"])
+
+
+def test_stepping_back_through_an_iteration_replays_it_once() -> None:
+    """`state` asks for the parameters at the start of the iteration on every op; a replay from a
+    checkpoint is done once and its result kept (the same arrays), bit-identical to a fresh session's."""
+    session = Session(load_demo("tutorial"), checkpoint_every=64)
+    session.train(200)
+    fast = session._fast
+    calls = [0]
+
+    class Counted:
+        def batch(self, i):
+            return fast.batch(i)
+
+        def __call__(self, *args):
+            calls[0] += 1
+            return fast(*args)
+
+    session._fast = Counted()  # type: ignore[assignment]
+    last = session.schedule.index(151, 0) - 1  # the last op of iteration 150 (0-based): past its loss
+    target = last
+    session.goto(target)
+    first = session.state
+    assert len(session.losses()) == 151  # the next iteration's start is asked for too
+    replays = calls[0]
+    assert 0 < replays <= 16  # from the nearest remembered iteration, at most √64 for each of the two
+    for _ in range(3):
+        session.back()
+        assert session.state.W
+        session.losses()
+    for _ in range(3):
+        session.step()
+        assert session.state.W
+        session.losses()
+    assert session.position == target
+    assert calls[0] == replays  # the same two iterations all along: no replay again
+    fresh = Session(load_demo("tutorial"))
+    fresh.goto(target)
+    for ours, theirs in zip(first.W + first.b, fresh.state.W + fresh.state.b, strict=True):
+        assert np.array_equal(ours, theirs)
