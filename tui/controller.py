@@ -245,14 +245,15 @@ class Controller:
         """True once `stop` was asked."""
         return self.stop_event.is_set()
 
-    # The screen first. Python runs one thread at a time: a job training in its worker thread
-    # took the interpreter back every few milliseconds while the screen made a frame, so a key
-    # pressed during a run waited two or three times the frame's own work. The screen says when
-    # it has a frame to make (a key, a job's progress) and when it is out; the worker, between
-    # two chunks of training, waits for it.
+    # A key first. Python runs one thread at a time: a job training in its worker thread took the
+    # interpreter back every few milliseconds while the screen made a key's frame, so a key pressed
+    # during a run waited two or three times the frame's own work. The app says when a key's frame
+    # is being made and when it is out; the worker, between two chunks of training, waits for it.
+    # Progress frames do not hold the job: with a wide net the job is mostly in BLAS, which runs
+    # beside the screen on another core.
 
     def screen_busy(self) -> None:
-        """The screen is making a frame someone waits for (a key; a job's progress)."""
+        """The screen is making a frame someone waits for (a key's)."""
         self._screen_free.clear()
 
     def screen_done(self) -> None:
