@@ -1,8 +1,9 @@
 """Panes that draw their lines themselves draw what Textual's general path draws.
 
 A tensor pane puts its kept lines of values between side segments worked out
-from Textual's own formula (tui/widgets/pane_sides.py); the network pane turns
-its Text into strips itself. Both lean on Textual internals pinned at 8.2.8:
+from Textual's own formula (tui/widgets/pane_sides.py); the network and
+equation panes and the status line turn their Text into strips themselves
+(tui/widgets/text_lines.py). Both lean on Textual internals pinned at 8.2.8:
 these tests compare every line, segment by segment (text and style), with
 Textual's general path, so a Textual that draws otherwise fails here first.
 """
@@ -14,7 +15,9 @@ import asyncio
 import pytest
 from nnstep.engine import load_demo
 from nnstep.tui.app import make_app
+from nnstep.tui.widgets.equation_pane import EquationPane
 from nnstep.tui.widgets.network_pane import NetworkPane
+from nnstep.tui.widgets.status_line import StatusLine
 from nnstep.tui.widgets.tensor_pane import TensorPane
 from textual.geometry import Region
 from textual.strip import Strip
@@ -85,26 +88,27 @@ def test_a_non_finite_pane_equals_the_general_path_too() -> None:
     assert asyncio.run(run()) == 1
 
 
+@pytest.mark.parametrize("pane_type", [NetworkPane, EquationPane, StatusLine])
 @pytest.mark.parametrize(("demo", "size", "keys"), [("tutorial", (120, 40), "nnn"), ("spiral", (200, 60), "nnnnnnnnnnnnnn"),
-                                                    ("mazur", (80, 24), "nnnnnnnnnnnnnnn")])
-def test_network_pane_lines_equal_textuals_general_path(demo, size, keys) -> None:
+                                                    ("mazur", (80, 24), "nnnnnnnnnnnnnnn"), ("tutorial", (60, 20), "nnnnnnnnnn")])
+def test_text_pane_lines_equal_textuals_general_path(pane_type, demo, size, keys) -> None:
     async def run() -> None:
         app = make_app(load_demo(demo))
         async with app.run_test(size=size) as pilot:
             for key in keys:
                 await pilot.press(key)
             await pilot.pause()
-            pane = app.main.query_one(NetworkPane)
+            pane = app.main.query_one(pane_type)
             width, height = pane.outer_size
             crop = Region(0, 0, width, height)
-            pane._strips = None
+            pane._lines_key = None
             ours = pane.render_lines(crop)
-            original = NetworkPane.render_line
-            NetworkPane.render_line = Widget.render_line  # Textual's own path from render()'s Text
+            original = pane_type.render_line
+            pane_type.render_line = Widget.render_line  # Textual's own path from render()'s Text
             try:
                 general = _general(pane, crop)
             finally:
-                NetworkPane.render_line = original
+                pane_type.render_line = original
             assert [s.text for s in ours] == [s.text for s in general]
             assert _segments(ours) == _segments(general)
 

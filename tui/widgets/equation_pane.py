@@ -10,15 +10,15 @@ from __future__ import annotations
 from nnstep.engine import Config, StepRecord
 from nnstep.tui.render import clip, wrap_clauses
 from nnstep.tui.symbols import operand_shapes
+from nnstep.tui.widgets.text_lines import TextLines
 from nnstep.tui.worked import read_part, worked_parts
 from nnstep.tui.worked_text import fit
 from rich.cells import cell_len
 from rich.text import Text
 from textual.reactive import reactive
-from textual.widget import Widget
 
 
-class EquationPane(Widget):
+class EquationPane(TextLines):
     """Line 1: the equation (e.g. z⁽¹⁾ = W⁽¹⁾x + b⁽¹⁾); line 2: shapes; line 3: one number worked out.
 
     The title names the op and gives its hint, both from the config's schedule.

@@ -11,13 +11,10 @@ import numpy as np
 from nnstep.engine import STAGES, Config, StepRecord
 from nnstep.engine.functions import SYMBOLS
 from nnstep.tui.symbols import sup
-from rich.segment import Segment
-from rich.style import Style
+from nnstep.tui.widgets.text_lines import TextLines
 from rich.text import Text
-from textual.geometry import Region, Size
+from textual.geometry import Size
 from textual.reactive import reactive
-from textual.strip import Strip
-from textual.widget import Widget
 
 _STAGE_STYLE = {"forward": "green", "loss": "yellow", "backward": "magenta", "update": "cyan"}
 _DOTS = ((0x01, 0x02, 0x04, 0x40), (0x08, 0x10, 0x20, 0x80))  # braille dot bits by (column, row)
@@ -31,7 +28,7 @@ def same_arrays(old: tuple[np.ndarray, ...] | None, new: tuple[np.ndarray, ...] 
     return len(old) == len(new) and all(a is b for a, b in zip(old, new))
 
 
-class NetworkPane(Widget):
+class NetworkPane(TextLines):
     """Input, layers 1…L and the loss as columns; the current layer and stage lit.
 
     Below: forward ▸ loss ▸ backward ▸ update, and one mark per op of the
@@ -56,53 +53,12 @@ class NetworkPane(Widget):
         self.schedule = config.schedule
         self.sizes, self.activations, self.loss = config.sizes, config.activations, config.loss
         self._edges_key: tuple[object, ...] = ()
-        self._strips: list[Strip] | None = None  # the lines drawn, until the op, weights or size change
-        self._strips_width = 0
-        self._strips_base = Style()
         self._edges_drawn: dict[int, dict[int, tuple[str, str]]] = {}
 
     def watch_weights(self, old: tuple[np.ndarray, ...] | None, new: tuple[np.ndarray, ...] | None) -> None:
         """Redraw the edges when the weights are other arrays."""
         if not same_arrays(old, new):
-            self._strips = None
             self.refresh()
-
-    def watch_record(self) -> None:
-        """Another op: other lines."""
-        self._strips = None
-
-    # -- drawing: the lines of `render` as kept strips -------------------------------------
-
-    def render_lines(self, crop: Region) -> list[Strip]:
-        """The pane's own style is read once for all the lines of a pass."""
-        base = self.rich_style
-        if base != self._strips_base:
-            self._strips, self._strips_base = None, base
-        return super().render_lines(crop)
-
-    def render_line(self, y: int) -> Strip:
-        """Line y of `render`, made into a strip once per op, size and colours.
-
-        Textual's own path from the Text of `render` to strips (through its Content)
-        cost ten times the Text itself, on every key.
-        """
-        width = self.size.width
-        strips = self._strips
-        if strips is None or self._strips_width != width:
-            strips = self._strips = self._draw(width)
-            self._strips_width = width
-        return strips[y] if y < len(strips) else Strip.blank(width, self._strips_base)
-
-    def _draw(self, width: int) -> list[Strip]:
-        base, console = self._strips_base, self.app.console
-        fill = Style(bgcolor=base.bgcolor)  # what Textual pads a short line with: the background alone
-        strips = []
-        for line in self.render().split("\n", allow_blank=True):
-            if line.cell_len > width:
-                line.truncate(width, overflow="ellipsis")
-            segments = Segment.apply_style(line.render(console), base)
-            strips.append(Strip(segments, line.cell_len).adjust_cell_length(width, fill))
-        return strips
 
     def on_mount(self) -> None:
         """Name the run's parts in the border."""

@@ -9,9 +9,9 @@ import numpy as np
 from nnstep.engine import StepRecord
 from nnstep.engine.errors import one_line
 from nnstep.tui.numbers import fmt
+from nnstep.tui.widgets.text_lines import TextLines
 from rich.text import Text
 from textual.reactive import reactive
-from textual.widget import Widget
 
 if TYPE_CHECKING:
     from nnstep.tui.controller import Controller
@@ -61,7 +61,7 @@ def status_of(controller: Controller, record: StepRecord | None, losses: np.ndar
     )
 
 
-class StatusLine(Widget):
+class StatusLine(TextLines):
     """`mazur │ epoch 1 │ iteration 1 │ op 3 │ loss 0.298 │ 1 breakpoint │ message` (ops counted from 1, as everywhere)."""
 
     DEFAULT_CSS = """
