@@ -17,6 +17,7 @@ from nnstep.engine import load_demo
 from nnstep.tui.app import make_app
 from nnstep.tui.widgets.equation_pane import EquationPane
 from nnstep.tui.widgets.network_pane import NetworkPane
+from nnstep.tui.widgets.pane_sides import EdgedLines
 from nnstep.tui.widgets.status_line import StatusLine
 from nnstep.tui.widgets.tensor_pane import TensorPane
 from textual.geometry import Region
@@ -48,7 +49,7 @@ async def _compare_tensor_panes(demo: str, size: tuple[int, int], keys: str, the
                 continue
             width, height = pane.outer_size
             for crop in (Region(0, 0, width, height), Region(3, 1, max(width - 5, 1), max(height - 2, 1))):
-                pane._edged = {}
+                pane._edged = EdgedLines()
                 ours = pane.render_lines(crop)
                 assert _segments(ours) == _segments(_general(pane, crop)), (pane.tensor.symbol, crop)
                 compared += 1
@@ -80,7 +81,7 @@ def test_a_non_finite_pane_equals_the_general_path_too() -> None:
             pane.set_class(True, "non-finite")
             await pilot.pause()
             width, height = pane.outer_size
-            pane._edged = {}
+            pane._edged = EdgedLines()
             crop = Region(0, 0, width, height)
             assert _segments(pane.render_lines(crop)) == _segments(_general(pane, crop))
             return 1

@@ -23,7 +23,7 @@ import numpy as np
 from nnstep.tui.numbers import as_matrix, stats, summary
 from nnstep.tui.shown import Tensor
 from nnstep.tui.symbols import shape_text
-from nnstep.tui.widgets.pane_sides import Sides, pane_sides
+from nnstep.tui.widgets.pane_sides import EdgedLines
 from nnstep.tui.widgets.tensor_lines import Window, lines, window_stats
 from nnstep.tui.widgets.tensor_view import (
     MODES,
@@ -97,9 +97,7 @@ class TensorPane(Widget, can_focus=True):
         self._strips: list[Strip] | None = None  # the lines in view, until something changes
         self._strips_base = Style()
         self._base = Style()  # the pane's style for the drawing pass under way (render_lines)
-        self._edged: dict[int, Strip] = {}  # content lines with their side borders, by line
-        self._edged_for: list[Strip] | None = None  # the values' lines they were made from
-        self._edged_sides: Sides | None = None
+        self._edged = EdgedLines()  # the values' lines with their side borders
         self._title = ""
 
     # -- what to show -------------------------------------------------------------
@@ -372,56 +370,12 @@ class TensorPane(Widget, can_focus=True):
     # -- drawing --------------------------------------------------------------------
 
     def render_lines(self, crop: Region) -> list[Strip]:
-        """The lines Textual asks for, the values' lines kept whole with their side borders.
+        """The lines Textual asks for: the values' lines kept with their side borders (`EdgedLines`).
 
-        Textual's general path (borders, padding, tint, opacity, hatch, worked out again for
-        every line the pane redraws, and a new Strip per step) was two thirds of a 784→128→10
-        frame at 250×70. A pane has a plain border and no padding, tint or opacity: its top and
-        bottom lines (title, summary) still go through that path; each line in between is the
-        kept line of values between the two side segments that path would put there, made once
-        per window and colours (`sides`). tests/tui/test_pane_lines.py checks every line against
-        the general path. `rich_style` (it walks every ancestor's styles) is read once a pass.
+        `rich_style` (it walks every ancestor's styles) is read once a pass, not once a line.
         """
         self._base = self.rich_style
-        sides = pane_sides(self)
-        if sides is None:
-            return super().render_lines(crop)
-        width, height = self.outer_size
-        background = self.background_colors[1]
-        filters = self.get_line_filters()
-        self._edge(sides)
-        strips: list[Strip] = []
-        for y in crop.line_range:
-            if 0 < y < height - 1:
-                strip = self._edged_line(y - 1, sides, width)
-                for line_filter in filters:
-                    strip = strip.apply_filter(line_filter, background)
-            else:
-                strip = super().render_lines(Region(0, y, width, 1))[0]
-            strips.append(strip)
-        if crop.column_span != (0, width):
-            strips = [strip.crop(*crop.column_span) for strip in strips]
-        return strips
-
-    def _edge(self, sides: Sides) -> None:
-        """Start the bordered lines again when the values' lines or the side segments changed."""
-        if self._strips is None or self._edged_for is not self._strips or self._edged_sides != sides:
-            self._edged = {}
-
-    def _edged_line(self, y: int, sides: Sides, width: int) -> Strip:
-        """Content line y between the side segments (kept until the window or the colours change)."""
-        edged = self._edged.get(y)
-        if edged is None:
-            line = self.render_line(y)  # sets self._strips when they were dropped
-            inner_width = width - 2
-            if line.cell_length != inner_width:
-                line = line.adjust_cell_length(inner_width, sides.inner)
-            edged = Strip([sides.left, *line, sides.right], width)
-            if self._edged_for is not self._strips or self._edged_sides != sides:
-                self._edged = {}
-                self._edged_for, self._edged_sides = self._strips, sides
-            self._edged[y] = edged
-        return edged
+        return self._edged.render(self, crop, super().render_lines, self.render_line, lambda: self._strips)
 
     def render_line(self, y: int) -> Strip:
         """Line y of the content: the header of column indices, then rows of values with their row index."""
