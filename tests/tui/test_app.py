@@ -472,14 +472,15 @@ async def test_the_dialogs_refuse_unicode_digits_and_huge_pastes() -> None:
 
 async def test_zoom_shows_a_whole_tensor_and_end_moves_by_whole_columns() -> None:
     """z fills the screen with one tensor, all of it when it fits (at fewer digits: the title says
-    so); End takes the cursor to the last column; every number in view is whole; z restores."""
+    so); End takes the cursor to the last column; every number in view is whole; z restores.
+    100 columns hold its 16 columns at 3 digits, not at 4 (and 0.0075 keeps 2 decimals: never 0.0)."""
     app = make_app(load_demo("tutorial"))
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(100, 24)) as pilot:
         await pilot.press("n", "n", "z")
         await pilot.pause()
         pane = app.main.maximized
         assert isinstance(pane, TensorPane) and app.focused is pane and pane.tensor.name == "a"
-        assert pane.border_title == "a⁽¹⁾  10×16  (2 digits)"  # every row and column of it
+        assert pane.border_title == "a⁽¹⁾  10×16  (3 digits)"  # every row and column of it
         await pilot.press("end")
         await pilot.pause()
         assert pane.cursor == (0, 15)

@@ -98,6 +98,21 @@ async def test_a_784_128_10_network_renders_only_what_is_visible(monkeypatch: py
         assert f"{pane.cursor[0] + 1}" in pane.border_title or "rows" in pane.border_title
 
 
+async def test_a_wide_written_tensor_is_not_pushed_below_the_screen_by_what_the_op_reads() -> None:
+    """784→128→10 at 120×40, the first op: z⁽¹⁾ (64×128) shows a few hundredths of itself either way;
+    laying x, W⁽¹⁾, b⁽¹⁾ above it pushed its last rows and border below the screen."""
+    raw = {"seed": 0, "model": {"sizes": [784, 128, 10], "activations": ["relu", "identity"], "init": "he"},
+           "loss": {"kind": "cross_entropy"}, "optimizer": {"kind": "sgd", "lr": 0.01},
+           "data": {"dataset": "random", "n": 64}}
+    app = make_app(build_config(raw, "big.toml", name="big"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("n")
+        await pilot.pause()
+        grid = app.main.query_one("#tensors")
+        z = next(p for p in grid.panes if p.tensor.name == "z")
+        assert grid.region.y <= z.region.y and z.region.bottom <= grid.region.bottom, (z.region, grid.region)
+
+
 def test_braille_plot_draws_a_falling_loss_and_survives_nan() -> None:
     """The first column is at the top, the last at the bottom; a NaN is a gap, not a crash."""
     lines = braille_plot(np.array([1.0, 0.5, np.nan, 0.1]), 10, 3, log=False)

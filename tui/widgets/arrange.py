@@ -301,10 +301,19 @@ def _score(items: list[Item], order: tuple[int, ...], rows: tuple[int, ...], hei
     # least ENOUGH digits; then what it reads,
     # likewise; then more digits where it writes, then a layout that leaves rows over (for the
     # iteration log), then fewer rows, then earlier rows fuller (reading order).
-    key = (present, round(seen[True], 2), enough[True], round(seen[False], 2), enough[False], digits[True],
+    key = (present, _rough(seen[True]), enough[True], _rough(seen[False]), enough[False], digits[True],
            -min(natural, height), -len(rows), digits[False], *rows)
     places = tuple(where for part in parts for where in part.places)
     return Arrangement(order, rows, places, tuple(heights), natural, key)
+
+
+def _rough(fraction: float) -> float:
+    """`fraction` to two significant digits: near-equal views compare on what comes next in the key.
+
+    Relative, not two decimals: a 64×784 tensor shows a few hundredths of itself at best, and
+    rounding 0.034 and 0.029 alike put the read panes above a written one pushed half off screen.
+    """
+    return float(f"{fraction:.2g}")
 
 
 def _cuts(items: list[Item], width: int) -> list[tuple[int, ...]]:
