@@ -157,7 +157,7 @@ def number_format(s: Stats, significant: int) -> NumberFormat:
     when they are no wider than scientific notation, else scientific. No
     non-zero value is written as if it were zero: when the smallest would
     round to 0.00 at those decimals, the pane takes the decimals it needs
-    (0.3000 beside 0.0009) or, when that is wider, scientific notation. The
+    (0.3000 beside 0.0004) or, when that is wider, scientific notation. The
     width fits the tensor's widest number, sign and NaN/inf included, so a
     cell never cuts a number and a sign never scrolls away.
     """
