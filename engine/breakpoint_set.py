@@ -4,7 +4,7 @@
 gdb's `info breakpoints` shows: a breakpoint can be switched off without
 losing it, it counts its hits, and `ignore N` lets the next N hits pass. This
 module keeps that state, Textual-free, so the app's continue, run N and
-reverse-continue (and `nnstep run --break`, should it want it) share it.
+reverse-continue and `nnstep run --break` (`--ignore N`) share it.
 
 The run loop (`run.Run`, `run.run_backwards`) only asks `hits(record,
 previous_loss)`: `Counted`, handed to it by `BreakpointSet.active()`, counts

@@ -204,14 +204,17 @@ def run(timeline: Timeline, **options: Any) -> RunResult:
 
 
 def run_backwards(
-    timeline: Timeline, breakpoints: Sequence[Breakpoint], *, stop: Callable[[], bool] = _never
+    timeline: Timeline, breakpoints: Sequence[Breakpoint], *, stop: Callable[[], bool] = _never,
+    progress: Callable[[int], None] | None = None,
 ) -> StepRecord | None:
     """Reverse-continue: the most recent op before the position where a breakpoint holds, or None.
 
     Goes back iteration by iteration (each one's records recomputed or looked
     up, never the whole run held at once); `loss increased` compares each
     loss with the loss of the iteration before it, as a forward run would.
-    The timeline's position is left alone: the caller goes to the record.
+    `stop()` is asked and `progress(iteration)` told (0-based) before each
+    iteration is looked at. The timeline's position is left alone: the caller
+    goes to the record.
     """
     position = timeline.position
     if position <= 0 or not breakpoints:
@@ -221,6 +224,8 @@ def run_backwards(
     while iteration >= 0:
         if stop():
             return None
+        if progress is not None:
+            progress(iteration)
         previous = float(losses[iteration - 1]) if 0 < iteration <= len(losses) else None
         for record in reversed(timeline.iteration_records(iteration)):
             if record.index >= timeline.record.index:  # type: ignore[union-attr]

@@ -511,6 +511,12 @@ CASES: list[Case] = [
          "nnstep: breakpoint 'lambda: 0': column 7: unexpected character ':'"),
     Case("break-layer", BREAK, "a layer the network does not have", ("run", "--demo", "mazur", "--break", "norm(dW3) > 1"),
          "nnstep: breakpoint 'norm(dW3) > 1': column 6: layer 3 does not exist (layers 1..2)"),
+    Case("ignore-first", ARGS, "--ignore before any --break (it would apply to none)",
+         ("run", "--demo", "mazur", "--ignore", "3", "--break", "loss increased"),
+         "nnstep run: --ignore N follows the --break it applies to, e.g. --break 'loss increased' --ignore 3 "
+         "(see nnstep run --help)"),
+    Case("ignore-negative", ARGS, "a negative --ignore", ("run", "--demo", "mazur", "--break", "nan", "--ignore", "-1"),
+         "nnstep run: --ignore must be 0 or more, got -1 (see nnstep run --help)"),
     Case("break-stage", BREAK, "a stage that does not exist (would never stop)",
          ("run", "--demo", "mazur", "--break", "stage == backwards"),
          "nnstep: breakpoint 'stage == backwards': column 10: unknown stage 'backwards' "

@@ -74,6 +74,27 @@ def test_run_stops_at_a_breakpoint_and_exits_0(capsys: pytest.CaptureFixture[str
     assert "stopped: 2 iterations complete, stopped in iteration 3" in out
 
 
+def test_run_counts_and_ignores_hits_as_the_app_does(capsys: pytest.CaptureFixture[str]) -> None:
+    """--ignore 2 lets two hits pass and stops at the third; the breakpoints are listed afterwards with
+    their hits in the words of the app's B list. Without them a user could not tell a breakpoint that
+    never held from one whose hits were let pass."""
+    assert run_main(["run", "--demo", "xor", "-n", "5000", "--break", "loss < 0.05", "--ignore", "2",
+                     "--break", "nan"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "breakpoint 'loss < 0.05' hit at op 324 (iteration 30, epoch 30, loss, loss)" in lines
+    listed = lines.index("breakpoints:")
+    assert lines[listed + 1:listed + 3] == ["   1. on  · 3 hits                  loss < 0.05",
+                                            "   2. on  · 0 hits                  nan"]
+    assert lines[-1].startswith("stopped: 29 iterations complete, stopped in iteration 30")
+
+
+def test_hits_let_pass_are_counted_when_no_breakpoint_stops_the_run(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_main(["run", "--demo", "xor", "-n", "40", "--break", "loss < 0.05", "--ignore", "100"]) == 0
+    out = capsys.readouterr().out
+    assert "hit at" not in out and "   1. on  · 13 hits · ignore next 87  loss < 0.05" in out
+    assert "done: 40 iterations complete" in out
+
+
 FROZEN_W = """
 seed = 3
 [model]

@@ -41,6 +41,21 @@ def _whole(text: str) -> int:
     return int(plain)
 
 
+class _Ignore(argparse.Action):
+    """`--ignore N` after a `--break`: N hits of that breakpoint to let pass (kept in `ignores`, by its number)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        breaks = getattr(namespace, "breaks", None) or []
+        if not breaks:
+            parser.error("--ignore N follows the --break it applies to, e.g. --break 'loss increased' --ignore 3")
+        if values < 0:
+            parser.error(f"--ignore must be 0 or more, got {values}")
+        ignores = dict(getattr(namespace, "ignores", None) or {})
+        ignores[len(breaks)] = values
+        namespace.ignores = ignores
+
+
 def _source_options(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--demo", metavar="NAME", help="a demo from `nnstep demos` (default: tutorial)")
@@ -69,6 +84,8 @@ def _run_parser() -> _Parser:
     )
     parser.add_argument("--break", dest="breaks", action="append", default=[], metavar="EXPR",
                         help="stop at the first step where EXPR holds, e.g. 'nan' or 'loss < 0.01' (repeatable)")
+    parser.add_argument("--ignore", action=_Ignore, type=_whole, metavar="N",
+                        help="let the first N hits of the --break before it pass, as the app's B list does (i)")
     parser.add_argument("--watch", dest="watches", action="append", default=[], metavar="EXPR",
                         help="add a column with EXPR's value to the loss lines, e.g. 'norm(dW1)' or 'max(z2)' (repeatable)")
     parser.add_argument("--health", action="store_true", help="print per-layer gradient health at the end")

@@ -25,6 +25,7 @@ from nnstep.engine.run import run_backwards
 from nnstep.engine.timeline import Timeline
 
 Stop = Callable[[], bool]
+Looking = Callable[[int], None]  # told the 0-based iteration a backward scan is about to look at
 
 
 def position_of(timeline: Timeline, record: StepRecord) -> int:
@@ -58,19 +59,23 @@ def first_written(record: StepRecord) -> str:
     return ""
 
 
-def _backwards(timeline: Timeline, before: int, stop: Stop) -> Iterator[StepRecord]:
-    """The records with run index < `before`, latest first, an iteration at a time (stops when `stop()`)."""
+def _backwards(timeline: Timeline, before: int, stop: Stop, looking: Looking | None = None) -> Iterator[StepRecord]:
+    """The records with run index < `before`, latest first, an iteration at a time (stops when `stop()`;
+    `looking(iteration)` before each)."""
     iteration = timeline.schedule.locate(max(before - 1, 0))[0] if before > 0 else -1
     while iteration >= 0:
         if stop():
             return
+        if looking is not None:
+            looking(iteration)
         for record in reversed(timeline.iteration_records(iteration)):
             if record.index < before:
                 yield record
         iteration -= 1
 
 
-def stretch_start(timeline: Timeline, before: int, after: int, stop: Stop) -> StepRecord | None:
+def stretch_start(timeline: Timeline, before: int, after: int, stop: Stop,
+                  looking: Looking | None = None) -> StepRecord | None:
     """Where the latest non-finite stretch before run index `before` began, if its last op is after
     run index `after`.
 
@@ -82,7 +87,7 @@ def stretch_start(timeline: Timeline, before: int, after: int, stop: Stop) -> St
     start: StepRecord | None = None
     gap = 0
     per_iteration = len(timeline.schedule)
-    for record in _backwards(timeline, before, stop):
+    for record in _backwards(timeline, before, stop, looking):
         if non_finite(record):
             if start is None and record.index <= after:
                 return None
@@ -94,12 +99,14 @@ def stretch_start(timeline: Timeline, before: int, after: int, stop: Stop) -> St
     return None if stop() else start
 
 
-def reverse_continue(timeline: Timeline, breakpoints: BreakpointSet, stop: Stop) -> tuple[str, bool]:
+def reverse_continue(timeline: Timeline, breakpoints: BreakpointSet, stop: Stop,
+                     looking: Looking | None = None) -> tuple[str, bool]:
     """Move `timeline` back to the most recent earlier op where an enabled breakpoint holds.
 
     Returns the status line's words and whether it moved. With `nan` (or from a
     non-finite op) the landing is where the non-finite stretch began, unless
-    another breakpoint holds later than that.
+    another breakpoint holds later than that. `looking(iteration)` is told each
+    iteration (0-based) as the scan reaches it, for a progress report.
     """
     record = timeline.record
     if record is None:
@@ -109,12 +116,12 @@ def reverse_continue(timeline: Timeline, breakpoints: BreakpointSet, stop: Stop)
     others = [bp for bp in breakpoints.active() if bp.text != "nan"]
     if not others and nan is None and not from_nan:
         return "reverse: no breakpoints (b adds one; C runs back to the latest op where one holds)", False
-    found = run_backwards(timeline, others, stop=stop) if others else None
+    found = run_backwards(timeline, others, stop=stop, progress=looking) if others else None
     if stop():
         return "reverse stopped; still at " + where(record), False
     start = None
     if nan is not None or from_nan:
-        start = stretch_start(timeline, record.index, found.index if found is not None else -1, stop)
+        start = stretch_start(timeline, record.index, found.index if found is not None else -1, stop, looking)
         if stop():
             return "reverse stopped; still at " + where(record), False
     if start is not None:
@@ -134,6 +141,13 @@ def reverse_continue(timeline: Timeline, breakpoints: BreakpointSet, stop: Stop)
     entry = breakpoints.holding(found, previous)
     text = entry.text if entry is not None else "?"
     return f"reverse: breakpoint `{text}` holds at {where(found)}", True
+
+
+def reverse_progress(start: int, iteration: int) -> str:
+    """`38% · at iteration 12,346`: how far a scan back from iteration `start` (1-based) has got when
+    it looks at `iteration` (0-based); the percentage is of the way back to iteration 1."""
+    done = min(max(start - iteration, 0), max(start, 1))
+    return f"{done / max(start, 1):.0%} · at iteration {iteration + 1:,}"
 
 
 def _op(record: StepRecord) -> str:

@@ -15,7 +15,8 @@ from contextlib import contextmanager
 
 import numpy as np
 from nnstep.engine import NnstepError, Session, StepRecord
-from nnstep.engine.breakpoints import Breakpoint, Watch, parse_breakpoint, parse_watch
+from nnstep.engine.breakpoint_set import BreakpointSet
+from nnstep.engine.breakpoints import Watch, parse_watch
 from nnstep.engine.config import Config
 from nnstep.engine.diagnose import first_non_finite
 from nnstep.engine.gradcheck import FINE, WRONG, check_gradients
@@ -73,7 +74,7 @@ def _catch_sigint(flag: _Interrupt) -> Iterator[None]:
             signal.signal(signum, handler)
 
 
-def _options(options: argparse.Namespace, config: Config) -> tuple[list[Breakpoint], tuple[str, ...]]:
+def _options(options: argparse.Namespace, config: Config) -> tuple[BreakpointSet, tuple[str, ...]]:
     if not 1 <= options.iterations <= MAX_ITERATIONS:
         raise NnstepError(f"--iterations must be from 1 to {MAX_ITERATIONS:,}, got {options.iterations}")
     if options.every < 1:
@@ -88,7 +89,12 @@ def _options(options: argparse.Namespace, config: Config) -> tuple[list[Breakpoi
                 raise NnstepError(f"--stages: unknown stage '{stage}' (stages: {', '.join(STAGES)})")
         if not stages:  # "--stages ," would export a trace with no steps
             raise NnstepError(f"--stages: name at least one stage ({', '.join(STAGES)})")
-    breaks = [parse_breakpoint(text, config.activations) for text in options.breaks]
+    # The app's breakpoints (engine/breakpoint_set.py): evaluated, counted and ignored as its c, r and C do.
+    breaks = BreakpointSet(config.activations)
+    for text in options.breaks:
+        breaks.add(text)
+    for number, count in (getattr(options, "ignores", None) or {}).items():
+        breaks.set_ignore(number, count)
     return breaks, stages
 
 
@@ -167,7 +173,7 @@ def run(config: Config, options: argparse.Namespace) -> int:
     with _catch_sigint(flag), _progress(total) as advance:
         # A diverging run is reported (the warning line), not stopped: it trains the
         # iterations asked for, as it always has.
-        job = Run(session, iterations=total, breakpoints=breaks, stop=lambda: flag.requested,
+        job = Run(session, iterations=total, breakpoints=breaks.active(), stop=lambda: flag.requested,
                   progress=lambda timeline: advance(timeline.iterations_done), on_loss=report.loss,
                   stop_at_non_finite=False)
         records = job.records()
@@ -189,6 +195,8 @@ def run(config: Config, options: argparse.Namespace) -> int:
     hit = result.record if result.breakpoint is not None else None
     if result.breakpoint is not None and hit is not None:
         print(f"breakpoint '{result.breakpoint.text}' hit at {_where(hit)}")
+    if len(breaks) and not options.quiet:
+        _print_breakpoints(breaks)
     if report.warned or (hit is not None and any(t.dtype.kind == "f" and not np.isfinite(t).all()
                                                 for t in hit.tensors.values())):
         _root_cause(session, flag)
@@ -208,6 +216,13 @@ def run(config: Config, options: argparse.Namespace) -> int:
         print(f"nnstep: {name}", file=sys.stderr)
         return flag.status
     return 0
+
+
+def _print_breakpoints(breaks: BreakpointSet) -> None:
+    """Each breakpoint with its hits and what is left of its ignore count, in the words of the app's B list."""
+    print("breakpoints:")
+    for number, entry in enumerate(breaks.entries, start=1):
+        print(f"  {number:>2}. {entry.describe():<28}  {entry.text}")
 
 
 def _watched(records: Iterator[StepRecord], report: _Reporter, last_offset: int) -> Iterator[StepRecord]:

@@ -154,7 +154,10 @@ def number_format(s: Stats, significant: int) -> NumberFormat:
     """The narrowest honest format giving the largest |value| of a tensor `significant` digits.
 
     Whole numbers (labels, masks, counts) without decimals; fixed decimals
-    when they are no wider than scientific notation, else scientific. The
+    when they are no wider than scientific notation, else scientific. No
+    non-zero value is written as if it were zero: when the smallest would
+    round to 0.00 at those decimals, the pane takes the decimals it needs
+    (0.3000 beside 0.0004) or, when that is wider, scientific notation. The
     width fits the tensor's widest number, sign and NaN/inf included, so a
     cell never cuts a number and a sign never scrolls away.
     """
@@ -166,10 +169,21 @@ def number_format(s: Stats, significant: int) -> NumberFormat:
         return NumberFormat(0, False, max(special, sign + len(str(int(s.max_abs)))))
     exponent = math.floor(math.log10(s.max_abs))
     decimals = max(significant - 1 - exponent, 0)
-    fixed = sign + max(len(f"{s.max_abs:.{decimals}f}"), 1)
     small = s.min_abs if s.min_abs else s.max_abs
     mantissa = max(significant - 1, 0)
     scientific = sign + max(len(f"{v:.{mantissa}e}") for v in (s.max_abs, small))
+    if float(f"{small:.{decimals}f}") == 0:
+        # The smallest non-zero |value| would read 0.00, as if it were an exact zero (written `0`):
+        # the fewest decimals that show it, unless exponent form is narrower. The fewest, so that
+        # fewer significant digits are never wider than more (the layout relies on that).
+        decimals = max(-math.floor(math.log10(small)) - 1, 0)
+        while float(f"{small:.{decimals}f}") == 0:
+            decimals += 1
+        fixed = sign + len(f"{s.max_abs:.{decimals}f}")
+        if fixed <= scientific:
+            return NumberFormat(decimals, False, max(special, fixed))
+        return NumberFormat(mantissa, True, max(special, scientific))
+    fixed = sign + max(len(f"{s.max_abs:.{decimals}f}"), 1)
     if fixed <= scientific or exponent in range(-1, 5):
         return NumberFormat(decimals, False, max(special, fixed))
     return NumberFormat(mantissa, True, max(special, scientific))

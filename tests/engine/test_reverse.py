@@ -57,3 +57,15 @@ def test_reverse_to_the_first_non_finite_op() -> None:
 
     first = first_non_finite(Session(config).iter_records(0, 20 * session.ops_per_iteration))
     assert first is not None and session.position == first.index
+
+
+def test_reverse_reports_each_iteration_it_looks_at() -> None:
+    """progress(iteration) once per iteration looked at, latest first, down to the one that holds:
+    what the app's status line counts while C runs."""
+    config = load_demo("mazur")
+    session = Session(config)
+    session.goto(10 * session.ops_per_iteration - 1)
+    looked: list[int] = []
+    record = run_backwards(session, [parse_breakpoint("iteration == 4", config.activations)], progress=looked.append)
+    assert record is not None and record.iteration == 4
+    assert looked == [9, 8, 7, 6, 5, 4, 3]

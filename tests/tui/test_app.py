@@ -265,6 +265,26 @@ async def test_the_cli_and_the_app_number_a_breakpoint_op_alike(screen_text, cap
         assert app.main.controller.timeline.schedule.spec(step - 1).stage == "backward"
 
 
+async def test_the_cli_and_the_app_count_and_ignore_hits_alike(capsys: pytest.CaptureFixture[str]) -> None:
+    """`nnstep run --break … --ignore 2` and c with the B list's ignore count 2 stop at the same op, with
+    the same hit count: both evaluate breakpoints through the engine's BreakpointSet."""
+    text = "loss < 0.05"
+    assert run_main(["run", "--demo", "xor", "-n", "5000", "--break", text, "--ignore", "2"]) == 0
+    out = capsys.readouterr().out
+    found = re.search(r"hit at op (\d+) \(iteration (\d+),", out)
+    assert found is not None and "   1. on  · 3 hits" in out
+    app = make_app(load_demo("xor"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        breakpoints = app.main.controller.breakpoints
+        breakpoints.add(text)
+        breakpoints.set_ignore(1, 2)
+        await pilot.press("c")
+        await settle(app, pilot)
+        status = app.main.query_one(StatusLine).status
+        assert status.message == f"breakpoint `{text}` hit at op {found.group(1)} (iteration {found.group(2)})"
+        assert breakpoints.entries[0].describe() == "on  · 3 hits"
+
+
 async def test_bad_breakpoint_is_refused_in_the_dialog() -> None:
     """A typo points at the column in the dialog; nothing is added."""
     app = make_app(load_demo("mazur"))
@@ -472,14 +492,15 @@ async def test_the_dialogs_refuse_unicode_digits_and_huge_pastes() -> None:
 
 async def test_zoom_shows_a_whole_tensor_and_end_moves_by_whole_columns() -> None:
     """z fills the screen with one tensor, all of it when it fits (at fewer digits: the title says
-    so); End takes the cursor to the last column; every number in view is whole; z restores."""
+    so); End takes the cursor to the last column; every number in view is whole; z restores.
+    100 columns hold its 16 columns at 3 digits, not at 4 (and 0.0075 keeps 2 decimals: never 0.0)."""
     app = make_app(load_demo("tutorial"))
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(100, 24)) as pilot:
         await pilot.press("n", "n", "z")
         await pilot.pause()
         pane = app.main.maximized
         assert isinstance(pane, TensorPane) and app.focused is pane and pane.tensor.name == "a"
-        assert pane.border_title == "a⁽¹⁾  10×16  (2 digits)"  # every row and column of it
+        assert pane.border_title == "a⁽¹⁾  10×16  (3 digits)"  # every row and column of it
         await pilot.press("end")
         await pilot.pause()
         assert pane.cursor == (0, 15)

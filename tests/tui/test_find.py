@@ -9,6 +9,8 @@ forward scan of the records. Batch rows: z has shape (B, n_l); W has shape
 
 from __future__ import annotations
 
+import re
+import time
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +30,7 @@ from nnstep.tui.find import (
 )
 from nnstep.tui.screens.dialogs import BreakpointList, InputDialog
 from nnstep.tui.widgets.status_line import StatusLine
+from textual.widgets._footer import FooterKey
 
 from tests.conftest import make_config
 from tests.tui.test_app import diverging_config, settle
@@ -210,6 +213,48 @@ async def test_keys_C_and_P_in_the_app(screen_text) -> None:
         await pilot.press("P")
         await pilot.pause()
         assert main.controller.timeline.position == expected < first.index
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=lambda s: f"{s[0]}x{s[1]}")
+async def test_C_says_how_far_back_it_has_looked_and_esc_stops_it(size: tuple[int, int],
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Going back through 20,000 iterations takes seconds, and the line said only `▶ reverse`: it must
+    say how far back the search has got (in view at 80 columns, too) while esc still stops it where
+    it started."""
+    app = make_app(load_demo("tutorial"))
+    async with app.run_test(size=size) as pilot:
+        main = app.main
+        session = main.controller.timeline
+        session.train(400)
+        main.controller.breakpoints.add("iteration == 1")  # holds only at the start: C looks through all 400
+        main.show()
+        await pilot.pause()
+        start = session.position
+        looked = session.iteration_records
+
+        def slowly(iteration: int):  # a few ms an iteration: the search outlasts the keys below on any machine
+            time.sleep(0.003)
+            return looked(iteration)
+
+        monkeypatch.setattr(session, "iteration_records", slowly)
+        await pilot.press("C")
+        shown = []
+        for _ in range(200):
+            await pilot.pause(0.02)
+            shown.append(main.query_one(StatusLine).render().plain)
+            if len(re.findall(r"\d+% ·", " ".join(shown))) >= 2:
+                break
+        progress = [m for line in shown for m in re.findall(r"▶ reverse: (\d+)% · at iteration ([\d,]+)", line)]
+        assert len(progress) >= 2, shown
+        percents = [int(p) for p, _ in progress]
+        iterations = [int(i.replace(",", "")) for _, i in progress]
+        assert percents == sorted(percents) and iterations == sorted(iterations, reverse=True) and iterations[-1] < 400
+        footer = {key.description: key for key in main.query(FooterKey)}
+        assert "Stop/clear" in footer and footer["Next"].has_class("-disabled")  # esc is the key now
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert session.position == start
+        assert main.query_one(StatusLine).status.message == f"reverse stopped; still at op {start + 1} (iteration 400)"
 
 
 async def test_C_where_the_loss_itself_overflowed_first_stays_put_and_says_so() -> None:

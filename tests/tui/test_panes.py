@@ -5,6 +5,7 @@ Batch rows: z has shape (B, n_l); W has shape (n_l, n_{l-1}).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -12,13 +13,18 @@ import pytest
 from nnstep.engine import Session, build_config, load_config, load_demo
 from nnstep.engine.timeline import TraceTimeline, batch_of
 from nnstep.tui.app import make_app
-from nnstep.tui.numbers import finite_summary, fmt, number_width
+from nnstep.tui.numbers import finite_summary, fmt, number_format, number_width, stats
+from nnstep.tui.shown import Tensor
 from nnstep.tui.symbols import sup, symbol
+from nnstep.tui.widgets.arrange import cell_width, gutter
 from nnstep.tui.widgets.data_plot import CURVE, DataPlot, predict
 from nnstep.tui.widgets.equation_pane import EquationPane
 from nnstep.tui.widgets.loss_plot import LossPlot, braille_plot
 from nnstep.tui.widgets.network_pane import NetworkPane
+from nnstep.tui.widgets.tensor_lines import Window, lines
 from nnstep.tui.widgets.tensor_pane import TensorPane
+from nnstep.tui.widgets.tensor_view import item_of
+from rich.style import Style
 
 
 async def test_moons_data_pane_follows_the_parameters() -> None:
@@ -96,6 +102,63 @@ async def test_a_784_128_10_network_renders_only_what_is_visible(monkeypatch: py
         await pilot.pause()
         assert pane.render_line(1).text.lstrip().startswith("10")  # row indices from 1: rows 101… or so
         assert f"{pane.cursor[0] + 1}" in pane.border_title or "rows" in pane.border_title
+
+
+async def test_a_wide_written_tensor_is_not_pushed_below_the_screen_by_what_the_op_reads() -> None:
+    """784→128→10 at 120×40, the first op: z⁽¹⁾ (64×128) shows a few hundredths of itself either way;
+    laying x, W⁽¹⁾, b⁽¹⁾ above it pushed its last rows and border below the screen."""
+    raw = {"seed": 0, "model": {"sizes": [784, 128, 10], "activations": ["relu", "identity"], "init": "he"},
+           "loss": {"kind": "cross_entropy"}, "optimizer": {"kind": "sgd", "lr": 0.01},
+           "data": {"dataset": "random", "n": 64}}
+    app = make_app(build_config(raw, "big.toml", name="big"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("n")
+        await pilot.pause()
+        grid = app.main.query_one("#tensors")
+        z = next(p for p in grid.panes if p.tensor.name == "z")
+        assert grid.region.y <= z.region.y and z.region.bottom <= grid.region.bottom, (z.region, grid.region)
+
+
+OVERFLOW = Path(__file__).parent / "configs" / "overflow.toml"
+TOUCHING = re.compile(r"[▴▾•][^\s│┃]")  # a mark, then at once the next cell's number
+
+
+def test_marks_of_wide_numbers_stand_apart_from_the_next_number() -> None:
+    """A row of full-width numbers, every one changed: `-5.188e+148▾-5.188e+148▾` read as one number;
+    each mark must be followed by a blank (or the end of the line)."""
+    values = np.array([[-5.188e148, -5.188e148, 5.188e148, 5.188e148, -5.188e148]])
+    reference = values / 3.0
+    form = number_format(stats(values), 4)
+    item = item_of(Tensor("W", "W", values, False, reference), 4, "numbers")
+    cell = cell_width(item, form.width)
+    for mode in ("numbers", "heat"):
+        window = Window(values, reference, None, False, form, cell, gutter(item), 1, 1, 5, 1, 5, (0, 0), mode,
+                        gutter(item) + 5 * cell, 2, Style(), None, None, float(np.abs(values).max()), True)
+        text = lines(window)[1].text
+        assert text.count("▾") + text.count("▴") == 5 and "e+148" in text
+        assert not TOUCHING.search(text), text
+        assert text.split() == ["1", *[f"{v:.3e}{m}" for v, m in zip(values[0], "▾▾▴▴▾")]], text
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40), (200, 60)], ids=lambda s: f"{s[0]}x{s[1]}")
+async def test_no_change_mark_touches_a_number_on_screen(size: tuple[int, int]) -> None:
+    """η = 3 overflows the weights (1e+150 and more) and the tutorial's W⁽¹⁾ after its update:
+    in every pane on screen, each ▴/▾ is followed by a blank, a border or nothing."""
+    for config, iteration in ((load_config(OVERFLOW, name="overflow"), 89), (load_demo("tutorial"), 2)):
+        app = make_app(config)
+        async with app.run_test(size=size) as pilot:
+            timeline = app.main.controller.timeline
+            marked = 0
+            for offset in range(len(config.schedule) - config.depth, len(config.schedule)):  # the updates
+                timeline.goto(config.schedule.index(iteration - 1, offset))
+                app.main.show()
+                await pilot.pause()
+                for pane in app.main.query_one("#tensors").panes:
+                    for y in range(pane.size.height):
+                        text = pane.render_line(y).text
+                        marked += text.count("▴") + text.count("▾")
+                        assert not TOUCHING.search(text), (config.name, offset, pane.tensor.name, text)
+            assert marked > 0
 
 
 def test_braille_plot_draws_a_falling_loss_and_survives_nan() -> None:

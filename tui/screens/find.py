@@ -16,14 +16,13 @@ from collections.abc import Callable
 
 import numpy as np
 from nnstep.engine import StepRecord
-from nnstep.engine.timeline import Timeline
 from nnstep.tui.compare import as_delta, counterpart, difference
 from nnstep.tui.controller import Controller
-from nnstep.tui.find import previous_stage_end, reverse_continue
+from nnstep.tui.find import previous_stage_end, reverse_continue, reverse_progress
 from nnstep.tui.operands import quantity
 from nnstep.tui.outcome import Outcome, parse_count
 from nnstep.tui.screens.dialogs import InputDialog, WatchList
-from nnstep.tui.screens.jobs import Jobs
+from nnstep.tui.screens.jobs import Jobs, ProgressReport
 from nnstep.tui.search import Query, parse_query, search, tensor_index
 from nnstep.tui.shown import Tensor
 from nnstep.tui.widgets.tensor_grid import TensorGrid
@@ -74,13 +73,15 @@ class Finder(Widget):
         """Run back to the most recent earlier op where a breakpoint holds (a job: esc stops it)."""
         controller = self.controller
 
-        def job(stop: Stop, progress: Callable[[Timeline], None]) -> Outcome:
-            def asked() -> bool:  # once per iteration gone back: the screen keeps showing where C started
-                progress(controller.timeline)
-                return stop()
+        def job(stop: Stop, progress: ProgressReport) -> Outcome:
+            record = controller.timeline.record
+            start = record.iteration if record is not None else 1  # where C started, 1-based
+
+            def looking(iteration: int) -> None:  # once per iteration gone back; the panes stay where C started
+                progress(controller.timeline, reverse_progress(start, iteration))
 
             try:
-                text, _ = reverse_continue(controller.timeline, controller.breakpoints, asked)
+                text, _ = reverse_continue(controller.timeline, controller.breakpoints, stop, looking)
             except Exception as error:  # noqa: BLE001 - a crash in a worker must reach the user, not kill the app
                 return Outcome(f"reverse failed: {error}", error=True)
             return Outcome(text)

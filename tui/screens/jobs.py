@@ -14,6 +14,7 @@ import io
 import re
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 import numpy as np
 from nnstep.engine import StepRecord
@@ -29,6 +30,13 @@ from textual.widget import Widget
 from textual.worker import get_current_worker
 
 REPORT_EVERY = 0.1  # seconds between progress frames during a job
+
+
+class ProgressReport(Protocol):
+    """A job's progress: where the timeline is and, if the job words it itself, how far it has got
+    (else `launch` counts the iterations done of its `total`)."""
+
+    def __call__(self, timeline: Timeline, text: str = "") -> None: ...
 
 
 class JobProgress(Message):
@@ -66,9 +74,9 @@ class Jobs(Widget):
 
     # -- the worker ------------------------------------------------------------
 
-    def launch(self, label: str, job: Callable[[Callable[[], bool], Callable[[Timeline], None]], Outcome],
-                total: int = 0) -> None:
-        """Run `job(stop, progress)` in a worker thread; `total` iterations make the progress a percentage."""
+    def launch(self, label: str, job: Callable[[Callable[[], bool], ProgressReport], Outcome], total: int = 0) -> None:
+        """Run `job(stop, progress)` in a worker thread; `total` iterations make the progress a percentage
+        (a job that goes back, say, words its own: `progress(timeline, text)`)."""
         controller = self.controller
         controller.start(label)
         self.say(Outcome(""))
@@ -85,12 +93,11 @@ class Jobs(Widget):
                 # a thread that kept training would keep the process alive after the screen is gone.
                 return controller.stopped() or worker.is_cancelled
 
-            def progress(timeline: Timeline) -> None:
+            def progress(timeline: Timeline, text: str = "") -> None:
                 now = time.monotonic()
                 if now - last[0] >= REPORT_EVERY:
                     last[0] = now
-                    text = ""
-                    if total:
+                    if total and not text:
                         done = timeline.iterations_done - start
                         text = f"{done:,} of {total:,} iterations ({done / total:.0%})"
                     self.post_message(JobProgress(timeline.record, timeline.losses(), text))
@@ -102,6 +109,7 @@ class Jobs(Widget):
             self.post_message(JobDone(outcome))
 
         self.run_worker(work, thread=True, exclusive=True, group="run", name=label)
+        self.screen.refresh_bindings()  # esc (stop) shows, the moves dim: whichever key started the job
 
     def on_job_done(self, message: JobDone) -> None:
         """The worker finished: moves are back on; a gradient check opens its report (the screen shows the rest)."""

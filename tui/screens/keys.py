@@ -47,6 +47,11 @@ BINDINGS: list[BindingType] = [
     Binding("question_mark", "help", "Help", key_display="?", tooltip="Keys and what each pane shows"),
     Binding("q", "quit", "Quit", tooltip="Quit nnstep"),
 ]
+# The footer always shows these (stop only while it does something); at 80 columns the others give
+# way, in this order, when all do not fit (tui/widgets/key_footer.py). `?` lists every key.
+FOOTER_KEPT = frozenset({"stop", "help", "quit"})
+FOOTER_GIVES_WAY = ("export", "find('reverse')", "next_stage", "finish_iteration", "add_breakpoint", "continue",
+                    "previous_op", "next_op")
 # Off while a job runs (they would move the timeline the job owns).
 MOVES = {"next_op", "previous_op", "goto_iteration", "next_stage", "finish_iteration", "finish_epoch", "reset", "continue",
          "run_iterations", "grad_check", "health", "export", "add_breakpoint", "list_breakpoints", "find"}

@@ -18,13 +18,14 @@ from nnstep.tui.outcome import Outcome
 from nnstep.tui.screens.find import Finder
 from nnstep.tui.screens.help import HelpScreen
 from nnstep.tui.screens.jobs import JobDone, JobProgress, Jobs
-from nnstep.tui.screens.keys import BINDINGS, MOVES
+from nnstep.tui.screens.keys import BINDINGS, FOOTER_GIVES_WAY, FOOTER_KEPT, MOVES
 from nnstep.tui.screens.rows import LOG_LEAST, MIN_SIZE, share, top_rows
 from nnstep.tui.screens.selection import Selection
 from nnstep.tui.search import matrix_cell
 from nnstep.tui.widgets.data_plot import DataPlot, plots
 from nnstep.tui.widgets.equation_pane import EquationPane
 from nnstep.tui.widgets.iteration_log import IterationLog
+from nnstep.tui.widgets.key_footer import KeyFooter
 from nnstep.tui.widgets.loss_plot import LossPlot
 from nnstep.tui.widgets.network_pane import NetworkPane
 from nnstep.tui.widgets.status_line import StatusLine, status_of
@@ -78,7 +79,7 @@ class MainScreen(Screen[None]):
         yield TensorGrid(id="tensors")
         yield IterationLog(config, id="log")
         yield StatusLine(id="status")
-        yield Footer(compact=True)
+        yield KeyFooter(FOOTER_KEPT, FOOTER_GIVES_WAY)
         yield Static(id="too-small")
         yield Jobs(self.controller, self.say)
         yield Finder(self.controller, lambda: self.jobs, self.say, self.show, self.on_resize, self.select)

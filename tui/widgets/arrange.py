@@ -5,8 +5,12 @@ the panes where `arrange` says and each TensorPane draws within its size.
 
 A pane is a border of 2 rows and 2 columns (title above, summary below),
 a header row of 1-based column indices, a gutter of 1-based row indices
-and one cell per value: the number right-aligned in the pane's format width,
-then one character for the ▴/▾ change mark. A vector wraps: its lines show
+and one cell per value: a blank, the number right-aligned in the pane's
+format width, then one character for the ▴/▾ change mark. The blank keeps a
+mark off the next cell's number (`2.2e+152▴ 2.3e+154▴`, not
+`2.2e+152▴2.3e+154▴`, which reads as one number) and separates the gutter
+from the first cell; a scalar, with no neighbour, has none, and neither do
+heat blocks, whose colour is the separation. A vector wraps: its lines show
 `k` values each, the gutter the index of a line's first value and the header
 the offsets +0…+k−1. A matrix shows whole columns only; when not all fit the
 pane scrolls by whole columns.
@@ -39,6 +43,8 @@ MIN_ROLE = 17  # and wide enough for its role in the bottom border ("written", "
 WRITTEN = 3.0  # a written tensor in view is worth this many read ones
 EXHAUSTIVE = 8  # up to this many tensors every cut into rows is tried (2⁷ ways)
 BORDER = 2
+GAP = 1  # the blank before each number (none in blocks mode or for a scalar)
+MARK = 1  # the ▴/▾ change mark after each number
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,19 +97,20 @@ class Place:
 
 
 def cell_width(item: Item, form: int, per_line: int | None = None) -> int:
-    """Characters per value: the number (or its column index, whichever is wider) and the mark."""
+    """Characters per value: the blank, the number (or its column index, whichever is wider) and the mark."""
     if item.cell:
         return item.cell
     index = per_line if per_line is not None else item.cols
     header = len(f"+{index - 1}") if item.vector and per_line is not None else len(str(index))
-    return max(form, header) + 1
+    return (0 if item.scalar else GAP) + max(form, header) + MARK
 
 
 def gutter(item: Item) -> int:
-    """Columns of the row-index gutter (a wrapped vector's is its length's)."""
+    """Columns of the row-index gutter (a wrapped vector's is its length's); the first cell's blank
+    follows it, except in blocks mode, where the gutter ends in a blank of its own."""
     if item.scalar:
         return 0
-    return len(str(item.cols if item.vector else item.rows)) + 1
+    return len(str(item.cols if item.vector else item.rows)) + (1 if item.cell else 0)
 
 
 def header(item: Item) -> int:
@@ -115,7 +122,7 @@ def natural_width(item: Item, significant: int) -> int:
     """The width showing everything on one line (a vector) or every column (a matrix)."""
     form = item.format_at(significant)
     if item.scalar:
-        return BORDER + form + 1
+        return BORDER + cell_width(item, form)
     if item.vector:
         return BORDER + item.cols * cell_width(item, form)
     return BORDER + gutter(item) + item.cols * cell_width(item, form)
@@ -301,10 +308,19 @@ def _score(items: list[Item], order: tuple[int, ...], rows: tuple[int, ...], hei
     # least ENOUGH digits; then what it reads,
     # likewise; then more digits where it writes, then a layout that leaves rows over (for the
     # iteration log), then fewer rows, then earlier rows fuller (reading order).
-    key = (present, round(seen[True], 2), enough[True], round(seen[False], 2), enough[False], digits[True],
+    key = (present, _rough(seen[True]), enough[True], _rough(seen[False]), enough[False], digits[True],
            -min(natural, height), -len(rows), digits[False], *rows)
     places = tuple(where for part in parts for where in part.places)
     return Arrangement(order, rows, places, tuple(heights), natural, key)
+
+
+def _rough(fraction: float) -> float:
+    """`fraction` to two significant digits: near-equal views compare on what comes next in the key.
+
+    Relative, not two decimals: a 64×784 tensor shows a few hundredths of itself at best, and
+    rounding 0.034 and 0.029 alike put the read panes above a written one pushed half off screen.
+    """
+    return float(f"{fraction:.2g}")
 
 
 def _cuts(items: list[Item], width: int) -> list[tuple[int, ...]]:

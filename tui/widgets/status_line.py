@@ -71,8 +71,19 @@ class StatusLine(TextLines):
     status: reactive[Status] = reactive(lambda: Status(""))
 
     def render(self) -> Text:
-        """Fields separated by │; a running job and the last message at the end."""
-        s = self.status
+        """Fields separated by │; a running job and the last message at the end.
+
+        A running job's progress is what a user watches: when the line is too long for the
+        terminal, the epoch, the loss, the breakpoint count and the panes below (in view
+        elsewhere, or back once it ends) give way to it.
+        """
+        text = self._line(self.status, full=True)
+        if self.status.running and text.cell_len > self.size.width:
+            text = self._line(self.status, full=False)
+        text.truncate(max(self.size.width, 1), overflow="ellipsis")
+        return text
+
+    def _line(self, s: Status, full: bool) -> Text:
         # A name or message holding ESC would drive the terminal: control characters are shown escaped.
         text = Text(f" {one_line(s.name)}", style="bold")
         if s.read_only:
@@ -81,23 +92,24 @@ class StatusLine(TextLines):
             text.append(f" ({s.note})", style="dim green")
         step = f"op {s.index + 1}" if s.index >= 0 else "not started"
         parts = [f"epoch {s.epoch}", f"iteration {s.iteration}", step]
-        if len(text) + sum(len(p) + 3 for p in parts) > self.size.width:
+        if not full:  # a job's progress first: the iteration and op it is at are enough
+            parts = [f"it {s.iteration}", step]
+        elif len(text) + sum(len(p) + 3 for p in parts) > self.size.width:
             parts = [f"ep {s.epoch}", f"it {s.iteration}", step]  # a narrow terminal: the step must stay in view
-        if s.loss is not None:
+        if s.loss is not None and full:
             parts.append(f"loss {fmt(s.loss, 6)}")
-        if s.breakpoints:
+        if s.breakpoints and full:
             parts.append(f"{s.breakpoints} breakpoint{'s' if s.breakpoints > 1 else ''}")
         for part in parts:
             text.append(" │ ", style="dim")
             text.append(part)
-        if s.below:
+        if s.below and full:
             text.append(" │ ", style="dim")
             text.append(f"↓ {', '.join(s.below)} below", style="bold")
         if s.running:
             text.append(" │ ", style="dim")
-            text.append(f"▶ {s.running} (esc stops)", style="bold reverse green")
+            text.append(f"▶ {s.running}" + (" (esc stops)" if full else ""), style="bold reverse green")
         if s.message:
             text.append(" │ ", style="dim")
             text.append(one_line(s.message), style="bold red" if s.error else "italic")
-        text.truncate(max(self.size.width, 1), overflow="ellipsis")
         return text

@@ -129,6 +129,7 @@ def _draw(window: Window) -> list[Strip]:
     strips = [_header(window)] if window.header else []
     cursor_row = _display(window, window.cursor)[0] if window.cursor is not None else -1
     marks = window.marks
+    spaced = window.mode == "blocks"  # the gutter ends in its own blank (elsewhere the first cell's blank follows)
     for display, ((_, _, label), cells_shown) in enumerate(zip(rows, segments_per_row), start=first_row):
         segments = []
         sample = display == window.sample and not window.vector
@@ -137,8 +138,9 @@ def _draw(window: Window) -> list[Strip]:
             style = _INDEX_CURSOR if display == cursor_row else _INDEX_MARKED if marked_row else _GUTTER
             if sample:
                 style = _SAMPLE_INDEX
-            segments.append(Segment(f"{label:>{window.gutter - 1}}", base + style))
-            segments.append(Segment(" ", base))
+            segments.append(Segment(f"{label:>{window.gutter - spaced}}", base + style))
+            if spaced:
+                segments.append(Segment(" ", base))
         if sample:  # the followed sample's row, in every mode
             cells_shown = [Segment(segment.text, (segment.style or base) + _SAMPLE_CELL) for segment in cells_shown]
         segments.extend(cells_shown)
@@ -167,10 +169,18 @@ def _header(window: Window) -> Strip:
 
 def _cells(window: Window, values: np.ndarray, reference: np.ndarray | None,
            cells: list[list[tuple[int, int]]], counts: list[int]) -> list[list[Segment]]:
-    """The cells of every line, styled per cell over the pane's colours (plain heat lines in one comprehension)."""
+    """The cells of every line, styled per cell over the pane's colours (plain heat lines in one comprehension).
+
+    A cell is a blank (arrange.GAP: none in blocks mode or for a scalar), the number and its mark, so
+    that a mark never touches the next cell's number.
+    """
     mode, base = window.mode, window.base
     listed = values.tolist()
     texts = window.form.write(listed) if mode != "blocks" else [" "] * len(listed)
+    gap = " " if mode != "blocks" and window.values.size > 1 else ""
+    slot = window.cell - len(gap) - 1  # the number's columns: a column index wider than the numbers widens them
+    if slot > window.form.width and mode != "blocks":
+        texts = [text.rjust(slot) for text in texts]
     scale = window.scale
     with np.errstate(all="ignore"):
         if scale and mode != "numbers":
@@ -188,7 +198,7 @@ def _cells(window: Window, values: np.ndarray, reference: np.ndarray | None,
     if changes is None and marks is None and cursor is None and window.finite and mode == "heat":
         heat = {level: base + style for level, style in _HEAT.items()}
         for count in counts:
-            out.append([Segment(text + " ", heat[level])
+            out.append([Segment(gap + text + " ", heat[level])
                         for text, level in zip(texts[start:start + count], levels[start:start + count])])
             start += count
         return out
@@ -209,12 +219,17 @@ def _cells(window: Window, values: np.ndarray, reference: np.ndarray | None,
                 style = heat_style(level, bool(change))
             if marks is not None or cursor is not None:
                 cell = row_cells[k - start]
+                plain = style
                 if marks is not None and marks[cell]:  # an operand of the selected number: underlined, with a •
                     style = style + _MARKED
                     marker = "•"
                 if cell == cursor:
                     style = style + _CURSOR
-            line.append(Segment(text + marker, base + style))
+                if gap and style is not plain:  # underline and cursor cover the number and its mark only
+                    line.append(Segment(gap, base + plain))
+                    line.append(Segment(text + marker, base + style))
+                    continue
+            line.append(Segment(gap + text + marker, base + style))
         out.append(line)
         start += count
     return out
