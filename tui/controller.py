@@ -43,7 +43,6 @@ from nnstep.tui.watches import Watches
 FAR = 20  # iterations: a move computing more than this runs as a job (esc stops it)
 CHECK_LIMIT = 20_000  # parameters: above this an in-app finite-difference check takes too long
 CHUNK_SECONDS = 0.005  # fast-path training between two looks at the screen (a key waits at most this for the job)
-PAUSE_SECONDS = 0.001
 HOLD_SECONDS = 0.25  # the longest a job waits for the screen to finish a frame (it is only ever a wait, never a stop)
 MOVES = ("next", "back", "stage", "iteration", "epoch")
 
@@ -245,15 +244,15 @@ class Controller:
         """True once `stop` was asked."""
         return self.stop_event.is_set()
 
-    # A key first. Python runs one thread at a time: a job training in its worker thread took the
-    # interpreter back every few milliseconds while the screen made a key's frame, so a key pressed
-    # during a run waited two or three times the frame's own work. The app says when a key's frame
-    # is being made and when it is out; the worker, between two chunks of training, waits for it.
-    # Progress frames do not hold the job: with a wide net the job is mostly in BLAS, which runs
-    # beside the screen on another core.
+    # The screen first. Python runs one thread at a time: a job training in its worker thread took
+    # the interpreter back every few milliseconds while the screen made a frame, so a key pressed
+    # during a run waited two or three times the frame's own work. The screen says when it has a
+    # frame to make (a key's, a job's progress) and when it is out; the worker, between two chunks
+    # of training, waits for it. Measured: the job's throughput is the same as when the two shared
+    # the interpreter, and keys answer in about the frame's own time (benchmarks/NOTES.md).
 
     def screen_busy(self) -> None:
-        """The screen is making a frame someone waits for (a key's)."""
+        """The screen is making a frame someone waits for (a key's; a job's progress)."""
         self._screen_free.clear()
 
     def screen_done(self) -> None:
@@ -268,11 +267,10 @@ class Controller:
         """Run `iterations` whole iterations (FOREVER: continue), stopping at a breakpoint or a NaN loss."""
         breakpoints = self.breakpoints.active()
         try:
-            # Fast-path chunks of about CHUNK_SECONDS, then a short sleep: the UI
-            # thread gets the GIL at once instead of waiting out Python's switch
-            # interval many times per frame, so keys stay quick during a run.
+            # Fast-path chunks of about CHUNK_SECONDS; between two, `stop` waits while the
+            # screen makes a frame (see "The screen first" above).
             result = run(self.timeline, iterations=iterations, breakpoints=breakpoints, stop=stop, progress=progress,
-                         chunk_seconds=CHUNK_SECONDS, pause=PAUSE_SECONDS)
+                         chunk_seconds=CHUNK_SECONDS)
         except NnstepError as error:  # a bad trace or expression; a bug goes to the app's boundary, which logs it
             return Outcome(f"run failed: {error}", error=True)
         return Outcome(said(result, iterations, bool(breakpoints)))
@@ -288,7 +286,7 @@ class Controller:
         try:
             if iteration > done:
                 result = run(timeline, iterations=iteration - done, stop=stop, progress=progress,
-                             stop_at_non_finite=False, chunk_seconds=CHUNK_SECONDS, pause=PAUSE_SECONDS)
+                             stop_at_non_finite=False, chunk_seconds=CHUNK_SECONDS)
                 if result.reason == "stopped":
                     return Outcome(f"stopped at iteration {timeline.iterations_done:,} of the {iteration:,} before "
                                    f"{what or 'the target'}")

@@ -150,7 +150,7 @@ def test_a_job_never_waits_for_the_screen_longer_than_the_hold() -> None:
 
 
 def test_a_continue_in_the_app_leaves_the_job_free_to_run_when_it_ends() -> None:
-    """A key during the run holds the job until its frame is out; when the job is done nothing is held."""
+    """A key and the progress frames hold the job while their frame is made; when the job is done nothing is held."""
 
     async def run() -> Controller:
         app = make_app(load_demo("tutorial"))

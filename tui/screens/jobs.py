@@ -87,7 +87,7 @@ class Jobs(Widget):
             last = [time.monotonic()]
 
             def stop() -> bool:
-                # Asked between chunks of training: a key's frame first (Controller.screen_busy).
+                # Asked between chunks of training: the screen's frame first (Controller.screen_busy).
                 controller.wait_for_screen()
                 # The app cancels its workers when it quits by any way (q, ctrl+q, the palette, a crash):
                 # a thread that kept training would keep the process alive after the screen is gone.
@@ -100,6 +100,7 @@ class Jobs(Widget):
                     if total and not text:
                         done = timeline.iterations_done - start
                         text = f"{done:,} of {total:,} iterations ({done / total:.0%})"
+                    controller.screen_busy()  # the screen's handler says when the frame is out
                     self.post_message(JobProgress(timeline.record, timeline.losses(), text))
 
             try:

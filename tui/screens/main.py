@@ -280,6 +280,7 @@ class MainScreen(Screen[None]):
             if tensors:
                 self._tensors_shown = now
             self.show(message.record, message.losses, tensors=tensors)
+        self.app.call_after_refresh(self.controller.screen_done)  # the job waits for this frame (Controller)
 
     def on_job_done(self, message: JobDone) -> None:
         """The job ended (Jobs has tidied up): show where it stopped and what happened."""
