@@ -25,7 +25,7 @@ import time
 from typing import Any
 
 QUIET = 0.25  # seconds without a key or the mouse before the app collects
-RARE = 100  # middle-generation passes before Python itself starts a full one (its default: 10)
+RARE = 30  # middle-generation passes before Python itself starts a full one (its default: 10)
 DUE = 10  # middle-generation passes after which a quiet moment is used for a full pass
 
 
