@@ -268,7 +268,8 @@ class Arrangement:
 
 
 def _evaluate(items: list[Item], order: tuple[int, ...], rows: tuple[int, ...], height: int,
-              segment: dict[tuple[int, int], _Row]) -> Arrangement | None:
+              segment: dict[tuple[int, int], _Row], views: dict[tuple[int, int, int], list[tuple[bool, float, int]]]
+              ) -> Arrangement | None:
     bounds = [0]
     for count in rows:
         bounds.append(bounds[-1] + count)
@@ -277,17 +278,23 @@ def _evaluate(items: list[Item], order: tuple[int, ...], rows: tuple[int, ...], 
     if len(parts) < len(found):
         return None  # a row too narrow for its panes
     wants, least, written = [p.want for p in parts], [p.least for p in parts], [p.written for p in parts]
-    best: Arrangement | None = None
+    best: tuple[tuple[float, ...], list[int]] | None = None
     for reserve in (True, False):
         heights = share(wants, least, written, height, reserve)
-        candidate = _score(items, order, rows, height, parts, bounds, heights)
-        if best is None or candidate.key > best.key:
-            best = candidate
-    return best
+        if best is not None and heights == best[1]:
+            break  # every row got what it wants either way (it all fits): the same score
+        key = _score(items, order, rows, height, parts, bounds, heights, views)
+        if best is None or key > best[0]:
+            best = key, heights
+    assert best is not None
+    places = tuple(where for part in parts for where in part.places)
+    return Arrangement(order, rows, places, tuple(best[1]), sum(p.want for p in parts), best[0])
 
 
 def _score(items: list[Item], order: tuple[int, ...], rows: tuple[int, ...], height: int, parts: list[_Row],
-           bounds: list[int], heights: list[int]) -> Arrangement:
+           bounds: list[int], heights: list[int], views: dict[tuple[int, int, int], list[tuple[bool, float, int]]]
+           ) -> tuple[float, ...]:
+    """The key `arrange` ranks arrangements by (larger is better) for these rows at these heights."""
     seen = {True: 0.0, False: 0.0}
     digits = {True: 0, False: 0}
     enough = {True: 0, False: 0}  # digits up to ENOUGH per pane: below that a number says too little
@@ -295,23 +302,24 @@ def _score(items: list[Item], order: tuple[int, ...], rows: tuple[int, ...], hei
     used = 0
     for (a, b), part, given in zip(pairwise(bounds), parts, heights):
         in_view = max(0, min(given, height - used))  # rows of this grid row on screen before any scrolling
-        for k, where in zip(range(a, b), part.places):
-            item = items[order[k]]
-            fraction = shown(item, where, in_view)
-            seen[item.written] += fraction
-            present += item.written and fraction > 0
-            digits[item.written] += where.significant
-            enough[item.written] += min(where.significant, ENOUGH)
+        key = (a, b, in_view)
+        panes = views.get(key)
+        if panes is None:  # the same row at the same height recurs in many cuts: worked out once
+            panes = views[key] = [(items[order[k]].written, shown(items[order[k]], where, in_view), where.significant)
+                                  for k, where in zip(range(a, b), part.places)]
+        for written, fraction, significant in panes:
+            seen[written] += fraction
+            present += written and fraction > 0
+            digits[written] += significant
+            enough[written] += min(significant, ENOUGH)
         used += given
     natural = sum(p.want for p in parts)
     # Every tensor the op computes on screen first; then as much of them in view as can be, with at
     # least ENOUGH digits; then what it reads,
     # likewise; then more digits where it writes, then a layout that leaves rows over (for the
     # iteration log), then fewer rows, then earlier rows fuller (reading order).
-    key = (present, _rough(seen[True]), enough[True], _rough(seen[False]), enough[False], digits[True],
-           -min(natural, height), -len(rows), digits[False], *rows)
-    places = tuple(where for part in parts for where in part.places)
-    return Arrangement(order, rows, places, tuple(heights), natural, key)
+    return (present, _rough(seen[True]), enough[True], _rough(seen[False]), enough[False], digits[True],
+            -min(natural, height), -len(rows), digits[False], *rows)
 
 
 def _rough(fraction: float) -> float:
@@ -361,6 +369,7 @@ def arrange(items: tuple[Item, ...], width: int, height: int) -> Arrangement:
         for order in orders:
             listed = [items[i] for i in order]
             segment: dict[tuple[int, int], _Row] = {}
+            views: dict[tuple[int, int, int], list[tuple[bool, float, int]]] = {}  # per order, like segment
             for a in range(len(items)):
                 for b in range(a + 1, len(items) + 1):
                     row = listed[a:b]
@@ -371,7 +380,7 @@ def arrange(items: tuple[Item, ...], width: int, height: int) -> Arrangement:
                     segment[(a, b)] = _Row(places, max(p.height for p in places),
                                            max(least_height(item) for item in row), any(item.written for item in row))
             for rows in _cuts(listed, width):
-                candidate = _evaluate(list(items), order, rows, height, segment)
+                candidate = _evaluate(list(items), order, rows, height, segment, views)
                 if candidate is None:
                     continue
                 if best is None or candidate.key > best.key:
