@@ -15,7 +15,7 @@ from nnstep.engine.config import build_config
 from nnstep.engine.diff import check_same_network
 from nnstep.engine.timeline import Timeline, TraceTimeline
 from nnstep.tui.boundary import BoundaryApp
-from nnstep.tui.collector import Collector
+from nnstep.tui.collector import QUIET, SETTLE, Collector
 from nnstep.tui.controller import Controller
 from nnstep.tui.outcome import Outcome
 from nnstep.tui.screens.main import MainScreen
@@ -53,9 +53,9 @@ class NnstepApp(BoundaryApp):
         self.call_after_refresh(self.collector.start)
         self.set_interval(0.1, self._collect)
 
-    def _collect(self) -> None:
+    def _collect(self, quiet: float = QUIET) -> None:
         main = self._main_screen()
-        self.collector.tick(busy=main is not None and bool(main.controller.running))
+        self.collector.tick(busy=main is not None and bool(main.controller.running), quiet=quiet)
 
     def _main_screen(self) -> MainScreen | None:
         return next((s for s in self.screen_stack if isinstance(s, MainScreen)), None)
@@ -72,7 +72,12 @@ class NnstepApp(BoundaryApp):
             if main is not None and main.controller.running:
                 main.controller.screen_busy()
                 self.call_after_refresh(main.controller.screen_done)
+            self.call_after_refresh(self._collect_after_frame)
         await super().on_event(event)
+
+    def _collect_after_frame(self) -> None:
+        """The key's frame is out: collect a little later, if no other key comes (tui/collector.py)."""
+        self.set_timer(SETTLE, lambda: self._collect(SETTLE))
 
     def on_resize(self) -> None:
         """Under a dialog the main screen gets no resize event: fit it here, so a terminal

@@ -9,13 +9,16 @@ started one every fifth key or so, and at 250×70 each cost 20-70 ms of that
 key's frame.
 
 Here automatic full passes are made rare (one after `RARE` middle-generation
-passes instead of Python's 10), and the app runs one itself when input has
-been quiet for `QUIET` seconds, no job is running and at least Python's 10
-middle passes have happened since the last full one: the same collections,
-moved to where nobody waits for them. Under a held key or a long job the
-automatic pass still comes, `RARE` / 10 times less often. The objects alive
-when the app has drawn its first screen (widgets, styles, the engine) are
-frozen out of full passes altogether (`gc.freeze`).
+passes instead of Python's 10), and the app runs one itself once Python's 10
+middle passes have happened since the last full one and nobody waits for a
+frame: `SETTLE` seconds after a key's frame is out, when no other key came
+meanwhile (the pause a user makes between two keys), or when input has been
+quiet for `QUIET` seconds (the garbage of a job's or a timer's frames), never
+while a job runs. The same collections, moved to where nobody waits for them;
+under a held key or a long job the automatic pass still comes, `RARE` / 10
+times less often. The objects alive when the app has drawn its first screen
+(widgets, styles, the engine) are frozen out of full passes altogether
+(`gc.freeze`).
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ import gc
 import time
 from typing import Any
 
-QUIET = 0.25  # seconds without a key or the mouse before the app collects
+QUIET = 0.25  # seconds without a key or the mouse before the app collects (any time)
+SETTLE = 0.03  # seconds after a key's frame (and its last key) before the app collects: the frame is out
 RARE = 30  # middle-generation passes before Python itself starts a full one (its default: 10)
 DUE = 10  # middle-generation passes after which a quiet moment is used for a full pass
 
@@ -36,6 +40,7 @@ class Collector:
         self.last_input = time.monotonic()
         self.middle = 0  # middle-generation passes since the last full one
         self.full = 0  # full passes seen (automatic or the app's own)
+        self.collected = 0  # full passes the app ran itself
         self._threshold: tuple[int, int, int] | None = None
 
     def start(self) -> None:
@@ -61,11 +66,12 @@ class Collector:
         """A key or the mouse: the user may be waiting for a frame."""
         self.last_input = time.monotonic()
 
-    def tick(self, busy: bool) -> bool:
-        """Collect now if a full pass is due and nobody is waiting; True if it did."""
-        if busy or self.middle < DUE or time.monotonic() - self.last_input < QUIET:
+    def tick(self, busy: bool, quiet: float = QUIET) -> bool:
+        """Collect now if a full pass is due, no job runs and no input came for `quiet` s; True if it did."""
+        if busy or self.middle < DUE or time.monotonic() - self.last_input < quiet:
             return False
         gc.collect()
+        self.collected += 1
         return True
 
     def _seen(self, phase: str, info: dict[str, Any]) -> None:

@@ -58,8 +58,31 @@ def test_collects_only_when_due_quiet_and_not_busy(restored, monkeypatch) -> Non
         assert collector.tick(busy=False)
         assert collector.middle == 0  # the pass it ran was seen
         assert not collector.tick(busy=False)  # nothing due any more
+        collector.middle = DUE
+        collector.input()
+        now[0] += 2 * collector_module.SETTLE
+        assert not collector.tick(busy=False)  # the periodic look waits for a longer quiet
+        assert collector.tick(busy=False, quiet=collector_module.SETTLE)  # the look after a key's frame does not
     finally:
         collector.stop()
+
+
+def test_the_app_collects_after_a_keys_frame_not_during_it() -> None:
+    """Keys pressed like a fast typist (a pause after each frame): the full passes that come due run in
+    the pauses, so a key's own time never holds one."""
+    async def run() -> int:
+        app = make_app(load_demo("tutorial"))
+        async with app.run_test(size=(160, 48)) as pilot:
+            await pilot.pause()
+            for _ in range(40):
+                await pilot.press("n")
+                await pilot.pause(0.08)
+            return app.collector.collected
+
+    try:
+        assert asyncio.run(run()) >= 1  # the app's own passes came (40 keys of garbage make several due)
+    finally:
+        gc.unfreeze()
 
 
 def test_the_app_restores_pythons_schedule_when_it_closes() -> None:
