@@ -79,14 +79,16 @@ def test_predict_thresholds_one_output_and_argmaxes_many() -> None:
     assert classes.shape == (3,) and set(classes) <= {0, 1}
 
 
+BIG = {"seed": 0, "model": {"sizes": [784, 128, 10], "activations": ["relu", "identity"], "init": "he"},
+       "loss": {"kind": "cross_entropy"}, "optimizer": {"kind": "sgd", "lr": 0.01},
+       "data": {"dataset": "random", "n": 64}}  # 784→128→10 on 64 random samples
+
+
 async def test_a_784_128_10_network_renders_only_what_is_visible(monkeypatch: pytest.MonkeyPatch) -> None:
     """A 128×784 weight matrix must draw in a pane without formatting 100,000 numbers per frame."""
     from nnstep.tui.numbers import NumberFormat
 
-    raw = {"seed": 0, "model": {"sizes": [784, 128, 10], "activations": ["relu", "identity"], "init": "he"},
-           "loss": {"kind": "cross_entropy"}, "optimizer": {"kind": "sgd", "lr": 0.01},
-           "data": {"dataset": "random", "n": 64}}
-    app = make_app(build_config(raw, "big.toml", name="big"))
+    app = make_app(build_config(BIG, "big.toml", name="big"))
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("n")
         await pilot.pause()
@@ -107,10 +109,7 @@ async def test_a_784_128_10_network_renders_only_what_is_visible(monkeypatch: py
 async def test_a_wide_written_tensor_is_not_pushed_below_the_screen_by_what_the_op_reads() -> None:
     """784→128→10 at 120×40, the first op: z⁽¹⁾ (64×128) shows a few hundredths of itself either way;
     laying x, W⁽¹⁾, b⁽¹⁾ above it pushed its last rows and border below the screen."""
-    raw = {"seed": 0, "model": {"sizes": [784, 128, 10], "activations": ["relu", "identity"], "init": "he"},
-           "loss": {"kind": "cross_entropy"}, "optimizer": {"kind": "sgd", "lr": 0.01},
-           "data": {"dataset": "random", "n": 64}}
-    app = make_app(build_config(raw, "big.toml", name="big"))
+    app = make_app(build_config(BIG, "big.toml", name="big"))
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("n")
         await pilot.pause()
