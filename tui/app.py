@@ -6,6 +6,7 @@ path)` opens an exported trace read-only with the same screen and keys.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -76,8 +77,15 @@ class NnstepApp(BoundaryApp):
         await super().on_event(event)
 
     def _collect_after_frame(self) -> None:
-        """The key's frame is out: collect a little later, if no other key comes (tui/collector.py)."""
-        self.set_timer(SETTLE, lambda: self._collect(SETTLE))
+        """The key's frame is out: a little later, if no other key came, lay out the next and the
+        previous op ahead and collect (tui/collector.py)."""
+        self.set_timer(SETTLE, self._after_frame)
+
+    def _after_frame(self) -> None:
+        main = self._main_screen()
+        if main is not None and main.is_mounted and time.monotonic() - self.collector.last_input >= SETTLE:
+            main.prepare()
+        self._collect(SETTLE)
 
     def on_resize(self) -> None:
         """Under a dialog the main screen gets no resize event: fit it here, so a terminal

@@ -19,6 +19,7 @@ from nnstep.tui.widgets.equation_pane import EquationPane
 from nnstep.tui.widgets.network_pane import NetworkPane
 from nnstep.tui.widgets.pane_sides import EdgedLines
 from nnstep.tui.widgets.status_line import StatusLine
+from nnstep.tui.widgets.tensor_grid import TensorGrid, TensorRow
 from nnstep.tui.widgets.tensor_pane import TensorPane
 from textual.geometry import Region
 from textual.strip import Strip
@@ -114,3 +115,28 @@ def test_text_pane_lines_equal_textuals_general_path(pane_type, demo, size, keys
             assert _segments(ours) == _segments(general)
 
     asyncio.run(run())
+
+
+@pytest.mark.parametrize(("demo", "size", "keys"), [("tutorial", (120, 40), "nnnnnnnnn"), ("spiral", (200, 60), "nnnn")])
+def test_container_lines_equal_textuals_general_path(demo, size, keys) -> None:
+    """The tensor grid and its rows hand out one background line for every row (`plain_lines`)."""
+
+    async def run() -> int:
+        app = make_app(load_demo(demo))
+        compared = 0
+        async with app.run_test(size=size) as pilot:
+            for key in keys:
+                await pilot.press(key)
+            await pilot.pause()
+            for widget in [app.main.query_one(TensorGrid), *app.main.query(TensorRow)]:
+                width, height = widget.outer_size
+                if not widget.display or not height:
+                    continue
+                for crop in (Region(0, 0, width, height), Region(5, 2, max(width - 9, 1), max(height - 3, 1))):
+                    ours = widget.render_lines(crop)
+                    assert len(ours) == crop.height
+                    assert _segments(ours) == _segments(_general(widget, crop)), (type(widget).__name__, crop)
+                    compared += 1
+        return compared
+
+    assert asyncio.run(run()) >= 4

@@ -16,7 +16,7 @@ from nnstep.tui.app import make_app
 from nnstep.tui.numbers import finite_summary, fmt, number_format, number_width, stats
 from nnstep.tui.shown import Tensor
 from nnstep.tui.symbols import sup, symbol
-from nnstep.tui.widgets.arrange import cell_width, gutter
+from nnstep.tui.widgets.arrange import arrange, cell_width, gutter
 from nnstep.tui.widgets.data_plot import CURVE, DataPlot, predict
 from nnstep.tui.widgets.equation_pane import EquationPane
 from nnstep.tui.widgets.loss_plot import LossPlot, braille_plot
@@ -133,7 +133,7 @@ def test_marks_of_wide_numbers_stand_apart_from_the_next_number() -> None:
     for mode in ("numbers", "heat"):
         window = Window(values, reference, None, False, form, cell, gutter(item), 1, 1, 5, 1, 5, (0, 0), mode,
                         gutter(item) + 5 * cell, 2, Style(), None, None, float(np.abs(values).max()), True)
-        text = lines(window)[1].text
+        text = lines(window).text(1)
         assert text.count("▾") + text.count("▴") == 5 and "e+148" in text
         assert not TOUCHING.search(text), text
         assert text.split() == ["1", *[f"{v:.3e}{m}" for v, m in zip(values[0], "▾▾▴▴▾")]], text
@@ -322,3 +322,24 @@ def test_a_border_says_the_norm_of_huge_values_not_inf() -> None:
     """A tensor of 1e200s holds no infinity: its border must not say `norm inf` (the squares overflow)."""
     text = finite_summary(np.full((3, 3), 1e200))
     assert "inf" not in text and "norm 3e+200" in text and "mean 1e+200" in text
+
+
+async def test_the_next_and_the_previous_op_are_laid_out_while_the_user_reads() -> None:
+    """After a key's frame the app lays out what `n` and `p` would show (`MainScreen.prepare`): the
+    keys that follow find their layout done. Without it, a key after the cache is emptied misses."""
+    app = make_app(load_demo("tutorial"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        app._after_frame = lambda: None  # prepare only where the test says
+        main = app.main
+        for key in "n" * 14 + "p" * 4:
+            arrange.cache_clear()
+            main.prepare()
+            before = arrange.cache_info().misses
+            await pilot.press(key)
+            await pilot.pause()
+            assert arrange.cache_info().misses == before, (key, main.controller.timeline.position)
+        arrange.cache_clear()
+        before = arrange.cache_info().misses
+        await pilot.press("n")
+        await pilot.pause()
+        assert arrange.cache_info().misses > before

@@ -58,6 +58,7 @@ class MainScreen(Screen[None]):
         self.digits = PRECISIONS[0]
         self.mode = MODES[0]
         self._profiled: tuple[int, object] | None = None
+        self._prepared: int | None = None  # the position whose neighbours are laid out ahead (`prepare`)
         self._top = 0
         self._tensors_shown = 0.0  # when a job's frame last showed the tensor panes
         self._selection = Selection(self.config.depth)  # the number under the cell cursor, across ops
@@ -199,6 +200,23 @@ class MainScreen(Screen[None]):
             finder.mark_sample(record)
             if self.selection is not None or finder.sample is not None:
                 self._explain()
+
+    def prepare(self) -> None:
+        """While the user reads: lay out the ops `n` and `p` would show, so that their keys find it done.
+
+        An update op's eight tensors took 5-10 ms of layout search and their statistics a few more,
+        new every iteration (the numbers, and so their widths, change). Once per position; not
+        while a job runs, nor on a read-only timeline (it has nothing to compute).
+        """
+        controller = self.controller
+        timeline = controller.timeline
+        if controller.running or controller.read_only or self._prepared == timeline.position:
+            return
+        self._prepared = position = timeline.position
+        grid = self.query_one(TensorGrid)
+        for index in (position + 1, position - 1):
+            if index >= 0:
+                grid.prepare(self._tensors(timeline.record_at(index)))
 
     def _tensors(self, record: StepRecord | None, compare: bool = True) -> tuple:
         tensors = self.controller.tensors(record, short=self.size.height < 40, compare=compare)

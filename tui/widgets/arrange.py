@@ -267,59 +267,83 @@ class Arrangement:
     key: tuple[float, ...]  # larger is better (see _evaluate)
 
 
+_View = tuple[int, float, float, int, int, int, int, int]  # a row's panes at a height: see _row_view
+
+
 def _evaluate(items: list[Item], order: tuple[int, ...], rows: tuple[int, ...], height: int,
-              segment: dict[tuple[int, int], _Row], views: dict[tuple[int, int, int], list[tuple[bool, float, int]]]
-              ) -> Arrangement | None:
-    bounds = [0]
+              segment: dict[tuple[int, int], _Row], views: dict[tuple[int, int, int], _View]
+              ) -> tuple[tuple[float, ...], tuple[int, ...], list[_Row]] | None:
+    """The score of cutting the slots into `rows` (see _score), the heights it gives them, the rows;
+    None when a row is too narrow for its panes."""
+    parts: list[_Row] = []
+    spans: list[tuple[int, int]] = []
+    a = 0
     for count in rows:
-        bounds.append(bounds[-1] + count)
-    found = [segment.get((a, b)) for a, b in pairwise(bounds)]
-    parts = [part for part in found if part is not None]
-    if len(parts) < len(found):
-        return None  # a row too narrow for its panes
+        part = segment.get((a, a + count))
+        if part is None:
+            return None
+        parts.append(part)
+        spans.append((a, a + count))
+        a += count
     wants, least, written = [p.want for p in parts], [p.least for p in parts], [p.written for p in parts]
+    natural = sum(wants)
     best: tuple[tuple[float, ...], list[int]] | None = None
     for reserve in (True, False):
         heights = share(wants, least, written, height, reserve)
         if best is not None and heights == best[1]:
             break  # every row got what it wants either way (it all fits): the same score
-        key = _score(items, order, rows, height, parts, bounds, heights, views)
+        key = _score(items, order, rows, height, parts, spans, heights, natural, views)
         if best is None or key > best[0]:
             best = key, heights
     assert best is not None
-    places = tuple(where for part in parts for where in part.places)
-    return Arrangement(order, rows, places, tuple(best[1]), sum(p.want for p in parts), best[0])
+    return best[0], tuple(best[1]), parts
+
+
+def _row_view(items: list[Item], order: tuple[int, ...], span: tuple[int, int], part: _Row, in_view: int) -> _View:
+    """A grid row's panes with `in_view` rows on screen: written panes present, the fraction of the
+    written and of the read tensors in view, digits up to ENOUGH and in all, written then read."""
+    present = 0
+    seen = [0.0, 0.0]  # read, written
+    enough = [0, 0]
+    digits = [0, 0]
+    for k, where in zip(range(*span), part.places):
+        item = items[order[k]]
+        fraction = shown(item, where, in_view)
+        w = int(item.written)
+        seen[w] += fraction
+        present += item.written and fraction > 0
+        digits[w] += where.significant
+        enough[w] += min(where.significant, ENOUGH)
+    return present, seen[1], seen[0], enough[1], enough[0], digits[1], digits[0], 0
 
 
 def _score(items: list[Item], order: tuple[int, ...], rows: tuple[int, ...], height: int, parts: list[_Row],
-           bounds: list[int], heights: list[int], views: dict[tuple[int, int, int], list[tuple[bool, float, int]]]
+           spans: list[tuple[int, int]], heights: list[int], natural: int, views: dict[tuple[int, int, int], _View]
            ) -> tuple[float, ...]:
     """The key `arrange` ranks arrangements by (larger is better) for these rows at these heights."""
-    seen = {True: 0.0, False: 0.0}
-    digits = {True: 0, False: 0}
-    enough = {True: 0, False: 0}  # digits up to ENOUGH per pane: below that a number says too little
-    present = 0  # written panes with at least a row of values on screen
+    present = enough_written = enough_read = digits_written = digits_read = 0
+    seen_written = seen_read = 0.0
     used = 0
-    for (a, b), part, given in zip(pairwise(bounds), parts, heights):
+    for span, part, given in zip(spans, parts, heights):
         in_view = max(0, min(given, height - used))  # rows of this grid row on screen before any scrolling
-        key = (a, b, in_view)
-        panes = views.get(key)
-        if panes is None:  # the same row at the same height recurs in many cuts: worked out once
-            panes = views[key] = [(items[order[k]].written, shown(items[order[k]], where, in_view), where.significant)
-                                  for k, where in zip(range(a, b), part.places)]
-        for written, fraction, significant in panes:
-            seen[written] += fraction
-            present += written and fraction > 0
-            digits[written] += significant
-            enough[written] += min(significant, ENOUGH)
+        key = (span[0], span[1], in_view)
+        view = views.get(key)
+        if view is None:  # the same row at the same height recurs in many cuts: worked out once
+            view = views[key] = _row_view(items, order, span, part, in_view)
+        present += view[0]
+        seen_written += view[1]
+        seen_read += view[2]
+        enough_written += view[3]
+        enough_read += view[4]
+        digits_written += view[5]
+        digits_read += view[6]
         used += given
-    natural = sum(p.want for p in parts)
     # Every tensor the op computes on screen first; then as much of them in view as can be, with at
     # least ENOUGH digits; then what it reads,
     # likewise; then more digits where it writes, then a layout that leaves rows over (for the
     # iteration log), then fewer rows, then earlier rows fuller (reading order).
-    return (present, _rough(seen[True]), enough[True], _rough(seen[False]), enough[False], digits[True],
-            -min(natural, height), -len(rows), digits[False], *rows)
+    return (present, _rough(seen_written), enough_written, _rough(seen_read), enough_read, digits_written,
+            -min(natural, height), -len(rows), digits_read, *rows)
 
 
 def _rough(fraction: float) -> float:
@@ -365,11 +389,12 @@ def arrange(items: tuple[Item, ...], width: int, height: int) -> Arrangement:
     """The best arrangement of `items` (in op order: reads, then writes) in `width` × `height`."""
     orders = [tuple(range(len(items)))]
     best: Arrangement | None = None
+    listed_items = list(items)
     for attempt in range(2):
         for order in orders:
             listed = [items[i] for i in order]
             segment: dict[tuple[int, int], _Row] = {}
-            views: dict[tuple[int, int, int], list[tuple[bool, float, int]]] = {}  # per order, like segment
+            views: dict[tuple[int, int, int], _View] = {}  # per order, like segment
             for a in range(len(items)):
                 for b in range(a + 1, len(items) + 1):
                     row = listed[a:b]
@@ -379,12 +404,15 @@ def arrange(items: tuple[Item, ...], width: int, height: int) -> Arrangement:
                     places = tuple(packed)
                     segment[(a, b)] = _Row(places, max(p.height for p in places),
                                            max(least_height(item) for item in row), any(item.written for item in row))
+            top: tuple[tuple[float, ...], tuple[int, ...], tuple[int, ...], list[_Row]] | None = None
             for rows in _cuts(listed, width):
-                candidate = _evaluate(list(items), order, rows, height, segment, views)
-                if candidate is None:
-                    continue
-                if best is None or candidate.key > best.key:
-                    best = candidate
+                scored = _evaluate(listed_items, order, rows, height, segment, views)
+                if scored is not None and (top is None or scored[0] > top[0]):
+                    top = scored[0], rows, scored[1], scored[2]
+            if top is not None and (best is None or top[0] > best.key):
+                key, rows, heights, parts = top
+                places = tuple(where for part in parts for where in part.places)
+                best = Arrangement(order, rows, places, heights, sum(p.want for p in parts), key)
         assert best is not None
         if attempt or best.natural <= height or not any(item.written for item in items):
             break

@@ -15,13 +15,16 @@ fails when they part.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from nnstep.tui.widgets.tensor_lines import Lines
 from rich.segment import Segment
 from rich.style import Style as RichStyle
 from textual._border import get_box
+from textual.color import Color
+from textual.filter import LineFilter
 from textual.geometry import Region
 from textual.strip import Strip
 from textual.style import Style
@@ -58,20 +61,36 @@ def pane_sides(widget: Any) -> Sides | None:
     return Sides(left, right, inner.rich_style)
 
 
+def plain_lines(widget: Any, crop: Region, general: Callable[[Region], list[Strip]]) -> list[Strip]:
+    """A container's lines in `crop`: with no border, padding, outline, tint, opacity or hatch they
+    are all its background alike, so Textual's first line, the same Strip for every row.
+
+    Panes cover most of a container, but the compositor still asks it for every line and cuts
+    each at every pane's edges; one Strip for all rows also keeps those cuts (`Strip.divide`).
+    """
+    styles = widget.styles
+    if (any(styles.padding) or any(kind for kind, _ in styles.border) or any(kind for kind, _ in styles.outline)
+            or styles.tint.a or widget.opacity != 1.0 or (styles.has_rule("hatch") and styles.hatch != "none")):
+        return general(crop)
+    if not crop.height:
+        return []
+    return general(Region(crop.x, crop.y, crop.width, 1)) * crop.height
+
+
 class EdgedLines:
     """A pane's content lines with their side segments, kept while its lines and colours are the same."""
 
     def __init__(self) -> None:
         self._lines: dict[int, Strip] = {}
-        self._source: object = None  # the pane's own list of content lines they were made from (by identity)
-        self._sides: Sides | None = None
+        self._source: Lines | None = None  # the content lines they were made from (by identity)
+        self._look: tuple[object, ...] | None = None  # the sides, filters and background they were made with
 
     def render(self, widget: Any, crop: Region, general: Callable[[Region], list[Strip]],
-               content: Callable[[int], Strip], source: Callable[[], object]) -> list[Strip]:
+               content: Callable[[], Lines]) -> list[Strip]:
         """`widget`'s lines in `crop`: border lines by `general` (Textual's path), the others edged here.
 
-        `content(y)` is content line y; `source()` the object holding the content lines now
-        (None when dropped): a new one starts the kept lines again.
+        `content()` is the pane's content lines now (made if need be): other lines than last
+        time, or other colours, start the kept lines again.
         """
         sides = pane_sides(widget)
         if sides is None:
@@ -79,12 +98,15 @@ class EdgedLines:
         width, height = widget.outer_size
         background = widget.background_colors[1]
         filters = widget.get_line_filters()
+        look = (sides, tuple(filters), background)
+        source = content()
+        if source is not self._source or look != self._look:
+            self._lines = {}
+            self._source, self._look = source, look
         strips: list[Strip] = []
         for y in crop.line_range:
             if 0 < y < height - 1:
-                strip = self._line(y - 1, sides, width, content, source)
-                for line_filter in filters:
-                    strip = strip.apply_filter(line_filter, background)
+                strip = self._lines.get(y - 1) or self._line(y - 1, sides, width, source, filters, background)
             else:
                 strip = general(Region(0, y, width, 1))[0]
             strips.append(strip)
@@ -92,18 +114,15 @@ class EdgedLines:
             strips = [strip.crop(*crop.column_span) for strip in strips]
         return strips
 
-    def _line(self, y: int, sides: Sides, width: int, content: Callable[[int], Strip],
-              source: Callable[[], object]) -> Strip:
-        if source() is None or source() is not self._source or sides != self._sides:
-            self._lines = {}
-        edged = self._lines.get(y)
-        if edged is None:
-            line = content(y)  # may make the pane's content lines again (a new source)
-            if line.cell_length != width - 2:
-                line = line.adjust_cell_length(width - 2, sides.inner)
-            edged = Strip([sides.left, *line, sides.right], width)
-            if source() is not self._source or sides != self._sides:
-                self._lines = {}
-                self._source, self._sides = source(), sides
-            self._lines[y] = edged
+    def _line(self, y: int, sides: Sides, width: int, source: Lines, filters: Sequence[LineFilter],
+              background: Color) -> Strip:
+        line = source.line(y)
+        if source.width != width - 2:  # a size the lines were not made for (a frame while resizing)
+            line = list(Strip(line).adjust_cell_length(width - 2, sides.inner))
+        # The filters (true colour for ANSI colours, dim) as Strip.apply_filter would apply them,
+        # on the segments: one Strip a line, not one per step.
+        segments = [sides.left, *line, sides.right]
+        for line_filter in filters:
+            segments = line_filter.apply(segments, background)
+        edged = self._lines[y] = Strip(segments, width)
         return edged

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from nnstep.tui.shown import Tensor
 from nnstep.tui.widgets.arrange import Arrangement, arrange
+from nnstep.tui.widgets.pane_sides import plain_lines
 from nnstep.tui.widgets.tensor_pane import TensorPane
 from nnstep.tui.widgets.tensor_view import item_of
 from textual.containers import Horizontal, VerticalScroll
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.reactive import reactive
+from textual.strip import Strip
 from textual.widget import Widget
 
 
@@ -38,6 +40,10 @@ class TensorRow(Horizontal):
 
     def _size_updated(self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True) -> bool:
         return _quiet_resize(self, size, virtual_size, container_size)
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        """Its background: one line, for every row (`plain_lines`)."""
+        return plain_lines(self, crop, super().render_lines)
 
 
 class TensorGrid(VerticalScroll, can_focus=False):
@@ -69,6 +75,10 @@ class TensorGrid(VerticalScroll, can_focus=False):
 
     def _size_updated(self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True) -> bool:
         return _quiet_resize(self, size, virtual_size, container_size)
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        """Its background: one line, for every row (`plain_lines`)."""
+        return plain_lines(self, crop, super().render_lines)
 
     @property
     def panes(self) -> list[TensorPane]:
@@ -140,6 +150,14 @@ class TensorGrid(VerticalScroll, can_focus=False):
                     pane.display = False
                 row.mount_all(new_panes)
         return rows
+
+    def prepare(self, tensors: tuple[Tensor, ...]) -> None:
+        """Work out ahead how `tensors` would be laid out here (`arrange` keeps it): an op the user may
+        step to next. Their statistics are kept too (`item_of`)."""
+        width = self.size.width or self.screen.size.width
+        room = self.room or self.size.height
+        if tensors and width and room:
+            arrange(self._items(tensors), width, room)
 
     def refit(self) -> None:
         """The room changed: lay the same tensors out again."""

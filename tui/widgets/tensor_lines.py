@@ -1,11 +1,13 @@
-"""The lines a tensor pane draws: the cells in view as styled Strips, made in one pass and kept.
+"""The lines a tensor pane draws: the cells in view as styled segments, made in one pass and kept.
 
 Separate from the widget (tensor_pane.py), which owns the geometry, the cursor
 and the keys: this module only turns a `Window` — which values, in which
 format, which of them marked — into text. The visible block is formatted,
 levelled and compared with its reference in one vectorised pass, and the
 pane's own colours are folded into each cell's style as it is made (no second
-pass over the segments). The result is kept per Window (`lines`): a tensor
+pass over the segments). Lines are lists of segments, not Strips: the pane
+puts its side borders around them and makes one Strip a line of that
+(pane_sides.py). The result is kept per Window (`lines`): a tensor
 shown again at the same place and size — the next op reading what this one
 wrote, a step back — costs a dictionary look-up, not a redraw.
 Batch rows: z has shape (B, n_l) and shows B rows; a vector wraps.
@@ -78,10 +80,30 @@ class Window:
                 self.width, self.height, self.base, self.cursor, self.sample, self.scale, self.finite)
 
 
-_KEPT: OrderedDict[tuple[object, ...], tuple[Window, list[Strip]]] = OrderedDict()
+Line = list[Segment]  # one content line, exactly the window's width in cells
 
 
-def lines(window: Window) -> list[Strip]:
+@dataclass(frozen=True, slots=True, eq=False)
+class Lines:
+    """A pane's content lines: `rows[y]` is line y (header first), each `width` cells; below them, blanks."""
+
+    rows: list[Line]
+    width: int
+    base: Style  # the blank lines' style
+
+    def line(self, y: int) -> Line:
+        """Line y, or a blank one below the last."""
+        return self.rows[y] if y < len(self.rows) else [Segment(" " * self.width, self.base)]
+
+    def text(self, y: int) -> str:
+        """Line y as plain text."""
+        return "".join(segment.text for segment in self.line(y))
+
+
+_KEPT: OrderedDict[tuple[object, ...], tuple[Window, Lines]] = OrderedDict()
+
+
+def lines(window: Window) -> Lines:
     """The pane's content lines for `window`: made once, then kept while the same arrays are shown so."""
     key = window.key()
     kept = _KEPT.get(key)
@@ -89,11 +111,11 @@ def lines(window: Window) -> list[Strip]:
             and kept[0].marks is window.marks):
         _KEPT.move_to_end(key)
         return kept[1]
-    strips = _draw(window)
-    _KEPT[key] = (window, strips)  # the window holds its arrays: an id is not reused while kept
+    made = Lines(_draw(window), max(window.width, 0), window.base)
+    _KEPT[key] = (window, made)  # the window holds its arrays: an id is not reused while kept
     if len(_KEPT) > KEPT:
         _KEPT.popitem(last=False)
-    return strips
+    return made
 
 
 def _display(window: Window, cell: tuple[int, int]) -> tuple[int, int]:
@@ -101,7 +123,7 @@ def _display(window: Window, cell: tuple[int, int]) -> tuple[int, int]:
     return divmod(cell[1], window.columns) if window.vector else cell
 
 
-def _draw(window: Window) -> list[Strip]:
+def _draw(window: Window) -> list[Line]:
     """Every line in view: the visible block formatted, levelled and compared in one pass."""
     width, base = window.width, window.base
     if width <= 0:
@@ -126,7 +148,7 @@ def _draw(window: Window) -> list[Strip]:
         rows = [(r, [(r, c) for c in range(first_col, last_col)], r + 1) for r in range(first_row, last_row)]
         counts = [n] * len(rows)
     segments_per_row = _cells(window, block, compared, [cells for _, cells, _ in rows], counts)
-    strips = [_header(window)] if window.header else []
+    made: list[Line] = [_header(window)] if window.header else []
     cursor_row = _display(window, window.cursor)[0] if window.cursor is not None else -1
     marks = window.marks
     spaced = window.mode == "blocks"  # the gutter ends in its own blank (elsewhere the first cell's blank follows)
@@ -144,13 +166,11 @@ def _draw(window: Window) -> list[Strip]:
         if sample:  # the followed sample's row, in every mode
             cells_shown = [Segment(segment.text, (segment.style or base) + _SAMPLE_CELL) for segment in cells_shown]
         segments.extend(cells_shown)
-        strips.append(_strip(segments, width, base))
-    blank = Strip.blank(width, base)
-    strips.extend(blank for _ in range(max(window.height - len(strips), 0)))
-    return strips
+        made.append(_exact(segments, width, base))
+    return made
 
 
-def _header(window: Window) -> Strip:
+def _header(window: Window) -> Line:
     base = window.base
     segments = [Segment(" " * window.gutter, base)] if window.gutter else []
     number = window.cell - 1
@@ -164,7 +184,7 @@ def _header(window: Window) -> Strip:
         style = _INDEX_CURSOR if col == cursor_col else _INDEX_MARKED if marked is not None and marked[col] else _INDEX
         segments.append(Segment(f"{label:>{number}}", base + style))
         segments.append(Segment(" ", base))
-    return _strip(segments, window.width, base)
+    return _exact(segments, window.width, base)
 
 
 def _cells(window: Window, values: np.ndarray, reference: np.ndarray | None,
@@ -235,14 +255,14 @@ def _cells(window: Window, values: np.ndarray, reference: np.ndarray | None,
     return out
 
 
-def _strip(segments: list[Segment], width: int, base: Style) -> Strip:
+def _exact(segments: list[Segment], width: int, base: Style) -> Line:
     """Segments as a line of exactly `width` cells (cells are never cut: the view fits whole ones)."""
     used = sum(len(segment.text) for segment in segments)
     if used < width:
         segments.append(Segment(" " * (width - used), base))
     elif used > width:
-        return Strip(segments).crop(0, width)
-    return Strip(segments, width)
+        return list(Strip(segments).crop(0, width))
+    return segments
 
 
 def window_stats(values: np.ndarray) -> tuple[float, bool]:

@@ -24,7 +24,7 @@ from nnstep.tui.numbers import as_matrix, stats, summary
 from nnstep.tui.shown import Tensor
 from nnstep.tui.symbols import shape_text
 from nnstep.tui.widgets.pane_sides import EdgedLines
-from nnstep.tui.widgets.tensor_lines import Window, lines, window_stats
+from nnstep.tui.widgets.tensor_lines import Lines, Window, lines, window_stats
 from nnstep.tui.widgets.tensor_view import (
     MODES,
     View,
@@ -94,7 +94,7 @@ class TensorPane(Widget, can_focus=True):
         self._origin = (0, 0)  # first display row, first display column in view
         self._view: View | None = None
         self._given: tuple[int, int] = (0, 0)
-        self._strips: list[Strip] | None = None  # the lines in view, until something changes
+        self._strips: Lines | None = None  # the lines in view, until something changes
         self._strips_base = Style()
         self._base = Style()  # the pane's style for the drawing pass under way (render_lines)
         self._edged = EdgedLines()  # the values' lines with their side borders
@@ -375,10 +375,15 @@ class TensorPane(Widget, can_focus=True):
         `rich_style` (it walks every ancestor's styles) is read once a pass, not once a line.
         """
         self._base = self.rich_style
-        return self._edged.render(self, crop, super().render_lines, self.render_line, lambda: self._strips)
+        return self._edged.render(self, crop, super().render_lines, self._content)
 
     def render_line(self, y: int) -> Strip:
         """Line y of the content: the header of column indices, then rows of values with their row index."""
+        lines = self._content()
+        return Strip(lines.line(y), lines.width)
+
+    def _content(self) -> Lines:
+        """The content lines now, made again when the size, the background or what is shown changed."""
         if (self.outer_size.width, self.outer_size.height) != self._given:  # zoomed without a Resize event
             self._fit(self.outer_size.width, self.outer_size.height)
         base = self._base
@@ -386,13 +391,13 @@ class TensorPane(Widget, can_focus=True):
         if strips is None or base != self._strips_base:  # focus changes the pane's background
             strips = self._strips = self._window(base)
             self._strips_base = base
-        return strips[y] if y < len(strips) else Strip.blank(self.size.width, base)
+        return strips
 
-    def _window(self, base: Style) -> list[Strip]:
+    def _window(self, base: Style) -> Lines:
         """Every line in view (kept by `tensor_lines` while the same arrays are shown the same way)."""
         view, tensor = self._view, self.tensor
         if view is None or tensor is None:
-            return []
+            return Lines([], max(self.size.width, 0), base)
         scale, finite = window_stats(tensor.values)
         # Segments carry the pane's own colours underneath theirs: a Line-API widget draws its
         # background itself, and without it the cells showed the terminal's, not the theme's.
