@@ -214,11 +214,30 @@ def number_width(digits: int) -> int:
     return digits + 5
 
 
+_ROWS: OrderedDict[int, tuple[weakref.ref[np.ndarray], np.ndarray]] = OrderedDict()
+_ROWS_KEPT = 64
+
+
 def as_matrix(array: np.ndarray) -> np.ndarray:
-    """A tensor as 2-D rows for display: a scalar is 1×1, a vector one row."""
+    """A tensor as 2-D rows for display: a scalar is 1×1, a vector one row.
+
+    The same object for the same array (a matrix is itself, a vector's row is kept by identity):
+    the panes' drawn lines are kept by the identity of what they show (tensor_lines).
+    """
     values = np.asarray(array)
-    if values.ndim == 0:
-        return values.reshape(1, 1)
-    if values.ndim == 1:
-        return values.reshape(1, -1)
-    return values.reshape(-1, values.shape[-1])
+    if values.ndim == 2:
+        return values
+    if values.ndim > 2:
+        return values.reshape(-1, values.shape[-1])
+    kept = _ROWS.get(id(values))
+    if kept is not None and kept[0]() is values:
+        _ROWS.move_to_end(id(values))
+        return kept[1]
+    rows = values.reshape(1, -1)
+    try:
+        _ROWS[id(values)] = (weakref.ref(values), rows)
+    except TypeError:  # not weak-referenceable: not kept
+        return rows
+    if len(_ROWS) > _ROWS_KEPT:
+        _ROWS.popitem(last=False)
+    return rows

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from nnstep.tui.numbers import number_format, stats
+from nnstep.tui.numbers import as_matrix, number_format, stats
 
 
 def shown(values: list[float], significant: int) -> list[str]:
@@ -65,3 +65,12 @@ def test_fewer_digits_are_never_wider(seed: int) -> None:
     values = rng.standard_normal(30) * 10.0 ** rng.integers(-6, 3, 30)
     widths = [number_format(stats(values), significant).width for significant in range(2, 10)]
     assert widths == sorted(widths), widths
+
+
+def test_as_matrix_is_the_same_object_for_the_same_array() -> None:
+    """Panes keep their drawn lines by the identity of what they show: a vector's row, a matrix itself."""
+    vector, matrix = np.arange(5.0), np.ones((2, 3))
+    assert as_matrix(vector) is as_matrix(vector) and as_matrix(vector).shape == (1, 5)
+    assert as_matrix(matrix) is matrix
+    assert as_matrix(np.float64(2.0)).shape == (1, 1)
+    assert as_matrix(np.arange(5.0)) is not as_matrix(vector)

@@ -16,6 +16,7 @@ from nnstep.tui.app import make_app
 from nnstep.tui.numbers import finite_summary, fmt, number_format, number_width, stats
 from nnstep.tui.shown import Tensor
 from nnstep.tui.symbols import sup, symbol
+from nnstep.tui.widgets import tensor_lines
 from nnstep.tui.widgets.arrange import arrange, cell_width, gutter
 from nnstep.tui.widgets.data_plot import CURVE, DataPlot, predict
 from nnstep.tui.widgets.equation_pane import EquationPane
@@ -343,3 +344,28 @@ async def test_the_next_and_the_previous_op_are_laid_out_while_the_user_reads() 
         await pilot.press("n")
         await pilot.pause()
         assert arrange.cache_info().misses > before
+
+
+@pytest.mark.parametrize(("demo", "size"), [("tutorial", (120, 40)), ("tutorial", (200, 60)), ("spiral", (80, 24))])
+async def test_the_next_op_is_drawn_while_the_user_reads(demo, size, monkeypatch) -> None:
+    """`prepare` also draws the panes' lines of the op `n` would show: that key draws none itself."""
+    drawn: list[tuple[int, ...]] = []
+    draw = tensor_lines._draw
+    monkeypatch.setattr(tensor_lines, "_draw", lambda window: drawn.append(window.values.shape) or draw(window))
+    app = make_app(load_demo(demo))
+    async with app.run_test(size=size) as pilot:
+        app._after_frame = lambda: None  # prepare only where the test says
+        main = app.main
+        await pilot.press("n")
+        await pilot.pause()
+        for _ in range(25):
+            main.prepare()
+            drawn.clear()
+            await pilot.press("n")
+            await pilot.pause()
+            assert not drawn, (main.controller.timeline.position, drawn)
+        main.prepare()
+        tensor_lines._KEPT.clear()  # without what was drawn ahead, the key draws
+        await pilot.press("n")
+        await pilot.pause()
+        assert drawn

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from nnstep.tui.widgets.tensor_lines import Lines
+from nnstep.tui.widgets.tensor_lines import PER_SEGMENT, Lines
 from rich.segment import Segment
 from rich.style import Style as RichStyle
 from textual._border import get_box
@@ -103,10 +103,23 @@ class EdgedLines:
         if source is not self._source or look != self._look:
             self._lines = {}
             self._source, self._look = source, look
+        # Filters that work segment by segment go over the content once per content (it may have
+        # been filtered ahead, TensorGrid.prepare) and over the two sides once per look.
+        split = source.width == width - 2 and all(type(f) in PER_SEGMENT for f in filters)
+        if split:
+            rows = source.filtered(tuple(filters), background)
+            left, right = [sides.left], [sides.right]
+            for line_filter in filters:
+                left, right = line_filter.apply(left, background), line_filter.apply(right, background)
         strips: list[Strip] = []
         for y in crop.line_range:
             if 0 < y < height - 1:
-                strip = self._lines.get(y - 1) or self._line(y - 1, sides, width, source, filters, background)
+                strip = self._lines.get(y - 1)
+                if strip is None:
+                    if split and y - 1 < len(rows):
+                        strip = self._lines[y - 1] = Strip([*left, *rows[y - 1], *right], width)
+                    else:
+                        strip = self._line(y - 1, sides, width, source, filters, background)
             else:
                 strip = general(Region(0, y, width, 1))[0]
             strips.append(strip)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from nnstep.tui.shown import Tensor
 from nnstep.tui.widgets.arrange import Arrangement, arrange
 from nnstep.tui.widgets.pane_sides import plain_lines
+from nnstep.tui.widgets.tensor_lines import lines
 from nnstep.tui.widgets.tensor_pane import TensorPane
 from nnstep.tui.widgets.tensor_view import item_of
 from textual.containers import Horizontal, VerticalScroll
@@ -152,12 +153,22 @@ class TensorGrid(VerticalScroll, can_focus=False):
         return rows
 
     def prepare(self, tensors: tuple[Tensor, ...]) -> None:
-        """Work out ahead how `tensors` would be laid out here (`arrange` keeps it): an op the user may
-        step to next. Their statistics are kept too (`item_of`)."""
+        """Lay out and draw `tensors` ahead, as `_place` would give them to the panes: an op the user
+        may step to next. `arrange`, the statistics (`item_of`) and the panes' lines (`tensor_lines`)
+        keep what is worked out here; what the panes end up asking for differently is drawn again."""
         width = self.size.width or self.screen.size.width
         room = self.room or self.size.height
-        if tensors and width and room:
-            arrange(self._items(tensors), width, room)
+        if not tensors or not width or not room:
+            return
+        arrangement = arrange(self._items(tensors), width, room)
+        slot = 0
+        for row, count, height in zip(self.query_children(TensorRow), arrangement.rows, arrangement.heights):
+            for pane in list(row.query_children(TensorPane))[:count]:
+                where = arrangement.places[slot]
+                window = pane.predict(tensors[arrangement.order[slot]], (where.width, height))
+                if window is not None:
+                    lines(window).filtered(tuple(pane.get_line_filters()), pane.background_colors[1])
+                slot += 1
 
     def refit(self) -> None:
         """The room changed: lay the same tensors out again."""

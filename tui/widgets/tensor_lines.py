@@ -16,13 +16,15 @@ Batch rows: z has shape (B, n_l) and shows B rows; a vector wraps.
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from nnstep.tui.colours import CHANGED_DOWN, CHANGED_UP, NON_FINITE_STYLE, heat_style
 from nnstep.tui.numbers import NumberFormat, stats
 from rich.segment import Segment
 from rich.style import Style
+from textual.color import Color
+from textual.filter import ANSIToTruecolor, DimFilter, LineFilter, Monochrome, NoColor
 from textual.strip import Strip
 
 _GUTTER = Style(dim=True)
@@ -83,6 +85,10 @@ class Window:
 Line = list[Segment]  # one content line, exactly the window's width in cells
 
 
+# Textual's line filters that work segment by segment: a line's segments may go through them in parts.
+PER_SEGMENT = (ANSIToTruecolor, DimFilter, Monochrome, NoColor)
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class Lines:
     """A pane's content lines: `rows[y]` is line y (header first), each `width` cells; below them, blanks."""
@@ -90,10 +96,24 @@ class Lines:
     rows: list[Line]
     width: int
     base: Style  # the blank lines' style
+    _filtered: dict[tuple[object, ...], list[Line]] = field(default_factory=dict)
 
     def line(self, y: int) -> Line:
         """Line y, or a blank one below the last."""
         return self.rows[y] if y < len(self.rows) else [Segment(" " * self.width, self.base)]
+
+    def filtered(self, filters: tuple[LineFilter, ...], background: Color) -> list[Line]:
+        """Every line through `filters` (PER_SEGMENT ones), as the screen shows it; kept per filters and background."""
+        key = (filters, background)
+        made = self._filtered.get(key)
+        if made is None:
+            made = []
+            for row in self.rows:
+                for line_filter in filters:
+                    row = line_filter.apply(row, background)
+                made.append(row)
+            self._filtered[key] = made
+        return made
 
     def text(self, y: int) -> str:
         """Line y as plain text."""

@@ -398,11 +398,33 @@ class TensorPane(Widget, can_focus=True):
         view, tensor = self._view, self.tensor
         if view is None or tensor is None:
             return Lines([], max(self.size.width, 0), base)
+        return lines(self._window_of(tensor, self._matrix, self._reference, view, self._origin, self.size.width,
+                                     self.size.height, base, self.marks, self.cursor, self.sample))
+
+    def predict(self, tensor: Tensor, size: tuple[int, int]) -> Window | None:
+        """The window this pane would draw were it shown `tensor` at outer `size` now, for drawing it
+        ahead (TensorGrid.prepare); None when a cursor or a followed sample would decide it."""
+        width, height = size
+        if self.cursor is not None or self.sample is not None or width <= 2 or height <= 2:
+            return None
+        view = view_of(tensor, width, height, self.digits, self.mode)
+        origin = (min(self._origin[0], max(view.lines - view.rows_in_view, 0)),
+                  min(self._origin[1], max(view.columns - view.columns_in_view, 0)))
+        matrix = as_matrix(tensor.values)
+        reference = tensor.reference
+        matched = as_matrix(reference) if reference is not None and reference.shape == tensor.values.shape else None
+        # No padding (else the pane draws by Textual's general path): the content is the size less the border.
+        return self._window_of(tensor, matrix, matched, view, origin, width - 2, height - 2, self.rich_style, None, None,
+                               None)
+
+    def _window_of(self, tensor: Tensor, matrix: np.ndarray, reference: np.ndarray | None, view: View,
+                   origin: tuple[int, int], width: int, height: int, base: Style, marks: np.ndarray | None,
+                   cursor: tuple[int, int] | None, sample: int | None) -> Window:
         scale, finite = window_stats(tensor.values)
         # Segments carry the pane's own colours underneath theirs: a Line-API widget draws its
         # background itself, and without it the cells showed the terminal's, not the theme's.
-        return lines(Window(
-            self._matrix, self._reference, self.marks, tensor.values.ndim == 1 and view.lines > 1, view.form, view.cell,
-            view.gutter, view.header, view.lines, view.columns, view.rows_in_view, view.columns_in_view, self._origin,
-            self.mode, self.size.width, self.size.height, base, self.cursor, self.sample, scale, finite,
-        ))
+        return Window(
+            matrix, reference, marks, tensor.values.ndim == 1 and view.lines > 1, view.form, view.cell, view.gutter,
+            view.header, view.lines, view.columns, view.rows_in_view, view.columns_in_view, origin, self.mode, width,
+            height, base, cursor, sample, scale, finite,
+        )
