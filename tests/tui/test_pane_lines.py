@@ -16,6 +16,7 @@ import pytest
 from nnstep.engine import load_demo
 from nnstep.tui.app import make_app
 from nnstep.tui.widgets.equation_pane import EquationPane
+from nnstep.tui.widgets.loss_plot import LossPlot
 from nnstep.tui.widgets.network_pane import NetworkPane
 from nnstep.tui.widgets.pane_sides import EdgedLines
 from nnstep.tui.widgets.status_line import StatusLine
@@ -90,9 +91,10 @@ def test_a_non_finite_pane_equals_the_general_path_too() -> None:
     assert asyncio.run(run()) == 1
 
 
-@pytest.mark.parametrize("pane_type", [NetworkPane, EquationPane, StatusLine])
+@pytest.mark.parametrize("pane_type", [NetworkPane, EquationPane, StatusLine, LossPlot])
 @pytest.mark.parametrize(("demo", "size", "keys"), [("tutorial", (120, 40), "nnn"), ("spiral", (200, 60), "nnnnnnnnnnnnnn"),
-                                                    ("mazur", (80, 24), "nnnnnnnnnnnnnnn"), ("tutorial", (60, 20), "nnnnnnnnnn")])
+                                                    ("mazur", (80, 24), "nnnnnnnnnnnnnnn"), ("tutorial", (60, 20), "nnnnnnnnnn"),
+                                                    ("tutorial", (120, 40), "iiiiiinp")])  # a loss curve, gone back
 def test_text_pane_lines_equal_textuals_general_path(pane_type, demo, size, keys) -> None:
     async def run() -> None:
         app = make_app(load_demo(demo))

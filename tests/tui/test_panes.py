@@ -222,7 +222,7 @@ async def test_panes_count_the_ops_the_schedule_lays_out() -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         loss = app.main.query_one(LossPlot)
-        assert "the loss op is op 6 of 12" in str(loss.render())
+        assert "the loss op is op 6 of 12" in " ".join(str(loss.render()).split())  # wrapped to the pane
         network = app.main.query_one(NetworkPane)
         await pilot.press("n", "n", "n")
         await pilot.pause()
@@ -369,3 +369,29 @@ async def test_the_next_op_is_drawn_while_the_user_reads(demo, size, monkeypatch
         await pilot.press("n")
         await pilot.pause()
         assert drawn
+
+
+async def test_a_trace_viewer_draws_ahead_up_to_its_last_record(tmp_path: Path) -> None:
+    """A read-only timeline has no op after its last: `prepare` stops there, and keys after it draw nothing new."""
+    from nnstep.engine.trace import read_trace, write_trace
+    from nnstep.tui.app import make_viewer
+
+    config = load_demo("mazur")
+    live = Session(config)
+    live.train(1)
+    path = tmp_path / "t.json"
+    write_trace(path, config.to_dict(), live.iter_records(0, live.position + 1))
+    app = make_viewer(read_trace(path), path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        app._after_frame = lambda: None
+        main = app.main
+        timeline = main.controller.timeline
+        while not timeline.at_end:
+            main.prepare()
+            await pilot.press("n")
+            await pilot.pause()
+        main.prepare()  # at the last record: only the previous op is drawn ahead
+        assert timeline.position == len(timeline.records) - 1
+        await pilot.press("p")
+        await pilot.pause()
+        assert timeline.position == len(timeline.records) - 2

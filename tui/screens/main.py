@@ -58,7 +58,7 @@ class MainScreen(Screen[None]):
         self.digits = PRECISIONS[0]
         self.mode = MODES[0]
         self._profiled: tuple[int, object] | None = None
-        self._prepared: int | None = None  # the position whose neighbours are laid out ahead (`prepare`)
+        self._prepared: tuple[object, ...] | None = None  # the position (and look) whose neighbours are ready (`prepare`)
         self._top = 0
         self._tensors_shown = 0.0  # when a job's frame last showed the tensor panes
         self._selection = Selection(self.config.depth)  # the number under the cell cursor, across ops
@@ -202,20 +202,23 @@ class MainScreen(Screen[None]):
                 self._explain()
 
     def prepare(self) -> None:
-        """While the user reads: lay out the ops `n` and `p` would show, so that their keys find it done.
+        """While the user reads: lay out and draw the ops `n` and `p` would show, so that their keys
+        find it done (TensorGrid.prepare).
 
-        An update op's eight tensors took 5-10 ms of layout search and their statistics a few more,
-        new every iteration (the numbers, and so their widths, change). Once per position; not
-        while a job runs, nor on a read-only timeline (it has nothing to compute).
+        An update op's eight tensors took 5-10 ms of layout search and as much drawing at every key,
+        new every iteration (the numbers, and so their widths, change). Once per position; not while a
+        job runs (it owns the timeline), nor in the Δ view (its arrays are made anew for each key).
         """
         controller = self.controller
         timeline = controller.timeline
-        if controller.running or controller.read_only or self._prepared == timeline.position:
-            return
-        self._prepared = position = timeline.position
         grid = self.query_one(TensorGrid)
+        done = (timeline.position, self.size, grid.digits, grid.mode)
+        if controller.running or self.query_one(Finder).delta or self._prepared == done:
+            return
+        self._prepared = done
+        position = timeline.position
         for index in (position + 1, position - 1):
-            if index >= 0:
+            if index >= 0 and not (index > position and timeline.at_end):
                 grid.prepare(self._tensors(timeline.record_at(index)))
 
     def _tensors(self, record: StepRecord | None, compare: bool = True) -> tuple:

@@ -17,9 +17,9 @@ import math
 import numpy as np
 from nnstep.engine.schedule import Schedule
 from nnstep.tui.numbers import fmt
+from nnstep.tui.widgets.text_lines import TextLines
 from rich.text import Text
 from textual.reactive import reactive
-from textual.widget import Widget
 
 _DOTS = ((0x01, 0x02, 0x04, 0x40), (0x08, 0x10, 0x20, 0x80))
 _SPAN, _MEAN, _PAST, _NOW = "yellow dim", "bold yellow", "grey42", "bold reverse yellow"
@@ -92,11 +92,11 @@ def braille_layers(values: np.ndarray, width: int, height: int, log: bool) -> tu
     return spans, means, firsts
 
 
-class LossPlot(Widget):
+class LossPlot(TextLines):
     """Every loss computed so far, the current iteration marked; log scale once it spans two decades."""
 
     DEFAULT_CSS = """
-    LossPlot { height: 1fr; }
+    LossPlot { height: 1fr; text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
     # Arrays do not compare as one bool, so every assignment reaches the watcher, which redraws only
@@ -153,14 +153,14 @@ class LossPlot(Widget):
         if not len(losses) or not current:
             schedule = self.schedule
             # "op 6 of 12", not an offset: a reader counts ops from 1.
-            return Text(f"no loss yet: the loss op is op {schedule.loss_offset + 1} of {len(schedule)} in an iteration",
-                        style="dim")
+            return self._wrapped(Text(f"no loss yet: the loss op is op {schedule.loss_offset + 1} of {len(schedule)}"
+                                      " in an iteration", style="dim"))
         finite = losses[np.isfinite(losses)]
         if not finite.size:
-            return Text("every loss so far is NaN or inf", style="bold magenta")
+            return self._wrapped(Text("every loss so far is NaN or inf", style="bold magenta"))
         if len(losses) == 1:
-            return Text.assemble(("one loss so far: ", "dim"), (fmt(losses[0], 9), "bold yellow"),
-                                 ("\nthe curve starts with the next iteration (i, r or c)", "dim"))
+            return self._wrapped(Text.assemble(("one loss so far: ", "dim"), (fmt(losses[0], 9), "bold yellow"),
+                                               ("\nthe curve starts with the next iteration (i, r or c)", "dim")))
         log = self.log_scale
         high, low = float(finite.max()), float(finite.min())
         axis = height >= 4  # a row of iteration numbers under the plot
@@ -201,6 +201,10 @@ class LossPlot(Widget):
             axis_line = left + (f"{middle_label:^{room}}" if room > len(middle_label) + 2 else " " * max(room, 0)) + right
             text.append(" " * gutter + axis_line[:plot_width], style="dim")
         return text
+
+    def _wrapped(self, text: Text) -> Text:
+        """A message in lines as wide as the pane (its lines are drawn whole, never wrapped on screen)."""
+        return Text("\n").join(text.wrap(self.app.console, max(self.size.width, 1)))
 
     @staticmethod
     def _column(iteration: int, count: int, width: int) -> int:

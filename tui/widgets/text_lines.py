@@ -28,7 +28,10 @@ def text_strips(text: Text, width: int, base: Style, console: Console) -> list[S
     for line in text.split("\n", allow_blank=True):
         if line.cell_len > width:
             line.truncate(width, overflow="ellipsis")
-        segments = Segment.apply_style(line.render(console), base)
+        if line.spans or not line.style:
+            segments = Segment.apply_style(line.render(console), base)
+        else:  # Rich's Text.render leaves the Text's own style to its caller when no span is set
+            segments = [Segment(line.plain, base + console.get_style(line.style))]
         strips.append(Strip(segments, line.cell_len).adjust_cell_length(width, fill))
     return strips
 
