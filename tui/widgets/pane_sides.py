@@ -10,7 +10,8 @@ window and colours. The side segments' formula is Textual's own
 (`textual._styles_cache.StylesCache.render_line`, content lines with a left
 and right border), so it depends on Textual internals pinned at 8.2.8;
 tests/tui/test_pane_lines.py compares every line with the general path and
-fails when they part.
+fails when they part. A plain container (the grid under the panes) has lines
+all alike: Textual's first, for every row (`plain_lines`).
 """
 
 from __future__ import annotations
