@@ -142,3 +142,32 @@ def test_container_lines_equal_textuals_general_path(demo, size, keys) -> None:
         return compared
 
     assert asyncio.run(run()) >= 4
+
+
+def test_a_text_pane_renders_its_text_again_only_after_a_repaint_was_asked_for(monkeypatch) -> None:
+    """The compositor asks every pane on screen for its lines when the layout changes; a text pane
+    keeps its lines until a refresh (or another size or style) says they changed."""
+
+    async def run() -> None:
+        app = make_app(load_demo("tutorial"))
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("n")
+            await pilot.pause()
+            pane = app.main.query_one(NetworkPane)
+            calls: list[int] = []
+            render = NetworkPane.render
+            monkeypatch.setattr(NetworkPane, "render", lambda self: calls.append(1) or render(self))
+            width, height = pane.outer_size
+            crop = Region(0, 0, width, height)
+            before = [s.text for s in pane.render_lines(crop)]
+            assert not calls
+            await pilot.press("n")  # another op: the pane refreshes, its text is new
+            await pilot.pause()
+            calls.clear()
+            after = [s.text for s in pane.render_lines(crop)]
+            assert after != before
+            pane.refresh()
+            pane.render_lines(crop)
+            assert calls == [1]
+
+    asyncio.run(run())
