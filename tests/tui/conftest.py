@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from rich.console import Console
@@ -18,3 +19,16 @@ def screen_text(monkeypatch: pytest.MonkeyPatch) -> Callable[[App], str]:
         return "\n".join(line.rstrip() for line in app.export_screenshot().splitlines()) + "\n"
 
     return text
+
+
+def mazur_trace(tmp_path: Path, iterations: int) -> Path:
+    """A JSON trace of the first `iterations` iterations of the mazur demo, every op."""
+    from nnstep.engine import Session, load_demo
+    from nnstep.engine.trace import write_trace
+
+    config = load_demo("mazur")
+    live = Session(config)
+    live.train(iterations)
+    path = tmp_path / "t.json"
+    write_trace(path, config.to_dict(), live.iter_records(0, live.position + 1))
+    return path

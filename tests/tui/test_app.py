@@ -21,6 +21,7 @@ from nnstep.tui.widgets.status_line import StatusLine
 from nnstep.tui.widgets.tensor_pane import TensorPane
 
 from tests.engine.test_config_errors import run_main
+from tests.tui.conftest import mazur_trace
 
 MAZUR_EQUATIONS = [
     "z⁽¹⁾ = W⁽¹⁾x + b⁽¹⁾",
@@ -348,13 +349,9 @@ async def test_help_and_command_palette_list_every_action() -> None:
 
 async def test_viewer_replays_a_trace_like_the_session(tmp_path: Path, screen_text) -> None:
     """`nnstep view` shows the same tensors as the live session at the same index, forward and back."""
-    from nnstep.engine.trace import write_trace
-
-    config = load_demo("mazur")
-    live = Session(config)
+    path = mazur_trace(tmp_path, 2)
+    live = Session(load_demo("mazur"))
     live.train(2)
-    path = tmp_path / "t.json"
-    write_trace(path, config.to_dict(), live.iter_records(0, live.position + 1))
     app = make_viewer(read_trace(path), path)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("n", "n", "n", "i", "n", "p")

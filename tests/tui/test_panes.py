@@ -27,6 +27,8 @@ from nnstep.tui.widgets.tensor_pane import TensorPane
 from nnstep.tui.widgets.tensor_view import item_of
 from rich.style import Style
 
+from tests.tui.conftest import mazur_trace
+
 
 async def test_moons_data_pane_follows_the_parameters() -> None:
     """On a 2-D demo the decision boundary is redrawn from the parameters at the position."""
@@ -373,14 +375,10 @@ async def test_the_next_op_is_drawn_while_the_user_reads(demo, size, monkeypatch
 
 async def test_a_trace_viewer_draws_ahead_up_to_its_last_record(tmp_path: Path) -> None:
     """A read-only timeline has no op after its last: `prepare` stops there, and keys after it draw nothing new."""
-    from nnstep.engine.trace import read_trace, write_trace
+    from nnstep.engine.trace import read_trace
     from nnstep.tui.app import make_viewer
 
-    config = load_demo("mazur")
-    live = Session(config)
-    live.train(1)
-    path = tmp_path / "t.json"
-    write_trace(path, config.to_dict(), live.iter_records(0, live.position + 1))
+    path = mazur_trace(tmp_path, 1)
     app = make_viewer(read_trace(path), path)
     async with app.run_test(size=(120, 40)) as pilot:
         app._after_frame = lambda: None
