@@ -41,7 +41,7 @@ def sources(record: StepRecord, cell: Cell) -> dict[str, np.ndarray]:
             mask[rows, cols] = True
 
     op = record.op
-    i, j = (int(index[0]), int(index[1])) if len(index) == 2 else (0, int(index[-1]))
+    i, j = (int(index[0]), int(index[1])) if len(index) == 2 else (0, int(index[-1])) if index else (0, 0)
     everything = slice(None)
     if op == "linear":
         if name == "z":

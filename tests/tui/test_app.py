@@ -16,6 +16,7 @@ from nnstep.tui.app import make_app, make_viewer
 from nnstep.tui.screens.dialogs import InputDialog, Report
 from nnstep.tui.screens.help import HelpScreen
 from nnstep.tui.widgets.equation_pane import EquationPane
+from nnstep.tui.widgets.loss_plot import LossPlot
 from nnstep.tui.widgets.network_pane import NetworkPane
 from nnstep.tui.widgets.status_line import StatusLine
 from nnstep.tui.widgets.tensor_pane import TensorPane
@@ -445,6 +446,11 @@ async def test_goto_iteration_jumps_back_and_forth() -> None:
                 await settle(app, pilot)
             same_record(app.main.controller.timeline.record, reference.goto(reference.schedule.index(target - 1, 0)))
             assert app.main.controller.timeline.record.iteration == target
+            # Every pane shows the new position (a near jump left the network and equation panes on the old op).
+            record = app.main.controller.timeline.record
+            assert app.main.query_one(NetworkPane).record is record
+            assert app.main.query_one(EquationPane).record is record
+            assert f"iteration {target - 1}" in app.main.query_one(LossPlot).border_title  # the loss known there
 
 
 async def test_goto_a_far_iteration_runs_in_the_background_and_esc_stops_it() -> None:
@@ -580,3 +586,25 @@ async def test_the_palette_screenshot_lands_in_the_working_directory(tmp_path, m
         assert saved is not None and Path(saved).parent == tmp_path and Path(saved).suffix == ".svg"
         assert "<svg" in Path(saved).read_text(encoding="utf-8")
         assert app.main.message.text == f"screenshot saved to {saved}"
+
+
+async def test_selecting_the_scalar_loss_works_it_out_and_marks_what_it_came_from() -> None:
+    """The cell cursor on L (a scalar: its index is ()) failed with an internal error, on that key and on
+    every later move onto a loss op."""
+    app = make_app(load_demo("tutorial"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press(*"nnnnn")
+        await pilot.pause()
+        main = app.main
+        assert main.controller.record.op == "loss"
+        pane = next(p for p in main.query(TensorPane) if p.display and p.tensor is not None and p.tensor.name == "loss")
+        pane.focus()
+        await pilot.press("right")
+        await pilot.pause()
+        assert "internal error" not in main.query_one(StatusLine).status.message
+        assert main.selection is not None and main.selection[1] == ()
+        marked = {p.tensor.name for p in main.query(TensorPane) if p.display and p.tensor is not None and p.marks is not None}
+        assert {"y_hat", "y"} <= marked
+        await pilot.press("escape", "n", "p", "p", "n")
+        await pilot.pause()
+        assert "internal error" not in main.query_one(StatusLine).status.message

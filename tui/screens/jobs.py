@@ -66,11 +66,13 @@ class Jobs(Widget):
 
     DEFAULT_CSS = "Jobs { display: none; }"
 
-    def __init__(self, controller: Controller, say: Callable[[Outcome], None]) -> None:
-        """`say` puts an outcome in the status line (the screen's)."""
+    def __init__(self, controller: Controller, say: Callable[[Outcome], None],
+                 moved: Callable[[Outcome], None]) -> None:
+        """`say` puts an outcome in the status line (the screen's); `moved` shows a new position and its outcome."""
         super().__init__()
         self.controller = controller
         self.say = say
+        self.moved = moved
 
     # -- the worker ------------------------------------------------------------
 
@@ -166,7 +168,7 @@ class Jobs(Widget):
             iteration = parse_count(text, "", high=last)
             assert isinstance(iteration, int)
             if not controller.goto_far(iteration):
-                self.say(controller.goto(iteration))
+                self.moved(controller.goto(iteration))
                 return
             position = controller.schedule.index(iteration - 1, 0)
             total = iteration - 1 - controller.timeline.iterations_done

@@ -82,7 +82,7 @@ class MainScreen(Screen[None]):
         yield StatusLine(id="status")
         yield KeyFooter(FOOTER_KEPT, FOOTER_GIVES_WAY)
         yield Static(id="too-small")
-        yield Jobs(self.controller, self.say)
+        yield Jobs(self.controller, self.say, self.moved)
         yield Finder(self.controller, lambda: self.jobs, self.say, self.show, self.on_resize, self.select)
 
     @property
@@ -242,6 +242,13 @@ class MainScreen(Screen[None]):
             record = controller.record
         self.query_one(StatusLine).status = status_of(controller, record, losses, self.progress, self.message,
                                                       tuple(self.query_one(TensorGrid).below))
+
+    def moved(self, outcome: Outcome) -> None:
+        """The position changed other than by a move key (G to a near iteration): show it and say how."""
+        self.message = outcome
+        if outcome.error:
+            self.notify(outcome.text, severity="error", timeout=8, markup=False)
+        self.show()
 
     def say(self, outcome: Outcome) -> None:
         """Put a message in the status line (and a toast for errors)."""
