@@ -128,8 +128,7 @@ class TensorPane(Widget, can_focus=True):
             self._view = None
             return False
         self._matrix = as_matrix(tensor.values)
-        reference = tensor.reference
-        self._reference = as_matrix(reference) if reference is not None and reference.shape == tensor.values.shape else None
+        self._reference = _reference_of(tensor)
         if self.cursor is not None and not (self.cursor[0] < self._matrix.shape[0] and self.cursor[1] < self._matrix.shape[1]):
             self.cursor = None
         self.marks = None
@@ -237,9 +236,7 @@ class TensorPane(Widget, can_focus=True):
             self._name_window()
             return
         view = self._view = view_of(tensor, width, height, self.digits, self.mode)
-        first_row = min(self._origin[0], max(view.lines - view.rows_in_view, 0))
-        first_col = min(self._origin[1], max(view.columns - view.columns_in_view, 0))
-        self._origin = (first_row, first_col)
+        self._origin = _within(view, *self._origin)
         if self.cursor is not None:
             self._reveal(self.cursor)
         subtitle = self._subtitle(width)
@@ -349,10 +346,9 @@ class TensorPane(Widget, can_focus=True):
         view = self._view
         if view is None:
             return
-        first_row = min(max(self._origin[0] + rows, 0), max(view.lines - view.rows_in_view, 0))
-        first_col = min(max(self._origin[1] + cols, 0), max(view.columns - view.columns_in_view, 0))
-        if (first_row, first_col) != self._origin:
-            self._origin = (first_row, first_col)
+        origin = _within(view, self._origin[0] + rows, self._origin[1] + cols)
+        if origin != self._origin:
+            self._origin = origin
             self._name_window()
             self._strips = None
             self.refresh()
@@ -408,14 +404,9 @@ class TensorPane(Widget, can_focus=True):
         if self.cursor is not None or self.sample is not None or width <= 2 or height <= 2:
             return None
         view = view_of(tensor, width, height, self.digits, self.mode)
-        origin = (min(self._origin[0], max(view.lines - view.rows_in_view, 0)),
-                  min(self._origin[1], max(view.columns - view.columns_in_view, 0)))
-        matrix = as_matrix(tensor.values)
-        reference = tensor.reference
-        matched = as_matrix(reference) if reference is not None and reference.shape == tensor.values.shape else None
         # No padding (else the pane draws by Textual's general path): the content is the size less the border.
-        return self._window_of(tensor, matrix, matched, view, origin, width - 2, height - 2, self.rich_style, None, None,
-                               None)
+        return self._window_of(tensor, as_matrix(tensor.values), _reference_of(tensor), view, _within(view, *self._origin),
+                               width - 2, height - 2, self.rich_style, None, None, None)
 
     def _window_of(self, tensor: Tensor, matrix: np.ndarray, reference: np.ndarray | None, view: View,
                    origin: tuple[int, int], width: int, height: int, base: Style, marks: np.ndarray | None,
@@ -428,3 +419,15 @@ class TensorPane(Widget, can_focus=True):
             view.header, view.lines, view.columns, view.rows_in_view, view.columns_in_view, origin, self.mode, width,
             height, base, cursor, sample, scale, finite,
         )
+
+
+def _reference_of(tensor: Tensor) -> np.ndarray | None:
+    """What the ▴/▾ marks compare `tensor` with, as a matrix (None: nothing of its shape)."""
+    reference = tensor.reference
+    return as_matrix(reference) if reference is not None and reference.shape == tensor.values.shape else None
+
+
+def _within(view: View, first_row: int, first_col: int) -> tuple[int, int]:
+    """The first display row and column in view, kept where the view can scroll to."""
+    return (min(max(first_row, 0), max(view.lines - view.rows_in_view, 0)),
+            min(max(first_col, 0), max(view.columns - view.columns_in_view, 0)))
